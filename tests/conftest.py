@@ -10,8 +10,8 @@ os.environ.update(
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - fake by design
         "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "ap-east-1",
-        "AWS_REGION": "ap-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
         # botocore's account-id endpoints are unknown to moto (see docs/decisions.md).
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         "POWERTOOLS_TRACE_DISABLED": "true",

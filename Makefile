@@ -8,7 +8,7 @@ PORT ?= 3000
 export PYTHONPATH := $(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv dev dev-empty test test-fast lint typecheck cfn-lint bench build openapi events deploy-localstack test-localstack clean
+.PHONY: help venv dev dev-empty test test-fast lint typecheck cfn-lint bench build sam-venv openapi events deploy-localstack test-localstack clean
 
 help:
 	@echo "make dev         run the whole system locally on http://127.0.0.1:$(PORT) (demo data; make dev-empty for none)"
@@ -58,6 +58,54 @@ openapi: venv
 
 events: venv
 	$(PY) -m shared.events.catalogue
+
+# --- sam build: aws-sam-cli in its own venv (it pins its own aws-sam-translator and pydantic) ---
+# The makefiles SAM runs (infra/layer, services/*, infra/apidocs) take their paths from their own
+# location: SAM runs each in a scratch copy of its CodeUri. No --cached: SAM's cache key hashes only
+# the CodeUri folder, and the layer and services pull files from outside it (shared/, requirements/).
+SAM_CLI_VERSION := 1.170.0
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAM_STAMP := $(SAM_VENV)/.installed-sam-$(SAM_CLI_VERSION)
+# SAM runs without the repo on PYTHONPATH (its imports must not see our shared/ or tests/) and
+# without telemetry; the layer's pip runs from .venv-sam.
+SAM_ENV := env -u PYTHONPATH SAM_CLI_TELEMETRY=0 LAYER_PYTHON=$(CURDIR)/$(SAM_VENV)/bin/python
+
+$(SAM_STAMP):
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
+	@rm -f $(SAM_VENV)/.installed-*; touch $@
+
+sam-venv: $(SAM_STAMP)
+
+build: sam-venv
+	$(SAM_ENV) $(SAM) build --template template.yaml --build-dir .aws-sam/build --parallel
+
+# --- the opt-in LocalStack tier (needs Docker; see infra/localstack/README.md) ---
+# LocalStack's free image applies no Lambda layers and runs Lambda in the host's CPU architecture
+# (LAMBDA_IGNORE_ARCHITECTURE=1 in the compose file), so the LocalStack build takes the layer's
+# wheels for the host CPU and folds the layer into every function before `sam deploy`.
+LOCALSTACK_ENDPOINT ?= http://localhost:4566
+LOCALSTACK_STACK ?= mallcrm-dev
+LOCALSTACK_BUILD := .aws-sam/localstack
+LOCALSTACK_LAYER_PLATFORM := $(if $(filter aarch64 arm64,$(shell uname -m)),manylinux2014_aarch64,manylinux2014_x86_64)
+LOCALSTACK_ENV := env -u PYTHONPATH -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SESSION_TOKEN \
+	AWS_ENDPOINT_URL=$(LOCALSTACK_ENDPOINT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+	AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 SAM_CLI_TELEMETRY=0
+
+deploy-localstack: sam-venv venv
+	$(PY) -m infra.localstack.prepare check --endpoint $(LOCALSTACK_ENDPOINT)
+	$(SAM_ENV) LAYER_PLATFORM=$(LOCALSTACK_LAYER_PLATFORM) $(SAM) build --template template.yaml \
+		--build-dir $(LOCALSTACK_BUILD) --parallel
+	$(PY) -m infra.localstack.prepare flatten --build-dir $(LOCALSTACK_BUILD)
+	$(LOCALSTACK_ENV) $(SAM) deploy --template-file $(LOCALSTACK_BUILD)/template.localstack.json \
+		--stack-name $(LOCALSTACK_STACK) --resolve-s3 --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+		--parameter-overrides Stage=dev --no-confirm-changeset --no-fail-on-empty-changeset
+
+test-localstack: venv
+	LOCALSTACK_ENDPOINT=$(LOCALSTACK_ENDPOINT) LOCALSTACK_STACK=$(LOCALSTACK_STACK) \
+		$(VENV)/bin/pytest -q -m localstack tests/localstack
 
 clean:
 	rm -rf .aws-sam build .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,567 @@
+"""Every workaround for moto, in one place, pinned to one moto version.
+
+The local cloud runs on in-process moto. These patches make it behave like AWS where the local
+cloud depends on it; each one is listed in :data:`PATCHES` with the attribute it replaces and that
+attribute's expected signature, and ``tests/unit/localcloud/test_moto_patches.py`` checks both the
+signatures and the behaviour. A moto upgrade therefore fails loudly here first.
+
+Patches (installed by :func:`install`, removed by :func:`uninstall`):
+
+* ``lambda-invoke`` — ``LambdaFunction._invoke_lambda`` runs the handler in-process through the
+  local cloud's runner (the Invoke API and Step Functions Task states); errors come back as
+  ``{"errorType", "errorMessage"}`` payloads, so Retry/Catch work.
+* ``lambda-invoke-async`` — ``LambdaFunction.invoke`` with ``InvocationType=Event`` queues the
+  invocation for the cloud (moto would run it synchronously).
+* ``rule-targets`` — ``Rule.send_to_targets`` hands matching events to the cloud, which applies
+  Input / InputPath / InputTransformer properly and delivers to Lambda, Step Functions, SQS and
+  other buses; disabled rules and schedule-only rules no longer receive bus events.
+* ``put-events`` — ``EventsBackend.put_events`` stamps events with the virtual time and records
+  every accepted event for ``cloud.events``.
+* ``sfn-wait`` / ``sfn-wait-timestamp`` / ``sfn-retry-sleep`` — Wait states (seconds and
+  timestamps) and Retry backoff wait on the virtual clock instead of sleeping in real time.
+* ``sfn-dates`` — execution start/stop dates, history timestamps and ``$$.State.EnteredTime``
+  come from the virtual clock.
+* ``sfn-clients`` — the interpreter's ``boto_client_for`` reuses clients instead of creating one
+  (50–115 ms) for every Task.
+* ``stream-record-time`` — DynamoDB stream records carry the virtual time.
+
+It also holds the few read-only looks into moto's internals the engine needs (visible message
+counts, unread stream records, busy interpreter threads), so that they are pinned and tested too.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _datetime_module
+import importlib
+import inspect
+import json
+import logging
+import sys
+import threading
+import time as _time_module
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import moto
+
+if TYPE_CHECKING:
+    from infra.localcloud.clock import VirtualClock
+
+__all__ = [
+    "MOTO_VERSION",
+    "PATCHES",
+    "Hooks",
+    "Patch",
+    "check_version",
+    "install",
+    "installed",
+    "uninstall",
+]
+
+LOG = logging.getLogger("infra.localcloud.moto")
+
+MOTO_VERSION = "5.2.5"
+
+
+def check_version() -> None:
+    """Refuse to run on a moto these patches were not written for."""
+    if moto.__version__ != MOTO_VERSION:
+        raise RuntimeError(
+            f"infra/localcloud/moto_patches.py is written for moto {MOTO_VERSION}, but moto "
+            f"{moto.__version__} is installed. Re-check every patch against the new moto source "
+            "(run tests/unit/localcloud/test_moto_patches.py), then update MOTO_VERSION."
+        )
+
+
+check_version()
+
+
+@dataclass
+class Hooks:
+    """How the patches reach the running cloud."""
+
+    clock: VirtualClock
+    # (function name or ARN, event, trigger) -> (JSON payload text, errored)
+    invoke: Callable[[str, Any, str], tuple[str, bool]]
+    # (function ARN, event): an InvocationType=Event call
+    invoke_async: Callable[[str, Any], None]
+    # (rule, normalised event) -> the targets the cloud did not deliver (moto delivers those)
+    rule_matched: Callable[[Any, dict[str, Any]], list[dict[str, Any]]]
+    # (bus name, PutEvents entry, event id)
+    event_put: Callable[[str, dict[str, Any], str], None]
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One replaced attribute: where it lives, what it is called, and its signature in moto 5.2.5."""
+
+    name: str
+    module: str
+    owner: str | None
+    attribute: str
+    signature: str | None
+
+
+PATCHES: tuple[Patch, ...] = (
+    Patch("lambda-invoke", "moto.awslambda.models", "LambdaFunction", "_invoke_lambda", "(self, event: 'str | None' = None) -> 'tuple[str, bool, str]'"),
+    Patch(
+        "lambda-invoke-async",
+        "moto.awslambda.models",
+        "LambdaFunction",
+        "invoke",
+        "(self, body: 'str', request_headers: 'Any', response_headers: 'Any') -> 'str | bytes'",
+    ),
+    Patch(
+        "rule-targets",
+        "moto.events.models",
+        "Rule",
+        "send_to_targets",
+        "(self, original_event: 'EventMessageType', transform_input: 'bool' = True) -> 'None'",
+    ),
+    Patch(
+        "put-events",
+        "moto.events.models",
+        "EventsBackend",
+        "put_events",
+        "(self, events: 'list[dict[str, Any]]') -> 'list[dict[str, Any]]'",
+    ),
+    Patch(
+        "sfn-wait",
+        "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function",
+        "WaitFunction",
+        "_wait_interval",
+        "(self, env: 'Environment', wait_seconds: 'int') -> 'None'",
+    ),
+    Patch(
+        "sfn-wait-timestamp",
+        "moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp",
+        "Timestamp",
+        "_get_wait_seconds",
+        "(self, env: 'Environment') -> 'int'",
+    ),
+    Patch("sfn-retry-sleep", "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl", None, "time", None),
+    Patch(
+        "sfn-clients",
+        "moto.stepfunctions.parser.asl.utils.boto_client",
+        None,
+        "boto_client_for",
+        "(region: 'str', service: 'str', state_credentials: 'Any' = None) -> 'BaseClient'",
+    ),
+    Patch("stream-record-time", "moto.dynamodb.models.table", "StreamRecord", "__init__", None),
+)
+
+# Modules of the Step Functions interpreter whose ``datetime`` module is swapped for the virtual one.
+_SFN_DATE_MODULES: tuple[str, ...] = (
+    "moto.stepfunctions.parser.models",
+    "moto.stepfunctions.parser.backend.execution",
+    "moto.stepfunctions.parser.backend.state_machine",
+    "moto.stepfunctions.parser.backend.activity",
+    "moto.stepfunctions.parser.backend.alias",
+    "moto.stepfunctions.parser.asl.eval.event.event_manager",
+    "moto.stepfunctions.parser.asl.component.state.state",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.map_run_record",
+)
+_SFN_PARSER_DIR = "moto/stepfunctions/parser/"
+_THREADING_FILE = threading.__file__
+
+_hooks: Hooks | None = None
+_originals: dict[tuple[str, str | None, str], Any] = {}
+_install_lock = threading.Lock()
+
+
+def installed() -> bool:
+    return _hooks is not None
+
+
+def _owner(patch: Patch) -> Any:
+    module = importlib.import_module(patch.module)
+    return getattr(module, patch.owner) if patch.owner else module
+
+
+def _require_hooks() -> Hooks:
+    hooks = _hooks
+    if hooks is None:
+        raise RuntimeError("the local cloud's moto patches are not installed")
+    return hooks
+
+
+# ----------------------------------------------------------------------------------------------
+# Lambda
+# ----------------------------------------------------------------------------------------------
+def _in_interpreter_thread() -> bool:
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    return threading.current_thread() in TMP_THREADS
+
+
+def _invoke_lambda(self: Any, event: str | None = None) -> tuple[str, bool, str]:
+    hooks = _hooks
+    if hooks is None:
+        return _originals[("moto.awslambda.models", "LambdaFunction", "_invoke_lambda")](self, event)  # type: ignore[no-any-return]
+    trigger = "sfn" if _in_interpreter_thread() else "direct"
+    payload, errored = hooks.invoke(self.function_arn, {} if event is None else event, trigger)
+    return payload, errored, ""
+
+
+def _lambda_invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> str | bytes:
+    hooks = _hooks
+    original = _originals[("moto.awslambda.models", "LambdaFunction", "invoke")]
+    if hooks is not None and (request_headers or {}).get("x-amz-invocation-type") == "Event":
+        event = json.loads(body) if body else {}
+        hooks.invoke_async(self.function_arn, event)
+        return ""
+    return original(self, body, request_headers, response_headers)  # type: ignore[no-any-return]
+
+
+# ----------------------------------------------------------------------------------------------
+# EventBridge
+# ----------------------------------------------------------------------------------------------
+def iso_time(value: Any) -> str:
+    """EventBridge's ``time`` field: ISO-8601 UTC, second precision."""
+    if isinstance(value, (int, float)):
+        moment = _datetime_module.datetime.fromtimestamp(float(value), tz=_datetime_module.UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
+def _send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+    hooks = _hooks
+    original = _originals[("moto.events.models", "Rule", "send_to_targets")]
+    if hooks is None:
+        original(self, original_event, transform_input)
+        return
+    if self.state != "ENABLED":
+        return
+    if self.scheduled_expression and not self.event_pattern.get_pattern():
+        return  # a schedule-only rule never matches bus events
+    if not self.event_pattern.matches_event(original_event):
+        return
+    event = copy.deepcopy(dict(original_event))
+    event.pop("ingestion-time", None)
+    event["time"] = iso_time(event.get("time"))
+    leftover = hooks.rule_matched(self, event)
+    if leftover:
+        # Targets the cloud does not handle (log groups, archives, API destinations): moto's own code.
+        clone = copy.copy(self)
+        clone.targets = leftover
+        clone.event_pattern = type(self.event_pattern)(None, {})
+        original(clone, original_event, transform_input)
+
+
+def _put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    hooks = _hooks
+    original = _originals[("moto.events.models", "EventsBackend", "put_events")]
+    if hooks is None:
+        return original(self, events)  # type: ignore[no-any-return]
+    stamp = hooks.clock.timestamp()
+    stamped = [event if event.get("Time") is not None else {**event, "Time": stamp} for event in events]
+    entries: list[dict[str, Any]] = original(self, stamped)
+    for event, entry in zip(stamped, entries, strict=False):
+        if "EventId" in entry:
+            bus = self._normalize_event_bus_arn(event.get("EventBusName"))
+            hooks.event_put(bus, event, entry["EventId"])
+    return entries
+
+
+# ----------------------------------------------------------------------------------------------
+# Step Functions
+# ----------------------------------------------------------------------------------------------
+def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+    hooks = _hooks
+    if hooks is None:
+        _originals[(PATCHES[4].module, "WaitFunction", "_wait_interval")](self, env, wait_seconds)
+        return
+    if wait_seconds <= 0:
+        return
+    clock = hooks.clock
+    deadline = clock.now() + _datetime_module.timedelta(seconds=wait_seconds)
+    clock.sleep_until(deadline, cancelled=lambda: not env.is_running(), label="sfn-wait")
+
+
+def _get_wait_seconds(self: Any, env: Any) -> int:
+    hooks = _hooks
+    if hooks is None:
+        return _originals[(PATCHES[5].module, "Timestamp", "_get_wait_seconds")](self, env)  # type: ignore[no-any-return]
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
+
+    self.string.eval(env=env)
+    timestamp_str: str = env.stack.pop()
+    timestamp = self._from_timestamp_string(timestamp=timestamp_str)
+    if timestamp is None:
+        raise FailureEventException(self._create_failure_event(env, timestamp_str))
+    now_naive_utc = hooks.clock.now().replace(tzinfo=None)
+    return int((timestamp - now_naive_utc).total_seconds())
+
+
+class _VirtualTime(types.ModuleType):
+    """Stands in for ``time`` inside the retrier: ``sleep`` waits on the virtual clock."""
+
+    def __init__(self) -> None:
+        super().__init__("time")
+        self.__dict__.update({k: v for k, v in vars(_time_module).items() if not k.startswith("__")})
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        hooks = _hooks
+        if hooks is None:
+            _time_module.sleep(seconds)
+            return
+        hooks.clock.sleep(seconds, label="sfn-retry")
+
+
+class _VirtualDatetimeMeta(type):
+    def __instancecheck__(cls, instance: Any) -> bool:
+        return isinstance(instance, _datetime_module.datetime)
+
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        return issubclass(subclass, _datetime_module.datetime)
+
+
+class _VirtualDatetime(_datetime_module.datetime, metaclass=_VirtualDatetimeMeta):
+    """``datetime.datetime`` whose ``now()`` reads the virtual clock."""
+
+    @classmethod
+    def now(cls, tz: _datetime_module.tzinfo | None = None) -> _datetime_module.datetime:  # type: ignore[override]
+        hooks = _hooks
+        current = hooks.clock.now() if hooks is not None else _datetime_module.datetime.now(_datetime_module.UTC)
+        if tz is None:
+            return current.astimezone().replace(tzinfo=None)
+        return current.astimezone(tz)
+
+
+def _virtual_datetime_module() -> types.ModuleType:
+    module = types.ModuleType("datetime")
+    module.__dict__.update({k: v for k, v in vars(_datetime_module).items() if not k.startswith("__")})
+    module.datetime = _VirtualDatetime  # type: ignore[attr-defined]
+    return module
+
+
+_VIRTUAL_DATETIME = _virtual_datetime_module()
+_VIRTUAL_TIME = _VirtualTime()
+
+_client_cache: dict[tuple[str, str], Any] = {}
+_client_lock = threading.Lock()
+
+
+def _boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+    key = (region, service)
+    cached = _client_cache.get(key)
+    if cached is not None:
+        return cached
+    with _client_lock:
+        cached = _client_cache.get(key)
+        if cached is None:
+            original = _originals[(PATCHES[7].module, None, "boto_client_for")]
+            cached = original(region, service, state_credentials)
+            _client_cache[key] = cached
+        return cached
+
+
+# ----------------------------------------------------------------------------------------------
+# DynamoDB streams
+# ----------------------------------------------------------------------------------------------
+def _stream_record_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _originals[("moto.dynamodb.models.table", "StreamRecord", "__init__")](self, *args, **kwargs)
+    hooks = _hooks
+    if hooks is not None:
+        self.record["dynamodb"]["ApproximateCreationDateTime"] = hooks.clock.now().replace(tzinfo=None)
+
+
+_REPLACEMENTS: dict[str, Any] = {
+    "lambda-invoke": _invoke_lambda,
+    "lambda-invoke-async": _lambda_invoke,
+    "rule-targets": _send_to_targets,
+    "put-events": _put_events,
+    "sfn-wait": _wait_interval,
+    "sfn-wait-timestamp": _get_wait_seconds,
+    "sfn-retry-sleep": _VIRTUAL_TIME,
+    "sfn-clients": _boto_client_for,
+    "stream-record-time": _stream_record_init,
+}
+
+
+def install(hooks: Hooks) -> None:
+    """Apply every patch and route them to ``hooks``. Only one cloud may be installed at a time."""
+    global _hooks  # noqa: PLW0603 - the patches are process-wide by nature
+    check_version()
+    with _install_lock:
+        if _hooks is not None:
+            raise RuntimeError("another LocalCloud is running in this process; stop it first")
+        for patch in PATCHES:
+            owner = _owner(patch)
+            key = (patch.module, patch.owner, patch.attribute)
+            _originals.setdefault(key, getattr(owner, patch.attribute))
+            setattr(owner, patch.attribute, _REPLACEMENTS[patch.name])
+        _swap_boto_client_for(_boto_client_for)
+        for name in _SFN_DATE_MODULES:
+            module = importlib.import_module(name)
+            _originals.setdefault((name, None, "datetime"), module.datetime)
+            module.datetime = _VIRTUAL_DATETIME  # type: ignore[attr-defined]
+        _client_cache.clear()
+        _hooks = hooks
+
+
+def uninstall() -> None:
+    """Put moto back as it was."""
+    global _hooks  # noqa: PLW0603
+    with _install_lock:
+        if _hooks is None:
+            return
+        _hooks = None
+        for patch in PATCHES:
+            key = (patch.module, patch.owner, patch.attribute)
+            setattr(_owner(patch), patch.attribute, _originals[key])
+        _swap_boto_client_for(_originals[(PATCHES[7].module, None, "boto_client_for")])
+        for name in _SFN_DATE_MODULES:
+            setattr(importlib.import_module(name), "datetime", _originals[(name, None, "datetime")])
+        _client_cache.clear()
+
+
+def _swap_boto_client_for(replacement: Any) -> None:
+    """Modules that imported ``boto_client_for`` by name hold their own reference: swap those too."""
+    _import_sfn_interpreter()
+    original = _originals[(PATCHES[7].module, None, "boto_client_for")]
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and module is not None:
+            current = module.__dict__.get("boto_client_for")
+            if current is original or current is _boto_client_for:
+                module.__dict__["boto_client_for"] = replacement
+
+
+def _import_sfn_interpreter() -> None:
+    """Import every Task service module now, so the by-name references can be swapped."""
+    importlib.import_module("moto.stepfunctions.parser.models")
+    importlib.import_module("moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_factory")
+    importlib.import_module("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils")
+    importlib.import_module("moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3")
+    importlib.import_module("moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3")
+
+
+def signature_of(patch: Patch) -> str | None:
+    """The signature moto has today for a patched attribute (the original, not the replacement)."""
+    key = (patch.module, patch.owner, patch.attribute)
+    target = _originals.get(key) or getattr(_owner(patch), patch.attribute)
+    if patch.signature is None:
+        return None
+    return str(inspect.signature(target))
+
+
+# ----------------------------------------------------------------------------------------------
+# Read-only looks into moto's state (pinned with the patches)
+# ----------------------------------------------------------------------------------------------
+def sqs_queue(account_id: str, region: str, queue_name: str) -> Any:
+    from moto.sqs.models import sqs_backends
+
+    return sqs_backends[account_id][region].get_queue(queue_name)
+
+
+def sqs_visible_count(account_id: str, region: str, queue_name: str) -> int:
+    """How many messages a ReceiveMessage could return now (moto's visibility, real time)."""
+    queue = sqs_queue(account_id, region, queue_name)
+    return sum(1 for message in queue._messages if message.visible)
+
+
+def dynamodb_stream_length(account_id: str, region: str, table_name: str) -> int:
+    """How many records the table's stream holds (moto never trims them)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[account_id][region].get_table(table_name)
+    shard = table.stream_shard
+    return len(shard.items) if shard is not None else 0
+
+
+def dynamodb_stream_start(account_id: str, region: str, table_name: str) -> int:
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[account_id][region].get_table(table_name)
+    shard = table.stream_shard
+    return int(shard.starting_sequence_number) if shard is not None else 0
+
+
+def forget_shard_iterators(account_id: str, region: str, *iterators: str) -> None:
+    """moto keeps every shard iterator forever; drop the ones the poller has used."""
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    stored = dynamodbstreams_backends[account_id][region].shard_iterators
+    for iterator in iterators:
+        stored.pop(iterator, None)
+
+
+def scheduler_schedules(account_id: str, region: str) -> list[Any]:
+    """Every EventBridge Scheduler schedule moto holds (from the template or created at run time)."""
+    from moto.scheduler.models import scheduler_backends
+
+    backend = scheduler_backends[account_id][region]
+    return [s for group in backend.schedule_groups.values() for s in group.schedules.values()]
+
+
+def delete_schedule(account_id: str, region: str, group: str, name: str) -> None:
+    from moto.scheduler.models import scheduler_backends
+
+    backend = scheduler_backends[account_id][region]
+    backend.schedule_groups[group].schedules.pop(name, None)
+
+
+def event_rules(account_id: str, region: str) -> list[Any]:
+    """Every EventBridge rule on every bus."""
+    from moto.events.models import events_backends
+
+    backend = events_backends[account_id][region]
+    return [rule for bus in backend.event_buses.values() for rule in bus.rules.values()]
+
+
+def sfn_running_executions(account_id: str, region: str) -> list[Any]:
+    from moto.stepfunctions.models import stepfunctions_backends
+
+    backend = stepfunctions_backends[account_id][region]
+    return [e for sm in backend.state_machines for e in sm.executions if getattr(e, "status", None) == "RUNNING"]
+
+
+def sfn_busy_threads(clock: VirtualClock) -> list[str]:
+    """Interpreter threads that are doing work (not parked in a wait on the clock or on each other).
+
+    A thread is parked when it sleeps on the virtual clock with a deadline still ahead, or when it
+    is blocked inside ``threading`` (an Event, a Condition, a join) called from the interpreter
+    itself: waiting for a branch, a map iteration or a task token. Anything else is busy.
+    """
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    now = clock.now()
+    sleeping = {w.thread_id for w in clock.waiters() if w.deadline > now}
+    frames = sys._current_frames()
+    busy: list[str] = []
+    for thread in list(TMP_THREADS):
+        if thread.ident is None:
+            busy.append(f"{thread.name} (starting)")
+            continue
+        if not thread.is_alive():
+            if thread._started.is_set():  # type: ignore[attr-defined]
+                try:
+                    TMP_THREADS.remove(thread)
+                except ValueError:
+                    pass
+            else:
+                busy.append(f"{thread.name} (starting)")
+            continue
+        if thread.ident in sleeping:
+            continue
+        frame = frames.get(thread.ident)
+        if frame is not None and _parked_in_interpreter(frame):
+            continue
+        busy.append(thread.name)
+    return busy
+
+
+def _parked_in_interpreter(frame: types.FrameType) -> bool:
+    inner: types.FrameType | None = frame
+    skipped = 0
+    while inner is not None and inner.f_code.co_filename == _THREADING_FILE:
+        inner = inner.f_back
+        skipped += 1
+    if skipped == 0 or inner is None:
+        return False
+    return _SFN_PARSER_DIR in inner.f_code.co_filename.replace("\\", "/")

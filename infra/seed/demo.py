@@ -1,0 +1,245 @@
+"""The demo mall, created through the system's own doors.
+
+One function per kind of data, each idempotent enough to run on a fresh local cloud:
+
+* :func:`seed_staff` — a Cognito staff user per role (admin_create_user, a permanent password,
+  membership of the role's group): the same calls an operator makes;
+* :func:`seed_integration_keys` — a random HMAC key per demo integration source, merged into
+  ``IntegrationKeysSecret`` (the secret's JSON map, as an operator adds a source), and written to
+  ``.localcloud/integration-keys.json`` so ``python -m infra.seed.sign`` can sign requests;
+* :func:`seed_purchases` — purchases at the data file's stores, each a signed
+  ``POST /v1/integrations/purchases`` through the front door, exactly as a POS would send them.
+
+Stores and tenants live in ``data/mall.json``; nothing stores them yet (no API owns them), so the
+purchases only refer to them. Members arrive with the registration API in a later issue: add a
+``seed_members`` here then, and call it from :func:`seed_all` before the purchases.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from shared.auth import HEADER_NONCE, HEADER_SIGNATURE, HEADER_SOURCE, HEADER_TIMESTAMP, sign_request
+from shared.clock import zone
+
+log = logging.getLogger("mallcrm.seed")
+
+DATA_FILE = Path(__file__).with_name("data") / "mall.json"
+ROOT = Path(__file__).resolve().parents[2]
+KEYS_FILE = ROOT / ".localcloud" / "integration-keys.json"
+PURCHASES_PATH = "/v1/integrations/purchases"
+DEMO_PASSWORD_ENV = "MALLCRM_DEMO_PASSWORD"  # noqa: S105 - the variable's name
+# Local cloud only (in-process moto): meets the staff pool's policy (12+, upper, lower, digit).
+DEFAULT_DEMO_PASSWORD = "MallCRM-Demo-2026"  # noqa: S105 - a documented demo password, never deployed
+
+Http = Callable[[str, str, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
+
+
+class SeedTarget(Protocol):
+    """What the seed needs from the local cloud."""
+
+    def physical_id(self, logical_id: str) -> str: ...
+
+
+@dataclass
+class SeedReport:
+    """What was created, for the banner and the tests."""
+
+    password: str = ""
+    staff: list[dict[str, str]] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    keys_file: Path | None = None
+    purchases_posted: int = 0
+    purchase_failures: list[str] = field(default_factory=list)
+
+
+def load_data(path: Path = DATA_FILE) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def demo_password() -> str:
+    return os.environ.get(DEMO_PASSWORD_ENV) or DEFAULT_DEMO_PASSWORD
+
+
+# -- staff ------------------------------------------------------------------------------------------
+
+
+def seed_staff(
+    cognito: Any, pool_id: str, staff: list[Mapping[str, str]], password: str
+) -> list[dict[str, str]]:
+    """One Cognito user per entry, with a permanent password, in the group named by its role."""
+    created = []
+    for person in staff:
+        username = person["username"]
+        try:
+            cognito.admin_create_user(
+                UserPoolId=pool_id,
+                Username=username,
+                UserAttributes=[
+                    {"Name": "email", "Value": person["email"]},
+                    {"Name": "email_verified", "Value": "true"},
+                    {"Name": "name", "Value": person["name"]},
+                ],
+                MessageAction="SUPPRESS",
+            )
+        except cognito.exceptions.UsernameExistsException:
+            log.info("staff user exists", extra={"username": username})
+        cognito.admin_set_user_password(
+            UserPoolId=pool_id, Username=username, Password=password, Permanent=True
+        )
+        cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=person["role"])
+        created.append({"username": username, "role": person["role"]})
+    return created
+
+
+# -- integration keys -------------------------------------------------------------------------------
+
+
+def seed_integration_keys(secrets_manager: Any, secret_id: str, sources: list[str]) -> dict[str, str]:
+    """A fresh random key per source, merged into the secret's `{source: key}` map (others kept)."""
+    current = json.loads(secrets_manager.get_secret_value(SecretId=secret_id)["SecretString"] or "{}")
+    if not isinstance(current, dict):
+        raise ValueError("IntegrationKeysSecret must hold a JSON object of source -> key")
+    keys = {source: secrets.token_urlsafe(32) for source in sources}
+    secrets_manager.put_secret_value(SecretId=secret_id, SecretString=json.dumps({**current, **keys}))
+    return keys
+
+
+def write_keys_file(keys: Mapping[str, str], base_url: str | None, path: Path = KEYS_FILE) -> Path:
+    """The demo keys for `python -m infra.seed.sign`, readable by the developer only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps({"base_url": base_url, "sources": dict(keys)}, indent=2) + "\n", encoding="utf-8"
+    )
+    path.chmod(0o600)
+    return path
+
+
+# -- purchases --------------------------------------------------------------------------------------
+
+
+def signed_headers(
+    source: str, key: str, *, method: str, path: str, body: bytes, now: datetime
+) -> dict[str, str]:
+    """The four signature headers of an integration request (shared.auth's scheme)."""
+    timestamp = int(now.timestamp())
+    nonce = secrets.token_urlsafe(18)
+    return {
+        HEADER_SOURCE: source,
+        HEADER_TIMESTAMP: str(timestamp),
+        HEADER_NONCE: nonce,
+        HEADER_SIGNATURE: sign_request(key.encode("utf-8"), method, path, timestamp, nonce, body),
+    }
+
+
+def demo_purchases(data: Mapping[str, Any], source: str, channel: str, now: datetime) -> list[dict[str, Any]]:
+    """Deterministic purchases (the data file's seed) spread over the last `days`, in opening hours."""
+    spec = data["purchases"]
+    rng = random.Random(spec["random_seed"])  # noqa: S311 - demo data, not security
+    tenants = {t["id"]: t for t in data["tenants"]}
+    stores = data["stores"]
+    tz = zone(data["mall"]["timezone"])
+    local_now = now.astimezone(tz)
+    purchases = []
+    for n in range(spec["count"]):
+        store = stores[n % len(stores)]
+        category = tenants[store["tenant_id"]]["category"]
+        lines = []
+        for product in rng.sample(
+            data["catalogue"][category], k=rng.randint(1, len(data["catalogue"][category]))
+        ):
+            quantity = rng.randint(1, 3)
+            lines.append(
+                {
+                    "sku": product["sku"],
+                    "category": category,
+                    "quantity": quantity,
+                    "amount_cents": product["price_cents"] * quantity,
+                }
+            )
+        day = local_now - timedelta(days=rng.randint(1, spec["days"]))
+        occurred = day.replace(
+            hour=rng.randint(spec["opening_hour"], spec["closing_hour"] - 1),
+            minute=rng.randint(0, 59),
+            second=rng.randint(0, 59),
+            microsecond=0,
+        )
+        purchases.append(
+            {
+                "external_id": f"{source}-{n + 1:05d}",
+                "source_system": source,
+                "store_id": store["id"],
+                "tenant_id": store["tenant_id"],
+                "amount_cents": sum(line["amount_cents"] for line in lines),
+                "currency": data["mall"]["currency"],
+                "channel": channel,
+                "items": lines,
+                "occurred_at": occurred.isoformat(),
+            }
+        )
+    return purchases
+
+
+def seed_purchases(
+    http: Http, purchases: Sequence[Mapping[str, Any]], source: str, key: str, now: Callable[[], datetime]
+) -> tuple[int, list[str]]:
+    """POST each purchase, signed, through the front door; (accepted, failures)."""
+    accepted, failures = 0, []
+    for purchase in purchases:
+        body = json.dumps(purchase, separators=(",", ":")).encode()
+        headers = {
+            "content-type": "application/json",
+            "x-correlation-id": f"seed-{purchase['external_id']}",
+            **signed_headers(source, key, method="POST", path=PURCHASES_PATH, body=body, now=now()),
+        }
+        status, _, answer = http("POST", PURCHASES_PATH, headers, body)
+        if status in (200, 201):
+            accepted += 1
+        else:
+            failures.append(f"{purchase['external_id']}: {status} {answer[:200].decode('utf-8', 'replace')}")
+    return accepted, failures
+
+
+# -- all of it --------------------------------------------------------------------------------------
+
+
+def seed_all(
+    cloud: Any,
+    http: Http,
+    *,
+    client: Callable[[str], Any],
+    base_url: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    keys_file: Path | None = KEYS_FILE,
+) -> SeedReport:
+    """Seed the demo mall into a running local cloud; `client(service)` gives boto3 clients on it."""
+    data = data or load_data()
+    report = SeedReport(password=demo_password())
+    report.staff = seed_staff(
+        client("cognito-idp"), cloud.physical_id("StaffUserPool"), data["staff"], report.password
+    )
+    sources = data["integration_sources"]
+    report.sources = seed_integration_keys(
+        client("secretsmanager"), cloud.physical_id("IntegrationKeysSecret"), [s["source"] for s in sources]
+    )
+    if keys_file is not None:
+        report.keys_file = write_keys_file(report.sources, base_url, keys_file)
+    pos = sources[0]
+    purchases = demo_purchases(data, pos["source"], pos["channel"], cloud.clock.now())
+    report.purchases_posted, report.purchase_failures = seed_purchases(
+        http, purchases, pos["source"], report.sources[pos["source"]], cloud.clock.now
+    )
+    settle = getattr(cloud, "settle", None)
+    if callable(settle):
+        settle()
+    return report

@@ -1,0 +1,1 @@
+"""MallCRM services (bounded contexts): members, loyalty, campaigns, tickets."""

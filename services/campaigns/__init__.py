@@ -1,0 +1,1 @@
+"""Campaigns: projections for journeys, the churn-warning journey, later segments and messages."""

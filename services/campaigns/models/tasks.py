@@ -1,0 +1,28 @@
+"""Inputs of the ChurnWarning state machine's Lambda tasks (infra/statemachines/churn_warning.asl.json)."""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from services.campaigns.models.entities import Outcome
+
+
+class _TaskInput(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    episode_id: str
+    member_id: str
+
+
+class RecordStartInput(_TaskInput):
+    execution_id: str
+
+
+class CheckReturnedInput(_TaskInput):
+    started_at: AwareDatetime
+
+
+class RecordOutcomeInput(_TaskInput):
+    outcome: Outcome
+    last_purchase_at: AwareDatetime | None = None
+    error: str | None = None

@@ -1,0 +1,1 @@
+"""Loyalty: purchases as ingested facts (idempotent), later points, tiers, rewards and coupons."""

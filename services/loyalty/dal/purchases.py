@@ -1,0 +1,126 @@
+"""Purchases in LoyaltyTable (the only boto3 user for them).
+
+| item     | pk                                   | sk         |
+|----------|--------------------------------------|------------|
+| purchase | ``PURCHASE#<source>#<external_id>``  | ``PURCHASE`` |
+| nonce    | ``NONCE#<source>#<nonce>``           | ``NONCE``  (ttl) |
+| outbox   | ``OUTBOX#<event_id>``                | ``OUTBOX`` (ttl, see shared.outbox) |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.loyalty.logic.purchases import InsertOutcome, NonceClaim, OutboxEntry
+from services.loyalty.models.entities import Purchase, PurchaseLine
+from shared import clock
+from shared.aws import client
+from shared.dynamo import (
+    ConditionalCheckFailed,
+    from_item,
+    is_conditional_check_failed,
+    put_op,
+    to_item,
+    transact_write,
+)
+from shared.outbox import outbox_item
+
+NOT_EXISTS = "attribute_not_exists(pk)"
+_NONCE_INDEX, _PURCHASE_INDEX = 0, 1
+
+
+def purchase_key(source_system: str, external_id: str) -> dict[str, str]:
+    return {"pk": f"PURCHASE#{source_system}#{external_id}", "sk": "PURCHASE"}
+
+
+def nonce_item(nonce: NonceClaim) -> dict[str, Any]:
+    return {
+        "pk": f"NONCE#{nonce.source}#{nonce.nonce}",
+        "sk": "NONCE",
+        "entity": "nonce",
+        "ttl": clock.epoch_seconds(nonce.expires_at),
+    }
+
+
+def purchase_item(purchase: Purchase) -> dict[str, Any]:
+    return {
+        **purchase_key(purchase.source_system, purchase.external_id),
+        "entity": "purchase",
+        "purchase_id": purchase.purchase_id,
+        "external_id": purchase.external_id,
+        "source_system": purchase.source_system,
+        "store_id": purchase.store_id,
+        "tenant_id": purchase.tenant_id,
+        "member_id": purchase.member_id,
+        "amount_cents": purchase.amount_cents,
+        "currency": purchase.currency,
+        "channel": purchase.channel,
+        "items": [line.model_dump() for line in purchase.items],
+        "occurred_at": clock.to_utc_iso(purchase.occurred_at),
+        "recorded_at": clock.to_utc_iso(purchase.recorded_at),
+        "fingerprint": purchase.fingerprint,
+    }
+
+
+def purchase_from_item(item: dict[str, Any]) -> Purchase:
+    return Purchase(
+        purchase_id=item["purchase_id"],
+        external_id=item["external_id"],
+        source_system=item["source_system"],
+        store_id=item["store_id"],
+        tenant_id=item.get("tenant_id"),
+        member_id=item.get("member_id"),
+        amount_cents=item["amount_cents"],
+        currency=item["currency"],
+        channel=item["channel"],
+        items=tuple(PurchaseLine(**line) for line in item.get("items", [])),
+        occurred_at=clock.parse_iso(item["occurred_at"]),
+        recorded_at=clock.parse_iso(item["recorded_at"]),
+        fingerprint=item["fingerprint"],
+    )
+
+
+class DynamoPurchaseRepository:
+    """:class:`~services.loyalty.logic.purchases.PurchaseRepository` on DynamoDB."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def insert(self, purchase: Purchase, outbox: OutboxEntry, nonce: NonceClaim) -> InsertOutcome:
+        outbox_record = outbox_item(
+            outbox.event, correlation_id=outbox.correlation_id, producer=outbox.producer, now=outbox.at
+        )
+        items = [
+            put_op(self.table_name, nonce_item(nonce), condition=NOT_EXISTS),  # _NONCE_INDEX
+            put_op(self.table_name, purchase_item(purchase), condition=NOT_EXISTS),  # _PURCHASE_INDEX
+            put_op(self.table_name, outbox_record, condition=NOT_EXISTS),
+        ]
+        try:
+            transact_write(items)
+        except ConditionalCheckFailed as failed:
+            if _NONCE_INDEX in failed.failed_indexes:
+                return InsertOutcome.NONCE_USED
+            if _PURCHASE_INDEX in failed.failed_indexes:
+                return InsertOutcome.PURCHASE_EXISTS
+            raise
+        return InsertOutcome.CREATED
+
+    def get(self, source_system: str, external_id: str) -> Purchase | None:
+        response = client("dynamodb").get_item(
+            TableName=self.table_name,
+            Key=to_item(purchase_key(source_system, external_id)),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return purchase_from_item(from_item(item)) if item else None
+
+    def claim_nonce(self, nonce: NonceClaim) -> bool:
+        try:
+            client("dynamodb").put_item(
+                TableName=self.table_name, Item=to_item(nonce_item(nonce)), ConditionExpression=NOT_EXISTS
+            )
+        except Exception as exc:
+            if is_conditional_check_failed(exc):
+                return False
+            raise
+        return True

@@ -1,0 +1,124 @@
+"""LoyaltyApiFunction: the loyalty HTTP API.
+
+``POST /v1/integrations/purchases`` — signed by the integrating system (HMAC, shared.auth): no
+gateway authorizer; the signature is checked here before the body is even parsed, so an unsigned
+request learns nothing about the body's validation.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from services.loyalty.models.api import PurchaseRequest, PurchaseResponse
+from shared import clock
+from shared.api import make_resolver, validation_fields
+from shared.auth import event_body_bytes, verify_signed_request
+from shared.errors import BadRequest, Unprocessable
+from shared.observability import get_logger, get_metrics, get_tracer
+
+from aws_lambda_powertools.event_handler import Response, content_types  # resolved at runtime (OpenAPI)
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from services.loyalty.logic.purchases import RecordedPurchase
+
+SERVICE = "loyalty"
+PURCHASES_PATH = "/v1/integrations/purchases"
+
+logger = get_logger(SERVICE)
+tracer = get_tracer(SERVICE)
+metrics = get_metrics(SERVICE)
+app = make_resolver()
+
+
+def _parse_purchase(raw: bytes) -> PurchaseRequest:
+    from pydantic import ValidationError
+
+    try:
+        return PurchaseRequest.model_validate_json(raw or b"")
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False)
+        if any(e["type"] == "json_invalid" for e in errors):
+            raise BadRequest("malformed_json", "The request body is not valid JSON.") from None
+        raise Unprocessable(fields=validation_fields(errors)) from None
+
+
+def _response_body(recorded: RecordedPurchase) -> PurchaseResponse:
+    p = recorded.purchase
+    return PurchaseResponse(
+        purchase_id=p.purchase_id,
+        external_id=p.external_id,
+        source_system=p.source_system,
+        store_id=p.store_id,
+        tenant_id=p.tenant_id,
+        member_id=p.member_id,
+        amount_cents=p.amount_cents,
+        currency=p.currency,
+        channel=p.channel,
+        items=[i.model_dump() for i in p.items],  # type: ignore[misc]
+        occurred_at=clock.to_utc_iso(p.occurred_at),
+        recorded_at=clock.to_utc_iso(p.recorded_at),
+        replayed=recorded.replayed,
+    )
+
+
+@app.post(PURCHASES_PATH, summary="Record a purchase (signed integration request)", tags=["integrations"])
+def post_purchase() -> Response[PurchaseResponse]:
+    from services.loyalty.dal.integration_keys import integration_keys
+    from services.loyalty.dal.purchases import DynamoPurchaseRepository
+    from services.loyalty.logic.purchases import SignedBy, record_purchase
+    from services.loyalty.models.settings import LoyaltyApiSettings
+    from shared.ids import new_ulid
+    from shared.settings import load
+
+    settings = load(LoyaltyApiSettings)
+    event = app.current_event
+    raw = event_body_bytes(event.raw_event)
+    now = clock.now()
+    signed = verify_signed_request(
+        event.headers,
+        "POST",
+        PURCHASES_PATH,
+        raw,
+        key_lookup=lambda source: integration_keys(
+            settings.integration_keys_secret_arn, settings.integration_keys_cache_seconds
+        ).get(source),
+        now=now,
+        max_skew_seconds=settings.signature_max_skew_seconds,
+    )
+    request = _parse_purchase(raw)
+    correlation_id = event.headers.get("x-correlation-id") or event.request_context.request_id
+    recorded = record_purchase(
+        request,
+        SignedBy(source=signed.source, nonce=signed.nonce),
+        DynamoPurchaseRepository(settings.table_name),
+        now=now,
+        new_id=new_ulid,
+        correlation_id=correlation_id,
+        producer="loyalty.api",
+        # A nonce must outlive every timestamp that could still pass the skew check.
+        nonce_ttl=timedelta(seconds=2 * settings.signature_max_skew_seconds + 60),
+    )
+    logger.info(
+        "purchase replayed" if recorded.replayed else "purchase recorded",
+        extra={
+            "purchase_id": recorded.purchase.purchase_id,
+            "source_system": recorded.purchase.source_system,
+            "external_id": recorded.purchase.external_id,
+        },
+    )
+    metrics.add_metric(name="PurchaseReplayed" if recorded.replayed else "PurchaseRecorded", unit="Count", value=1)
+    return Response(
+        status_code=200 if recorded.replayed else 201,
+        content_type=content_types.APPLICATION_JSON,
+        body=_response_body(recorded),
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

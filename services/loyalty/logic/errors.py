@@ -1,0 +1,26 @@
+"""Loyalty's domain errors (each maps to HTTP through shared.errors)."""
+
+from __future__ import annotations
+
+from shared.errors import Conflict, Forbidden, Unauthorized
+
+
+class PurchaseConflict(Conflict):
+    """The external id was already recorded for this source with different content."""
+
+    CODE = "purchase_conflict"
+    MESSAGE = "This external_id was already recorded with different content."
+
+
+class NonceReused(Unauthorized):
+    """The signed request's nonce was seen before: a replayed request."""
+
+    CODE = "signature_nonce_reused"
+    MESSAGE = "The request nonce was already used."
+
+
+class SourceMismatch(Forbidden):
+    """The body names a source system other than the one that signed the request."""
+
+    CODE = "source_mismatch"
+    MESSAGE = "source_system must be the source that signed the request."

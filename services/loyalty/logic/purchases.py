@@ -1,0 +1,161 @@
+"""Recording a purchase exactly once per (source_system, external_id).
+
+The purchase, its PurchaseRecorded event (outbox) and the request's nonce are written in one
+transaction by the repository. A repeat of the same purchase (same content) is an idempotent
+replay and returns the original; the same external id with different content is a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Protocol
+
+from services.loyalty.logic.errors import NonceReused, PurchaseConflict, SourceMismatch
+from services.loyalty.models.api import PurchaseRequest
+from services.loyalty.models.entities import Purchase, PurchaseLine
+from shared import clock
+from shared.errors import Unprocessable
+from shared.events.contracts import PurchaseItem, PurchaseRecorded
+
+MAX_CLOCK_DRIFT = timedelta(minutes=5)
+"""How far ``occurred_at`` may lie ahead of our clock (till clocks drift)."""
+
+
+@dataclass(frozen=True)
+class NonceClaim:
+    """A signed request's nonce, to be stored until it can no longer pass the timestamp check."""
+
+    source: str
+    nonce: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """The event to publish with the state change, and what its metadata needs."""
+
+    event: PurchaseRecorded
+    correlation_id: str
+    producer: str
+    at: datetime
+
+
+class InsertOutcome(Enum):
+    CREATED = "created"
+    PURCHASE_EXISTS = "purchase_exists"
+    NONCE_USED = "nonce_used"
+
+
+class PurchaseRepository(Protocol):
+    def insert(self, purchase: Purchase, outbox: OutboxEntry, nonce: NonceClaim) -> InsertOutcome:
+        """Write the purchase, its outbox item and the nonce in one transaction, or nothing."""
+
+    def get(self, source_system: str, external_id: str) -> Purchase | None: ...
+
+    def claim_nonce(self, nonce: NonceClaim) -> bool:
+        """Store the nonce; False when it was already there."""
+
+
+@dataclass(frozen=True)
+class SignedBy:
+    """Who signed the request (from shared.auth.verify_signed_request)."""
+
+    source: str
+    nonce: str
+
+
+@dataclass(frozen=True)
+class RecordedPurchase:
+    purchase: Purchase
+    replayed: bool
+
+
+def fingerprint(request: PurchaseRequest) -> str:
+    """A digest of the request's content (times normalised to UTC), to tell a replay from a conflict."""
+    content = request.model_dump(mode="json")
+    content["occurred_at"] = clock.to_utc_iso(request.occurred_at)
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def to_event(purchase: Purchase) -> PurchaseRecorded:
+    return PurchaseRecorded(
+        purchase_id=purchase.purchase_id,
+        external_id=purchase.external_id,
+        source_system=purchase.source_system,
+        member_id=purchase.member_id,
+        store_id=purchase.store_id,
+        tenant_id=purchase.tenant_id,
+        amount_cents=purchase.amount_cents,
+        currency=purchase.currency,
+        channel=purchase.channel,
+        items=[
+            PurchaseItem(sku=i.sku, category=i.category, quantity=i.quantity, amount_cents=i.amount_cents)
+            for i in purchase.items
+        ],
+        occurred_at=purchase.occurred_at,
+    )
+
+
+def record_purchase(
+    request: PurchaseRequest,
+    signed_by: SignedBy,
+    repo: PurchaseRepository,
+    *,
+    now: datetime,
+    new_id: Callable[[], str],
+    correlation_id: str,
+    producer: str,
+    nonce_ttl: timedelta,
+) -> RecordedPurchase:
+    """Record ``request`` once; replays return the original purchase with ``replayed=True``.
+
+    Raises :class:`SourceMismatch` (403), ``Unprocessable`` (422, occurred_at in the future),
+    :class:`NonceReused` (401) and :class:`PurchaseConflict` (409).
+    """
+    if request.source_system != signed_by.source:
+        raise SourceMismatch()
+    if request.occurred_at > now + MAX_CLOCK_DRIFT:
+        raise Unprocessable(fields=[{"field": "occurred_at", "message": "Must not be in the future."}])
+
+    nonce = NonceClaim(source=signed_by.source, nonce=signed_by.nonce, expires_at=now + nonce_ttl)
+    purchase = Purchase(
+        purchase_id=new_id(),
+        external_id=request.external_id,
+        source_system=request.source_system,
+        store_id=request.store_id,
+        tenant_id=request.tenant_id,
+        member_id=request.member_id,
+        amount_cents=request.amount_cents,
+        currency=request.currency,
+        channel=request.channel,
+        items=tuple(
+            PurchaseLine(sku=i.sku, category=i.category, quantity=i.quantity, amount_cents=i.amount_cents)
+            for i in request.items
+        ),
+        occurred_at=request.occurred_at,
+        recorded_at=now,
+        fingerprint=fingerprint(request),
+    )
+    outbox = OutboxEntry(event=to_event(purchase), correlation_id=correlation_id, producer=producer, at=now)
+
+    outcome = repo.insert(purchase, outbox, nonce)
+    if outcome is InsertOutcome.CREATED:
+        return RecordedPurchase(purchase=purchase, replayed=False)
+    if outcome is InsertOutcome.NONCE_USED:
+        raise NonceReused()
+
+    # The purchase exists. This request is still a signed request: its nonce is spent either way.
+    if not repo.claim_nonce(nonce):
+        raise NonceReused()
+    original = repo.get(request.source_system, request.external_id)
+    if original is None:  # pragma: no cover - purchases are never deleted
+        raise RuntimeError("purchase reported as existing but not found")
+    if original.fingerprint != purchase.fingerprint:
+        raise PurchaseConflict()
+    return RecordedPurchase(purchase=original, replayed=True)

@@ -1,0 +1,39 @@
+"""Loyalty entities as the logic sees them (the DAL maps them to and from items)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from services.loyalty.models.api import Channel
+
+
+class PurchaseLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sku: str
+    category: str
+    quantity: int
+    amount_cents: int
+
+
+class Purchase(BaseModel):
+    """A purchase as an ingested fact. ``fingerprint`` identifies the request content, so a repeat
+    with the same external id can be told apart from a conflicting one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    purchase_id: str
+    external_id: str
+    source_system: str
+    store_id: str
+    tenant_id: str | None
+    member_id: str | None
+    amount_cents: int
+    currency: str
+    channel: Channel
+    items: tuple[PurchaseLine, ...]
+    occurred_at: datetime
+    recorded_at: datetime
+    fingerprint: str

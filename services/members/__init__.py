@@ -1,0 +1,1 @@
+"""Members: identity, profile, behaviour statistics and profile scores."""

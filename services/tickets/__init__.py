@@ -1,0 +1,1 @@
+"""Tickets: service requests. Built by the tickets issue; no functions yet."""

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from shared import clock
+
+
+def test_now_is_aware_utc_by_default():
+    value = clock.now()
+    assert value.tzinfo is not None
+    assert value.utcoffset() == timedelta(0)
+
+
+def test_given_a_virtual_clock_when_now_then_it_is_used_and_normalised_to_utc(fake_clock):
+    fake_clock.current = datetime(2024, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=8)))
+    assert clock.now() == datetime(2024, 5, 1, 4, 0, tzinfo=UTC)
+    assert clock.now().tzinfo is UTC
+    fake_clock.advance(days=7)
+    assert clock.now() == datetime(2024, 5, 8, 4, 0, tzinfo=UTC)
+
+
+def test_set_clock_none_restores_real_time(fake_clock):
+    clock.set_clock(None)
+    assert abs((clock.now() - datetime.now(UTC)).total_seconds()) < 5
+
+
+def test_a_naive_virtual_clock_is_refused():
+    clock.set_clock(lambda: datetime(2024, 1, 1))  # noqa: DTZ001 - the point of the test
+    try:
+        with pytest.raises(ValueError, match="naive"):
+            clock.now()
+    finally:
+        clock.set_clock(None)
+
+
+def test_mall_now_is_in_the_mall_zone(fake_clock):
+    local = clock.mall_now("Asia/Shanghai")
+    assert local.hour == 12
+    assert local.utcoffset() == timedelta(hours=8)
+    assert local == fake_clock.current
+
+
+def test_unknown_zone_is_a_value_error():
+    with pytest.raises(ValueError, match="unknown time zone"):
+        clock.zone("Mars/Olympus_Mons")
+
+
+def test_iso_is_fixed_width_z_and_round_trips():
+    dt = datetime(2024, 5, 1, 12, 0, 0, 1500, tzinfo=timezone(timedelta(hours=8)))
+    text = clock.to_utc_iso(dt)
+    assert text == "2024-05-01T04:00:00.001500Z"
+    assert clock.parse_iso(text) == dt
+    assert len(clock.to_utc_iso(datetime(2024, 5, 1, tzinfo=UTC))) == len(text)
+
+
+def test_parse_iso_accepts_offsets_and_refuses_naive():
+    assert clock.parse_iso("2024-05-01T12:00:00+08:00") == datetime(2024, 5, 1, 4, tzinfo=UTC)
+    with pytest.raises(ValueError, match="naive"):
+        clock.parse_iso("2024-05-01T12:00:00")
+    with pytest.raises(ValueError, match="naive"):
+        clock.to_utc_iso(datetime(2024, 5, 1))  # noqa: DTZ001
+
+
+def test_epoch_seconds():
+    assert clock.epoch_seconds(datetime(1970, 1, 2, tzinfo=UTC)) == 86400

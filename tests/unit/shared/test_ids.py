@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared import ids
+
+
+def test_ulid_shape():
+    value = ids.new_ulid()
+    assert len(value) == 26
+    assert ids.is_ulid(value)
+
+
+def test_ulids_sort_by_time_across_milliseconds(fake_clock):
+    values = []
+    for _ in range(50):
+        values.append(ids.new_ulid())
+        fake_clock.advance(milliseconds=1)
+    assert values == sorted(values)
+    assert len(set(values)) == 50
+
+
+def test_ulids_within_one_millisecond_are_monotonic(fake_clock):
+    values = [ids.new_ulid() for _ in range(1000)]
+    assert values == sorted(values)
+    assert len(set(values)) == 1000
+
+
+def test_ulid_time_comes_from_the_clock(fake_clock):
+    value = ids.new_ulid()
+    assert ids.ulid_time(value) == fake_clock.current
+
+
+@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1)))
+def test_ulid_time_round_trips_to_the_millisecond(moment):
+    aware = moment.replace(tzinfo=UTC)
+    decoded = ids.ulid_time(ids.new_ulid(aware))
+    assert abs(decoded - aware) < timedelta(milliseconds=1)
+
+
+def test_is_ulid_rejects_lowercase_and_ambiguous_letters():
+    assert not ids.is_ulid("01hx9zk3m5n7p9q1r3s5t7v9wx")
+    assert not ids.is_ulid("01HX9ZK3M5N7P9Q1R3S5T7V9WI")  # I is not Crockford
+    assert not ids.is_ulid("short")

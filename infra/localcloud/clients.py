@@ -10,17 +10,36 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-__all__ = ["Clients", "api_params"]
+__all__ = ["Clients", "api_params", "shared_session"]
+
+
+_session_lock = threading.Lock()
+_session: Any = None
+
+
+def shared_session() -> Any:
+    """One boto3 session for the whole process.
+
+    It is moto's own session (moto loads each service's model through it to list regions), so a
+    service model is parsed once per process rather than once per cloud and once more for moto.
+    """
+    global _session  # noqa: PLW0603 - one per process on purpose
+    if _session is None:
+        with _session_lock:
+            if _session is None:
+                from infra.localcloud import moto_patches
+
+                _session = moto_patches.moto_session()
+    return _session
 
 
 class Clients:
-    """A cache of boto3 clients on one session, for one region."""
+    """A cache of boto3 clients on the shared session, for one region."""
 
     def __init__(self, region: str) -> None:
         self.region = region
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
-        self._session: Any = None
 
     def __call__(self, service: str) -> Any:
         cached = self._clients.get(service)
@@ -29,12 +48,9 @@ class Clients:
         with self._lock:
             cached = self._clients.get(service)
             if cached is None:
-                import boto3
                 from botocore.config import Config
 
-                if self._session is None:
-                    self._session = boto3.session.Session(region_name=self.region)
-                cached = self._session.client(
+                cached = shared_session().client(
                     service,
                     region_name=self.region,
                     config=Config(

@@ -243,14 +243,13 @@ def api_from_template(
     resolve: Callable[[Any], Any] | None = None,
     *,
     api_logical_id: str | None = None,
+    function_of: Callable[[str], str] | None = None,
 ) -> ApiDefinition:
     """Derive routes, authorizers and CORS from a translated template's `AWS::ApiGatewayV2::Api` Body.
 
     `resolve` turns an intrinsic (`{"Ref": ...}`, `{"Fn::Sub": ...}`) into its value (the engine's
-    resolver); without one, values are taken as they are. The integration's function is read from
-    the uri (`${Fn.Arn}` in Fn::Sub, or Fn::GetAtt), so no resolution is needed for it.
+    resolver); without one, values are taken as they are. See `api_from_body` for `function_of`.
     """
-    resolve = resolve or (lambda value: value)
     resources: Mapping[str, Any] = template.get("Resources", {})
     apis = [
         (lid, res)
@@ -262,7 +261,23 @@ def api_from_template(
     if len(apis) != 1:
         raise ValueError(f"expected one AWS::ApiGatewayV2::Api with a Body, found {[lid for lid, _ in apis]}")
     api_lid, api = apis[0]
-    body: Mapping[str, Any] = api["Properties"]["Body"]
+    return api_from_body(api["Properties"]["Body"], api_id=api_lid, resolve=resolve, function_of=function_of)
+
+
+def api_from_body(
+    body: Mapping[str, Any],
+    *,
+    api_id: str = LOCAL_API_ID,
+    resolve: Callable[[Any], Any] | None = None,
+    function_of: Callable[[str], str] | None = None,
+) -> ApiDefinition:
+    """Routes, JWT authorizers and CORS from an HTTP API's OpenAPI Body (SAM's output).
+
+    The Body may be as translated (intrinsics in place) or already resolved. An integration's
+    function is read from its uri: `${Fn.Arn}` in an Fn::Sub or an Fn::GetAtt give the logical id
+    directly; a resolved uri gives a function ARN, which `function_of` maps to the logical id.
+    """
+    resolve = resolve or (lambda value: value)
     schemes = body.get("components", {}).get("securitySchemes", {})
     authorizers: dict[str, JwtAuthorizer] = {}
     for name, scheme in schemes.items():
@@ -298,12 +313,13 @@ def api_from_template(
                         raise ValueError(f"{method} {path}: unknown authorizer {scheme_name}")
                     authorizer = authorizers[scheme_name]
                     scopes = tuple(requirement_scopes or ())
-            routes.append(Route(method, route_path, _function_of(integration), authorizer, scopes))
+            function = _function_of(integration, function_of)
+            routes.append(Route(method, route_path, function, authorizer, scopes))
     cors_doc = body.get("x-amazon-apigateway-cors")
     return ApiDefinition(
         routes=tuple(routes),
         cors=Cors.from_openapi(cors_doc) if cors_doc else None,
-        api_id=api_lid,
+        api_id=api_id,
     )
 
 
@@ -352,9 +368,10 @@ def _first_identity_source(value: Any) -> str:
 
 
 _ARN_IN_SUB = re.compile(r"\$\{([A-Za-z0-9]+)\.Arn\}")
+_ARN_IN_URI = re.compile(r"/functions/(arn:[^/]+)/invocations")
 
 
-def _function_of(integration: Mapping[str, Any]) -> str:
+def _function_of(integration: Mapping[str, Any], function_of: Callable[[str], str] | None) -> str:
     uri = integration.get("uri")
     if isinstance(uri, Mapping):
         if "Fn::Sub" in uri:
@@ -366,6 +383,9 @@ def _function_of(integration: Mapping[str, Any]) -> str:
         if "Fn::GetAtt" in uri:
             att = uri["Fn::GetAtt"]
             return str(att[0] if isinstance(att, list) else str(att).split(".")[0])
+    elif isinstance(uri, str) and function_of is not None:
+        m = _ARN_IN_URI.search(uri)
+        return function_of(m.group(1) if m else uri)
     raise ValueError(f"cannot tell the function of integration uri {uri!r}")
 
 
@@ -917,6 +937,7 @@ __all__ = [
     "JwtVerifier",
     "Route",
     "RouteTable",
+    "api_from_body",
     "api_from_template",
     "routes_from_specs",
 ]

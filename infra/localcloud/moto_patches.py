@@ -433,7 +433,26 @@ def _swap_boto_client_for(replacement: Any) -> None:
 
 
 def _import_sfn_interpreter() -> None:
-    """Import every Task service module now, so the by-name references can be swapped."""
+    """Import every Task service module now, so the by-name references can be swapped.
+
+    The interpreter imports ``moto.batch`` and with it ``moto.ec2``, whose class bodies build three
+    fresh boto3 sessions just to list regions (about 0.4 s). While importing, those sessions are
+    served by moto's cached one: same answers, one load of the endpoint data.
+    """
+    if "moto.ec2.models.availability_zones_and_regions" not in sys.modules:
+        import boto3.session
+
+        shared = moto_session()
+        original = boto3.session.Session.get_available_regions
+
+        def cached_regions(self: Any, service_name: str, partition_name: str = "aws", allow_non_regional: bool = False) -> Any:
+            return original(shared, service_name, partition_name, allow_non_regional)
+
+        boto3.session.Session.get_available_regions = cached_regions  # type: ignore[method-assign]
+        try:
+            importlib.import_module("moto.ec2.models.availability_zones_and_regions")
+        finally:
+            boto3.session.Session.get_available_regions = original  # type: ignore[method-assign]
     importlib.import_module("moto.stepfunctions.parser.models")
     importlib.import_module("moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_factory")
     importlib.import_module("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils")
@@ -453,6 +472,13 @@ def signature_of(patch: Patch) -> str | None:
 # ----------------------------------------------------------------------------------------------
 # Read-only looks into moto's state (pinned with the patches)
 # ----------------------------------------------------------------------------------------------
+def moto_session() -> Any:
+    """The boto3 session moto uses to list regions (its loader caches every service model)."""
+    from moto.core.base_backend import AccountSpecificBackend
+
+    return AccountSpecificBackend.get_session()
+
+
 def sqs_queue(account_id: str, region: str, queue_name: str) -> Any:
     from moto.sqs.models import sqs_backends
 
@@ -514,11 +540,33 @@ def event_rules(account_id: str, region: str) -> list[Any]:
     return [rule for bus in backend.event_buses.values() for rule in bus.rules.values()]
 
 
+def event_pattern_matcher(pattern: dict[str, Any] | str) -> Callable[[dict[str, Any]], bool]:
+    """moto's EventBridge pattern matcher, for Lambda FilterCriteria (same pattern language)."""
+    from moto.events.models import EventPattern
+
+    compiled = EventPattern.load(pattern if isinstance(pattern, str) else json.dumps(pattern))
+    return compiled.matches_event  # type: ignore[no-any-return]
+
+
 def sfn_running_executions(account_id: str, region: str) -> list[Any]:
     from moto.stepfunctions.models import stepfunctions_backends
 
     backend = stepfunctions_backends[account_id][region]
     return [e for sm in backend.state_machines for e in sm.executions if getattr(e, "status", None) == "RUNNING"]
+
+
+def sfn_stop_all(account_id: str, region: str) -> int:
+    """Abort every running execution (the cloud is stopping): their threads then exit."""
+    stopped = 0
+    for execution in sfn_running_executions(account_id, region):
+        try:
+            execution.stop(
+                stop_date=_datetime_module.datetime.now(_datetime_module.UTC), error="LocalCloud.Stopped", cause=""
+            )
+            stopped += 1
+        except Exception:  # an execution that is ending at this moment
+            LOG.debug("could not stop %s", getattr(execution, "execution_arn", "?"), exc_info=True)
+    return stopped
 
 
 def sfn_busy_threads(clock: VirtualClock) -> list[str]:

@@ -11,10 +11,12 @@ what a consumer — or a schema registry, or another team — actually receives.
 from __future__ import annotations
 
 import argparse
+import copy
 import inspect
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,12 @@ def _description(model: type[EventData]) -> str:
 
 
 def detail_schema(model: type[EventData]) -> dict[str, Any]:
-    """JSON Schema (2020-12) of the EventBridge ``detail`` of ``model``."""
+    """JSON Schema (2020-12) of the EventBridge ``detail`` of ``model`` (a fresh copy each call)."""
+    return copy.deepcopy(_detail_schema(model))
+
+
+@cache
+def _detail_schema(model: type[EventData]) -> dict[str, Any]:
     schema = Envelope[model].model_json_schema(mode="validation")  # type: ignore[valid-type]
     if model.EXAMPLE:
         schema["$defs"][model.__name__]["examples"] = [model.EXAMPLE]

@@ -180,7 +180,10 @@ def role_statements(resources: dict[str, Any], role: str) -> Iterator[Statement]
 
 
 def managed_policy_arns(resources: dict[str, Any], role: str) -> list[str]:
-    return [json.dumps(a) if not isinstance(a, str) else a for a in props(resources.get(role) or {}).get("ManagedPolicyArns") or []]
+    return [
+        json.dumps(a) if not isinstance(a, str) else a
+        for a in props(resources.get(role) or {}).get("ManagedPolicyArns") or []
+    ]
 
 
 def action_allows(pattern: str, action: str) -> bool:

@@ -34,7 +34,10 @@ SKIP_DIRS = {"__pycache__", "tests"}
 
 
 def _functions() -> dict[str, dict[str, Any]]:
-    return {name: props(fn) | {"Metadata": fn.get("Metadata") or {}} for name, fn in of_type(sam_resources(), "AWS::Serverless::Function").items()}
+    return {
+        name: props(fn) | {"Metadata": fn.get("Metadata") or {}}
+        for name, fn in of_type(sam_resources(), "AWS::Serverless::Function").items()
+    }
 
 
 def _code_dirs() -> dict[Path, list[str]]:
@@ -50,9 +53,14 @@ def _handler_file(handler: str) -> tuple[Path, str]:
     return ROOT.joinpath(*module.split(".")).with_suffix(".py"), attribute
 
 
+def _make_env(**extra: str) -> dict[str, str]:
+    """This environment without an outer make's flags or the layer's overrides."""
+    dropped = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "LAYER_PLATFORM", "LAYER_PYTHON_VERSION", "ARTIFACTS_DIR")
+    return {k: v for k, v in os.environ.items() if k not in dropped} | extra
+
+
 def _run_make(makefile: Path, target: str, artifacts: Path, cwd: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    env["ARTIFACTS_DIR"] = str(artifacts)
+    env = _make_env(ARTIFACTS_DIR=str(artifacts))
     result = subprocess.run(
         ["make", "--no-print-directory", "--makefile", str(makefile), target],
         cwd=cwd,
@@ -91,7 +99,9 @@ def test_every_function_and_the_layer_are_built_by_their_makefile():
     for name, fn in _functions().items():
         code_uri = fn.get("CodeUri")
         if fn["Metadata"].get("BuildMethod") != "makefile":
-            problems.append(f"{name}: Metadata.BuildMethod {fn['Metadata'].get('BuildMethod')!r}, want makefile")
+            problems.append(
+                f"{name}: Metadata.BuildMethod {fn['Metadata'].get('BuildMethod')!r}, want makefile"
+            )
         if not isinstance(code_uri, str) or not (ROOT / code_uri / "Makefile").is_file():
             problems.append(f"{name}: no Makefile in CodeUri {code_uri!r}")
             continue
@@ -119,7 +129,9 @@ def test_every_function_and_the_layer_are_built_by_their_makefile():
     for name, layer in layers.items():
         metadata = layer.get("Metadata") or {}
         if metadata.get("BuildMethod") != "makefile" or metadata.get("BuildArchitecture") != "arm64":
-            problems.append(f"{name}: Metadata {metadata!r}, want BuildMethod makefile, BuildArchitecture arm64")
+            problems.append(
+                f"{name}: Metadata {metadata!r}, want BuildMethod makefile, BuildArchitecture arm64"
+            )
         if not (ROOT / str(props(layer).get("ContentUri")) / "Makefile").is_file():
             problems.append(f"{name}: no Makefile in ContentUri {props(layer).get('ContentUri')!r}")
     assert not problems, "\n  " + "\n  ".join(problems)
@@ -135,12 +147,20 @@ def test_the_service_makefiles_are_one_file():
 
 def test_the_layer_installs_linux_arm64_wheels_for_python_3_12():
     result = subprocess.run(
-        ["make", "-n", "--no-print-directory", "--makefile", str(LAYER_MAKEFILE), "build-SharedLayer", "ARTIFACTS_DIR=/nowhere"],
+        [
+            "make",
+            "-n",
+            "--no-print-directory",
+            "--makefile",
+            str(LAYER_MAKEFILE),
+            "build-SharedLayer",
+            "ARTIFACTS_DIR=/nowhere",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
-        env={k: v for k, v in os.environ.items() if k not in ("LAYER_PLATFORM", "LAYER_PYTHON_VERSION")},
+        env=_make_env(),
     )
     command = " ".join(result.stdout.split())
     for flag in (
@@ -162,7 +182,12 @@ def test_the_layer_ships_the_shared_package_without_tests_or_caches(tmp_path):
     fake = tmp_path / "repo"
     (fake / "infra" / "layer").mkdir(parents=True)
     shutil.copy(LAYER_MAKEFILE, fake / "infra" / "layer" / "Makefile")
-    for relative in ("shared/__init__.py", "shared/events/__init__.py", "shared/tests/test_x.py", "shared/__pycache__/x.cpython-311.pyc"):
+    for relative in (
+        "shared/__init__.py",
+        "shared/events/__init__.py",
+        "shared/tests/test_x.py",
+        "shared/__pycache__/x.cpython-311.pyc",
+    ):
         (fake / relative).parent.mkdir(parents=True, exist_ok=True)
         (fake / relative).write_text("# x\n")
     scratch = tmp_path / "scratch"
@@ -182,7 +207,15 @@ def test_the_real_layer_copy_is_the_shared_package(tmp_path):
 def test_a_service_artifact_keeps_the_repository_layout(tmp_path):
     fake = tmp_path / "repo"
     service = fake / "services" / "demo"
-    for relative in ("__init__.py", "handlers/__init__.py", "handlers/api.py", "logic/rules.py", "tests/test_rules.py", "handlers/__pycache__/api.cpython-311.pyc", "README.md"):
+    for relative in (
+        "__init__.py",
+        "handlers/__init__.py",
+        "handlers/api.py",
+        "logic/rules.py",
+        "tests/test_rules.py",
+        "handlers/__pycache__/api.cpython-311.pyc",
+        "README.md",
+    ):
         (service / relative).parent.mkdir(parents=True, exist_ok=True)
         (service / relative).write_text("# x\n")
     shutil.copy(ROOT / "services" / "loyalty" / "Makefile", service / "Makefile")
@@ -198,8 +231,8 @@ def test_a_service_artifact_keeps_the_repository_layout(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def layer_shared(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("layer")
+def layer_shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out: Path = tmp_path_factory.mktemp("layer")
     scratch = tmp_path_factory.mktemp("layer-scratch")
     shutil.copytree(LAYER_MAKEFILE.parent, scratch, dirs_exist_ok=True)
     _run_make(LAYER_MAKEFILE, "layer-shared", out, scratch)
@@ -212,16 +245,20 @@ def test_every_handler_imports_from_its_artifact(code_dir, layer_shared, tmp_pat
     artifacts = _sam_style_build(code_dir, functions[0], tmp_path)
     handlers = sorted({str(_functions()[name]["Handler"]) for name in functions})
     probe = (
-        "import importlib, json, sys\n"
-        "found = {}\n"
+        "import importlib, json, sys, traceback\n"
+        "found, failed = {}, {}\n"
         "for handler in sys.argv[1:]:\n"
         "    module, _, attribute = handler.rpartition('.')\n"
-        "    loaded = importlib.import_module(module)\n"
-        "    assert callable(getattr(loaded, attribute)), handler\n"
-        "    found[handler] = loaded.__file__\n"
+        "    try:\n"
+        "        loaded = importlib.import_module(module)\n"
+        "        if not callable(getattr(loaded, attribute, None)):\n"
+        "            raise TypeError(f'{module}.{attribute} is not callable')\n"
+        "        found[handler] = loaded.__file__\n"
+        "    except Exception:\n"
+        "        failed[handler] = traceback.format_exc(limit=-3)\n"
         "import shared\n"
         "found['shared'] = shared.__file__\n"
-        "print(json.dumps(found))\n"
+        "print(json.dumps({'found': found, 'failed': failed}))\n"
     )
     # Only what Lambda would have: the artifact (/var/task), the layer (/opt/python) and, standing in
     # for the layer's aarch64 wheels, this interpreter's site-packages. No STAGE, no TABLE_NAME:
@@ -244,10 +281,17 @@ def test_every_handler_imports_from_its_artifact(code_dir, layer_shared, tmp_pat
         check=False,
         timeout=120,
     )
-    assert result.returncode == 0, f"importing {handlers} from the artifact failed:\n{result.stderr[-3000:]}"
-    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 0, f"the import probe itself failed:\n{result.stderr[-3000:]}"
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    failed = report["failed"]
+    assert not failed, "handlers that do not import from the artifact:\n" + "\n".join(
+        f"--- {handler}\n{trace}" for handler, trace in failed.items()
+    )
+    found = report["found"]
     for handler in handlers:
-        assert found[handler].startswith(str(artifacts)), f"{handler} came from {found[handler]}, not the artifact"
+        assert found[handler].startswith(str(artifacts)), (
+            f"{handler} came from {found[handler]}, not the artifact"
+        )
     assert found["shared"].startswith(str(layer_shared)), f"shared came from {found['shared']}, not the layer"
 
 
@@ -261,7 +305,7 @@ def _elf_machine(path: Path) -> int:
 
 @pytest.mark.skipif(
     not (BUILD_DIR / "template.yaml").is_file(),
-    reason="no sam build output in .aws-sam/build (run `make build`; it needs the network for the layer's wheels)",
+    reason="no sam build output in .aws-sam/build (`make build` makes one, with the network)",
 )
 def test_the_sam_build_output_is_for_lambda_arm64():
     from samtranslator.yaml_helper import yaml_parse
@@ -283,7 +327,9 @@ def test_the_sam_build_output_is_for_lambda_arm64():
         if not any(p.name.startswith("_pydantic_core.cpython-312-aarch64") for p in extensions):
             problems.append(f"{name}: no pydantic_core extension for cpython-312 aarch64")
         problems += [
-            f"{name}: {p.relative_to(python)} is not an aarch64 ELF" for p in extensions if _elf_machine(p) != EM_AARCH64
+            f"{name}: {p.relative_to(python)} is not an aarch64 ELF"
+            for p in extensions
+            if _elf_machine(p) != EM_AARCH64
         ]
         if any(python.rglob("*.cpython-311*.pyc")):
             problems.append(f"{name}: byte code of the build interpreter (3.11) in the layer")

@@ -39,7 +39,9 @@ def _schedule_expressions() -> list[tuple[str, str, str | None]]:
     for name, schedule in of_type(cfn, "AWS::Scheduler::Schedule").items():
         zone = props(schedule).get("ScheduleExpressionTimezone")
         ref = target_of(zone)
-        found.append((name, props(schedule).get("ScheduleExpression", ""), parameters.get(ref) if ref else zone))
+        found.append(
+            (name, props(schedule).get("ScheduleExpression", ""), parameters.get(ref) if ref else zone)
+        )
     for name, rule in of_type(cfn, "AWS::Events::Rule").items():
         if props(rule).get("ScheduleExpression"):
             found.append((name, props(rule)["ScheduleExpression"], "UTC"))
@@ -110,7 +112,11 @@ def _machines() -> Iterator[tuple[str, str, dict[str, Any]]]:
 def _substituted(text: str, substitutions: dict[str, Any]) -> str:
     cfn = cfn_resources()
     return PLACEHOLDER.sub(
-        lambda m: _fake_value(cfn, m.group(1), substitutions[m.group(1)]) if m.group(1) in substitutions else m.group(0),
+        lambda m: (
+            _fake_value(cfn, m.group(1), substitutions[m.group(1)])
+            if m.group(1) in substitutions
+            else m.group(0)
+        ),
         text,
     )
 
@@ -150,7 +156,9 @@ def test_definitions_are_jsonpath_and_every_task_retries():
             problems.append(f"{name}: not JSON after substitution: {exc}")
             continue
         if definition.get("QueryLanguage", "JSONPath") != "JSONPath":
-            problems.append(f"{name}: QueryLanguage {definition['QueryLanguage']!r} (the local interpreter runs JSONPath only)")
+            problems.append(
+                f"{name}: QueryLanguage {definition['QueryLanguage']!r} (the local interpreter runs JSONPath)"
+            )
         for where, state in _states(definition):
             if state.get("QueryLanguage", "JSONPath") != "JSONPath":
                 problems.append(f"{name}.{where}: QueryLanguage {state['QueryLanguage']!r}")
@@ -178,7 +186,9 @@ def test_step_functions_accepts_every_definition():
     for name, text, substitutions in _machines():
         definition = _substituted(text, substitutions)
         kind = props(cfn_resources()[name]).get("StateMachineType") or "STANDARD"
-        arn = client.create_state_machine(name=name, definition=definition, roleArn=role, type=kind)["stateMachineArn"]
+        arn = client.create_state_machine(name=name, definition=definition, roleArn=role, type=kind)[
+            "stateMachineArn"
+        ]
         described = client.describe_state_machine(stateMachineArn=arn)
         assert json.loads(described["definition"]) == json.loads(definition), name
         checked += 1

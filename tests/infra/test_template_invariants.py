@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -36,7 +36,14 @@ from tests.infra.template_loader import (
 )
 
 RUNTIMES = {"python3.12", "python3.13"}
-REQUIRED_ENV = {"STAGE", "SERVICE_NAME", "EVENT_BUS_NAME", "MALL_TIMEZONE", "POWERTOOLS_SERVICE_NAME", "LOG_LEVEL"}
+REQUIRED_ENV = {
+    "STAGE",
+    "SERVICE_NAME",
+    "EVENT_BUS_NAME",
+    "MALL_TIMEZONE",
+    "POWERTOOLS_SERVICE_NAME",
+    "LOG_LEVEL",
+}
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +146,9 @@ def test_every_function_has_its_own_log_group_with_retention(cfn):
             and f"/aws/lambda/{function_name['Fn::Sub']}" in group_name
         ) or f"${{{name}}}" in group_name
         if configured != group_id and not named_after:
-            problems.append(f"{name}: {group_id} is neither its LoggingConfig.LogGroup nor named /aws/lambda/<it>")
+            problems.append(
+                f"{name}: {group_id} is neither its LoggingConfig.LogGroup nor named /aws/lambda/<it>"
+            )
     for group_id, group in log_groups.items():
         if "RetentionInDays" not in props(group):
             problems.append(f"{group_id}: no RetentionInDays")
@@ -164,16 +173,22 @@ def test_every_sqs_and_stream_source_reports_partial_failures_and_has_a_failure_
             if target_of(redrive.get("deadLetterTargetArn")) not in queues:
                 problems.append(f"{name}: its queue {source} has no dead-letter queue")
         elif source in tables:
-            on_failure = target_of(((p.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"))
+            on_failure = target_of(
+                ((p.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+            )
             if on_failure not in queues:
                 problems.append(f"{name}: stream source without DestinationConfig.OnFailure to a queue")
             retries = p.get("MaximumRetryAttempts")
             if not isinstance(retries, int) or retries < 0:
-                problems.append(f"{name}: MaximumRetryAttempts {retries!r} (unset = retry forever, never fails over)")
+                problems.append(
+                    f"{name}: MaximumRetryAttempts {retries!r} (unset = retry forever, never fails over)"
+                )
             if not p.get("FilterCriteria"):
                 problems.append(f"{name}: stream mapping without FilterCriteria (outbox INSERTs only)")
         else:
-            problems.append(f"{name}: event source {source!r} is neither a queue nor a table of this template")
+            problems.append(
+                f"{name}: event source {source!r} is neither a queue nor a table of this template"
+            )
     assert not problems, _report(problems)
 
 
@@ -193,7 +208,9 @@ def test_every_queue_has_a_dead_letter_queue(cfn):
             continue
         dlq = target_of(redrive.get("deadLetterTargetArn"))
         if dlq not in queues:
-            problems.append(f"{name}: deadLetterTargetArn {redrive.get('deadLetterTargetArn')!r} is not a queue here")
+            problems.append(
+                f"{name}: deadLetterTargetArn {redrive.get('deadLetterTargetArn')!r} is not a queue here"
+            )
             continue
         if not isinstance(redrive.get("maxReceiveCount"), int):
             problems.append(f"{name}: RedrivePolicy.maxReceiveCount missing")
@@ -201,7 +218,9 @@ def test_every_queue_has_a_dead_letter_queue(cfn):
         source_retention = p.get("MessageRetentionPeriod", 345600)
         dlq_retention = props(queues[dlq]).get("MessageRetentionPeriod", 345600)
         if int(dlq_retention) < int(source_retention):
-            problems.append(f"{name}: DLQ {dlq} keeps messages {dlq_retention}s < the queue's {source_retention}s")
+            problems.append(
+                f"{name}: DLQ {dlq} keeps messages {dlq_retention}s < the queue's {source_retention}s"
+            )
     for name in sorted(n for n in queues if n.endswith("DLQ")):
         if props(queues[name]).get("RedrivePolicy"):
             problems.append(f"{name}: a DLQ with its own RedrivePolicy")
@@ -212,7 +231,7 @@ def test_queue_visibility_timeout_covers_six_function_timeouts(cfn):
     """AWS's guidance for SQS event sources; below 1x the mapping is rejected at deploy."""
     queues, functions = _queues(cfn), _functions(cfn)
     problems = []
-    for name, mapping in of_type(cfn, "AWS::Lambda::EventSourceMapping").items():
+    for mapping in of_type(cfn, "AWS::Lambda::EventSourceMapping").values():
         queue = target_of(props(mapping).get("EventSourceArn"))
         fn = target_of(props(mapping).get("FunctionName"))
         if queue not in queues or fn not in functions:
@@ -238,7 +257,9 @@ def test_every_schedule_has_a_time_zone_retries_and_a_dead_letter_queue(cfn):
             problems.append(f"{name}: no Target.RetryPolicy")
     for name, rule in of_type(cfn, "AWS::Events::Rule").items():
         if props(rule).get("ScheduleExpression"):
-            problems.append(f"{name}: a scheduled EventBridge rule runs in UTC only; use a Scheduler schedule")
+            problems.append(
+                f"{name}: a scheduled EventBridge rule runs in UTC only; use a Scheduler schedule"
+            )
     assert not problems, _report(problems)
 
 
@@ -270,11 +291,14 @@ def test_asynchronously_invoked_functions_have_an_on_failure_destination(cfn):
             if fn in functions:
                 async_targets[fn] = name
     configs = {
-        target_of(props(c).get("FunctionName")): props(c) for c in of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
+        target_of(props(c).get("FunctionName")): props(c)
+        for c in of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
     }
     problems = []
     for fn, source in sorted(async_targets.items()):
-        destination = (((configs.get(fn) or {}).get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        destination = (((configs.get(fn) or {}).get("DestinationConfig") or {}).get("OnFailure") or {}).get(
+            "Destination"
+        )
         if target_of(destination) not in queues:
             problems.append(f"{fn} (invoked by {source}): no EventInvokeConfig OnFailure destination queue")
     assert not problems, _report(problems)
@@ -359,7 +383,7 @@ def test_stream_filters_pass_outbox_inserts_only(cfn):
         patterns = [EventPattern.load(f["Pattern"]) for f in filters]
 
         def passes(record: dict[str, Any], patterns: list[EventPattern] = patterns) -> bool:
-            return any(p.matches_event(record) for p in patterns)
+            return any(p.matches_event(cast(Any, record)) for p in patterns)
 
         if not passes(outbox_insert):
             problems.append(f"{name}: filter drops an outbox INSERT")
@@ -391,7 +415,9 @@ def test_no_request_path_function_may_scan(cfn, sam):
             problems.append(f"{fn}: cannot find its role")
             continue
         for statement in role_statements(cfn, role):
-            if statement.effect == "Allow" and any(action_allows(a, "dynamodb:Scan") for a in statement.actions):
+            if statement.effect == "Allow" and any(
+                action_allows(a, "dynamodb:Scan") for a in statement.actions
+            ):
                 problems.append(f"{fn}: {role} allows {statement.actions} (covers dynamodb:Scan)")
         for arn in managed_policy_arns(cfn, role):
             if "AmazonDynamoDB" in arn:
@@ -403,13 +429,18 @@ def _put_events_statements(cfn: dict[str, Any]) -> list[tuple[str, Statement]]:
     found = []
     for role in of_type(cfn, "AWS::IAM::Role"):
         for statement in role_statements(cfn, role):
-            if statement.effect == "Allow" and any(action_allows(a, "events:PutEvents") for a in statement.actions):
+            if statement.effect == "Allow" and any(
+                action_allows(a, "events:PutEvents") for a in statement.actions
+            ):
                 found.append((role, statement))
     return found
 
 
 def test_put_events_only_for_stream_publishers_on_their_own_source(cfn):
-    owners = {role_of(cfn, name): name for name in of_type(cfn, "AWS::Lambda::Function", "AWS::StepFunctions::StateMachine")}
+    owners = {
+        role_of(cfn, name): name
+        for name in of_type(cfn, "AWS::Lambda::Function", "AWS::StepFunctions::StateMachine")
+    }
     problems = []
     for role, statement in _put_events_statements(cfn):
         owner = owners.get(role, role)
@@ -487,7 +518,10 @@ def test_queues_that_rules_send_to_allow_exactly_those_rules(cfn):
     problems = []
     for name, rule in of_type(cfn, "AWS::Events::Rule").items():
         for target in as_list(props(rule).get("Targets")):
-            for dest in (target_of(target.get("Arn")), target_of((target.get("DeadLetterConfig") or {}).get("Arn"))):
+            for dest in (
+                target_of(target.get("Arn")),
+                target_of((target.get("DeadLetterConfig") or {}).get("Arn")),
+            ):
                 if dest in queues and name not in grants.get(dest, set()):
                     problems.append(f"{dest}: no queue policy lets events.amazonaws.com send from {name}")
     assert not problems, _report(problems)
@@ -567,9 +601,13 @@ def test_no_hard_coded_account_ids_partitions_or_secrets():
     for number, line in enumerate(text.splitlines(), start=1):
         code = line.split("#", 1)[0]
         if re.search(r"(?<![\d.])\d{12}(?![\d.])", code):
-            problems.append(f"template.yaml:{number}: a 12-digit number (an account id?) - use ${{AWS::AccountId}}")
+            problems.append(
+                f"template.yaml:{number}: a 12-digit number (an account id?) - use ${{AWS::AccountId}}"
+            )
         if re.search(r"arn:aws(-cn|-us-gov)?:", code):
-            problems.append(f"template.yaml:{number}: a literal partition in an ARN - use ${{AWS::Partition}}")
+            problems.append(
+                f"template.yaml:{number}: a literal partition in an ARN - use ${{AWS::Partition}}"
+            )
         if re.search(r"AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY", code):
             problems.append(f"template.yaml:{number}: looks like a credential")
     secretish = re.compile(r"secret|password|token|apikey|api_key|privatekey|signingkey", re.IGNORECASE)
@@ -580,5 +618,7 @@ def test_no_hard_coded_account_ids_partitions_or_secrets():
         for key, value in ((props(fn).get("Environment") or {}).get("Variables") or {}).items():
             literal = isinstance(value, str | int | float)
             if literal and secretish.search(key) and not re.search(r"_(ARN|NAME|ID|SECONDS|TTL)$", key):
-                problems.append(f"{name}: environment {key} holds a literal - keep secrets in Secrets Manager")
+                problems.append(
+                    f"{name}: environment {key} holds a literal - keep secrets in Secrets Manager"
+                )
     assert not problems, _report(problems)

@@ -27,3 +27,9 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
     aws.reset_clients()
     clock.set_clock(None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Powertools warns when a handler that can emit metrics emitted none (an error response);
+    # that is expected here and says nothing about the code under test.
+    config.addinivalue_line("filterwarnings", "ignore:No application metrics to publish:UserWarning")

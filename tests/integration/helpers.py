@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import boto3
@@ -18,6 +19,13 @@ from shared.dynamo import to_item
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+
+
+@cache
+def aws(service: str) -> Any:
+    """A test-side boto3 client, created once per process (moto intercepts it whenever a mock is
+    active; creating clients is the slow part of a test's setup)."""
+    return boto3.client(service, region_name=REGION)
 
 
 @dataclass
@@ -173,7 +181,7 @@ def stream_event(images: Iterable[Mapping[str, Any]], event_name: str = "INSERT"
                     "SizeBytes": 100,
                     "StreamViewType": "NEW_AND_OLD_IMAGES",
                 },
-                "eventSourceARN": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/t/stream/2026-01-01T00:00:00.000",
+                "eventSourceARN": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/t/stream/2026-01-01T00:00:00",
             }
         )
     return {"Records": records}
@@ -201,7 +209,7 @@ def create_table(name: str, *, gsi1: bool = False) -> None:
                 "Projection": {"ProjectionType": "ALL"},
             }
         ]
-    boto3.client("dynamodb", region_name=REGION).create_table(
+    aws("dynamodb").create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=attributes,
@@ -214,7 +222,7 @@ def all_items(table: str) -> list[dict[str, Any]]:
     """Every item of a test table, plain (a Scan is fine in a test)."""
     from shared.dynamo import from_item
 
-    client = boto3.client("dynamodb", region_name=REGION)
+    client = aws("dynamodb")
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"TableName": table}
     while True:
@@ -226,10 +234,12 @@ def all_items(table: str) -> list[dict[str, Any]]:
 
 
 def put_plain(table: str, item: Mapping[str, Any]) -> None:
-    boto3.client("dynamodb", region_name=REGION).put_item(TableName=table, Item=to_item(item))
+    aws("dynamodb").put_item(TableName=table, Item=to_item(item))
 
 
-def event_detail(data: Any, *, occurred_at: datetime | None = None, correlation_id: str = "test") -> dict[str, Any]:
+def event_detail(
+    data: Any, *, occurred_at: datetime | None = None, correlation_id: str = "test"
+) -> dict[str, Any]:
     """The EventBridge ``detail`` (envelope) of a contract model, with fresh metadata."""
     metadata = data.new_metadata(correlation_id=correlation_id, producer="tests", occurred_at=occurred_at)
     return json.loads(data.detail_json(metadata))
@@ -242,24 +252,28 @@ def contract_bus_event(data: Any, **kwargs: Any) -> dict[str, Any]:
 
 def outbox_stream_event(table: str) -> dict[str, Any]:
     """A stream batch of every outbox item currently in ``table`` (what the filter lets through)."""
-    client = boto3.client("dynamodb", region_name=REGION)
+    client = aws("dynamodb")
     items = [i for i in client.scan(TableName=table)["Items"] if i.get("entity", {}).get("S") == "outbox"]
     return stream_event(items)
 
 
 def bus_with_catch_all_queue(bus_name: str) -> str:
     """Create ``bus_name`` with a rule sending every MallCRM event to a queue; the queue URL."""
-    events = boto3.client("events", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
+    events = aws("events")
+    sqs = aws("sqs")
     events.create_event_bus(Name=bus_name)
     queue_url = sqs.create_queue(QueueName=f"{bus_name}-catch-all")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="catch-all", EventBusName=bus_name, EventPattern=json.dumps({"source": [{"prefix": "mallcrm."}]}))
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name="catch-all", EventBusName=bus_name, EventPattern=json.dumps({"source": [{"prefix": "mallcrm."}]})
+    )
     events.put_targets(Rule="catch-all", EventBusName=bus_name, Targets=[{"Id": "q", "Arn": queue_arn}])
     return queue_url
 
 
 def received_events(queue_url: str) -> list[dict[str, Any]]:
-    sqs = boto3.client("sqs", region_name=REGION)
+    sqs = aws("sqs")
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
     return [json.loads(m["Body"]) for m in messages]

@@ -1,9 +1,8 @@
 """Journey episodes and locks in CampaignsTable (the only boto3 user for them).
 
-| item          | pk                                    | sk        | gsi1pk / gsi1sk |
-|---------------|---------------------------------------|-----------|-----------------|
-| episode       | ``EPISODE#<episode_id>``              | ``EPISODE`` | ``JOURNEY#<journey>`` / ``<started_at>#<episode_id>`` |
-| journey lock  | ``JOURNEY#<journey>#<member_id>``     | ``ACTIVE``  | — |
+* episode: ``pk = EPISODE#<episode_id>``, ``sk = EPISODE``;
+  ``gsi1pk = JOURNEY#<journey>``, ``gsi1sk = <started_at>#<episode_id>`` (newest first by journey)
+* journey lock: ``pk = JOURNEY#<journey>#<member_id>``, ``sk = ACTIVE`` (one open episode per member)
 """
 
 from __future__ import annotations
@@ -20,7 +19,14 @@ from services.campaigns.logic.journeys import EpisodePageResult
 from services.campaigns.models.entities import Episode, Outcome
 from shared import clock
 from shared.aws import client
-from shared.dynamo import ConditionalCheckFailed, from_item, is_conditional_check_failed, put_op, to_item, transact_write
+from shared.dynamo import (
+    ConditionalCheckFailed,
+    from_item,
+    is_conditional_check_failed,
+    put_op,
+    to_item,
+    transact_write,
+)
 
 _LOCK_INDEX, _EPISODE_INDEX = 0, 1
 _TIMES = ("started_at", "ended_at", "last_purchase_at")
@@ -104,7 +110,9 @@ class DynamoEpisodeRepository:
         return OpenOutcome.OPENED
 
     def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
-        response = client("dynamodb").get_item(TableName=self.table_name, Key=to_item(key), ConsistentRead=True)
+        response = client("dynamodb").get_item(
+            TableName=self.table_name, Key=to_item(key), ConsistentRead=True
+        )
         item = response.get("Item")
         return from_item(item) if item else None
 

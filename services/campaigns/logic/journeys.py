@@ -23,7 +23,9 @@ class EpisodeIndex(Protocol):
         """A page of the journey's episodes, newest first; raises InvalidNextToken for a bad token."""
 
 
-def list_episodes(journey: str, index: EpisodeIndex, *, limit: int, next_token: str | None) -> EpisodePageResult:
+def list_episodes(
+    journey: str, index: EpisodeIndex, *, limit: int, next_token: str | None
+) -> EpisodePageResult:
     if journey not in JOURNEYS:
         raise JourneyNotFound()
     return index.newest_first(journey, limit, next_token)

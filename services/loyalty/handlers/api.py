@@ -10,19 +10,24 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.event_handler import Response, content_types  # resolved at runtime (OpenAPI)
+from pydantic import ValidationError
+
+from services.loyalty.dal.integration_keys import integration_keys
+from services.loyalty.dal.purchases import DynamoPurchaseRepository
+from services.loyalty.logic.purchases import RecordedPurchase, SignedBy, record_purchase
 from services.loyalty.models.api import PurchaseRequest, PurchaseResponse
+from services.loyalty.models.settings import LoyaltyApiSettings
 from shared import clock
 from shared.api import make_resolver, validation_fields
 from shared.auth import event_body_bytes, verify_signed_request
 from shared.errors import BadRequest, Unprocessable
+from shared.ids import new_ulid
 from shared.observability import get_logger, get_metrics, get_tracer
-
-from aws_lambda_powertools.event_handler import Response, content_types  # resolved at runtime (OpenAPI)
+from shared.settings import load
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from aws_lambda_powertools.utilities.typing import LambdaContext
-
-    from services.loyalty.logic.purchases import RecordedPurchase
 
 SERVICE = "loyalty"
 PURCHASES_PATH = "/v1/integrations/purchases"
@@ -34,8 +39,6 @@ app = make_resolver()
 
 
 def _parse_purchase(raw: bytes) -> PurchaseRequest:
-    from pydantic import ValidationError
-
     try:
         return PurchaseRequest.model_validate_json(raw or b"")
     except ValidationError as exc:
@@ -66,13 +69,6 @@ def _response_body(recorded: RecordedPurchase) -> PurchaseResponse:
 
 @app.post(PURCHASES_PATH, summary="Record a purchase (signed integration request)", tags=["integrations"])
 def post_purchase() -> Response[PurchaseResponse]:
-    from services.loyalty.dal.integration_keys import integration_keys
-    from services.loyalty.dal.purchases import DynamoPurchaseRepository
-    from services.loyalty.logic.purchases import SignedBy, record_purchase
-    from services.loyalty.models.settings import LoyaltyApiSettings
-    from shared.ids import new_ulid
-    from shared.settings import load
-
     settings = load(LoyaltyApiSettings)
     event = app.current_event
     raw = event_body_bytes(event.raw_event)
@@ -109,7 +105,9 @@ def post_purchase() -> Response[PurchaseResponse]:
             "external_id": recorded.purchase.external_id,
         },
     )
-    metrics.add_metric(name="PurchaseReplayed" if recorded.replayed else "PurchaseRecorded", unit="Count", value=1)
+    metrics.add_metric(
+        name="PurchaseReplayed" if recorded.replayed else "PurchaseRecorded", unit="Count", value=1
+    )
     return Response(
         status_code=200 if recorded.replayed else 201,
         content_type=content_types.APPLICATION_JSON,

@@ -204,7 +204,10 @@ class DynamoScoringRepository:
                     event.event, correlation_id=event.correlation_id, producer=event.producer, now=event.at
                 )
                 transact_write(
-                    [{"Update": update}, put_op(self.table_name, record, condition="attribute_not_exists(pk)")]
+                    [
+                        {"Update": update},
+                        put_op(self.table_name, record, condition="attribute_not_exists(pk)"),
+                    ]
                 )
         except Exception as exc:
             if is_conditional_check_failed(exc):

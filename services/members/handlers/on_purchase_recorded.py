@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from services.members.dal.profiles import DynamoStatsRepository
+from services.members.logic.behaviour import Applied, record_purchase, record_refund
+from services.members.models.settings import MembersSettings
+from shared import clock
 from shared.consumer import process_event_batch, typed
 from shared.events.contracts import PurchaseRecorded, PurchaseRefunded
 from shared.observability import get_logger, get_metrics, get_tracer
+from shared.settings import load
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,12 +29,6 @@ metrics = get_metrics(SERVICE)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from services.members.dal.profiles import DynamoStatsRepository
-    from services.members.logic.behaviour import Applied, record_purchase, record_refund
-    from services.members.models.settings import MembersSettings
-    from shared import clock
-    from shared.settings import load
-
     settings = load(MembersSettings)
     repo = DynamoStatsRepository(settings.table_name)
     tz = clock.zone(settings.mall_timezone)

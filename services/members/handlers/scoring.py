@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from services.members.dal.profiles import DynamoScoringRepository
+from services.members.logic.scoring import run_scoring
+from services.members.models.settings import MembersSettings
+from shared import clock
 from shared.observability import get_logger, get_metrics, get_tracer
+from shared.settings import load
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,12 +24,6 @@ metrics = get_metrics(SERVICE)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from services.members.dal.profiles import DynamoScoringRepository
-    from services.members.logic.scoring import run_scoring
-    from services.members.models.settings import MembersSettings
-    from shared import clock
-    from shared.settings import load
-
     settings = load(MembersSettings)
     run = run_scoring(
         DynamoScoringRepository(settings.table_name),

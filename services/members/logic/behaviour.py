@@ -88,5 +88,7 @@ def record_refund(event_id: str, refund: PurchaseRefunded, repo: StatsRepository
         repo,
         refund.member_id,
         event_id,
-        lambda stats: apply_refund(stats, occurred_at=refund.occurred_at, amount_cents=refund.amount_cents, tz=tz),
+        lambda stats: apply_refund(
+            stats, occurred_at=refund.occurred_at, amount_cents=refund.amount_cents, tz=tz
+        ),
     )

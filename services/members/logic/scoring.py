@@ -88,7 +88,7 @@ def churn_risk(recency_days: int | None, cadence: float, rules: ScoringRules = D
     return "high"
 
 
-def segment(
+def segment(  # noqa: PLR0911 - one return per rule, in the documented order
     *, r: int, f: int, m: int, recency_days: int | None, member_for_days: int | None, rules: ScoringRules
 ) -> Segment:
     """The RFM segment: the first rule that matches, in this order."""

@@ -32,8 +32,9 @@ class DayBucket(BaseModel):
 class BehaviourStats(BaseModel):
     """What members knows about a member's shopping, kept current from loyalty's purchase events.
 
-    ``days`` holds per-day buckets (the mall's calendar days) for the last :data:`~services.members.logic.stats.KEEP_DAYS`
-    days (enough for the 30/90/365-day windows); the lifetime totals are kept separately.
+    ``days`` holds per-day buckets (the mall's calendar days) for the last ``KEEP_DAYS`` days
+    (:mod:`services.members.logic.stats`; enough for the 30/90/365-day windows); the lifetime
+    totals are kept separately.
     ``version`` guards the read-modify-write against concurrent updates.
     """
 

@@ -7,14 +7,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 
 from services.loyalty.dal import integration_keys
 from services.loyalty.handlers import api
 from shared import clock
 from shared.events import PurchaseRecorded, consume
-from tests.integration.helpers import REGION, FakeContext, all_items, create_table, http_event, signed_headers
+from tests.integration.helpers import FakeContext, all_items, aws, create_table, http_event, signed_headers
 
 TABLE = "mallcrm-test-loyalty"
 PATH = "/v1/integrations/purchases"
@@ -25,7 +24,7 @@ NOW = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
 @pytest.fixture
 def loyalty(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     create_table(TABLE)
-    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+    secret = aws("secretsmanager").create_secret(
         Name="mallcrm/test/integration-keys",
         SecretString=json.dumps({"pos-main": KEY.decode(), "online-mall": "another-key"}),
     )
@@ -130,7 +129,7 @@ class TestRecordPurchase:
         assert len(stored["nonce"]) == 2, "the replay's nonce is spent too"
 
     def test_same_external_id_with_other_content_is_a_conflict(self) -> None:
-        _, first = post(purchase_body())
+        post(purchase_body())
         before = all_items(TABLE)
 
         status, body = post(purchase_body(amount_cents=26900))

@@ -28,7 +28,9 @@ def members(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def purchase(external_id: str = "POS-1", cents: int = 25900, member_id: str | None = MEMBER) -> PurchaseRecorded:
+def purchase(
+    external_id: str = "POS-1", cents: int = 25900, member_id: str | None = MEMBER
+) -> PurchaseRecorded:
     return PurchaseRecorded(
         purchase_id=f"P-{external_id}",
         external_id=external_id,

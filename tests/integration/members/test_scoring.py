@@ -92,7 +92,13 @@ class TestNightlyScoring:
 
         summary = run_at(AS_OF)
 
-        assert summary == {"scored": 2, "published": 2, "skipped_concurrent": 0, "shards_done": 16, "complete": True}
+        assert summary == {
+            "scored": 2,
+            "published": 2,
+            "skipped_concurrent": 0,
+            "shards_done": 16,
+            "complete": True,
+        }
         scores = stored_scores()
         assert (scores[WEEKLY]["churn_risk"], scores[WEEKLY]["recency_days"]) == ("low", 1)
         assert scores[WEEKLY]["frequency_90d"] == 5

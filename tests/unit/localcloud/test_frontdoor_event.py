@@ -43,7 +43,7 @@ DOCUMENTED_CONTEXT = {
 }
 
 
-def _event(door, cloud, method="GET", path="/pets/dog/7", headers=None, body=b"", query=""):
+def _event(door, cloud, method="GET", path="/pets/dog/7", *, headers=None, body=b"", query=""):
     status, _, _ = door.handle(method, path, headers or {}, body, query=query, source_ip="198.51.100.7")
     assert status == 200
     return cloud.calls[-1][1]
@@ -56,13 +56,13 @@ def test_event_has_the_documented_shape():
         cloud,
         "POST",
         "/pets/dog/1",
-        {
+        headers={
             "Content-Type": "application/json",
             "User-Agent": "curl/8",
             "X-Multi": ["a", "b"],
             "Cookie": "c1=v1; c2=v2",
         },
-        b'{"a": 1}',
+        body=b'{"a": 1}',
         query="parameter1=value1&parameter1=value2&parameter2=value&e=a%20b",
     )
     assert set(event) <= DOCUMENTED_TOP_LEVEL
@@ -130,14 +130,18 @@ def test_query_can_come_with_the_path():
 def test_binary_and_untyped_bodies_are_base64():
     door, cloud = fake_front_door()
     raw = bytes(range(256))
-    event = _event(door, cloud, "POST", "/pets/dog/1", {"content-type": "image/png"}, raw)
+    event = _event(door, cloud, "POST", "/pets/dog/1", headers={"content-type": "image/png"}, body=raw)
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == raw
-    event = _event(door, cloud, "POST", "/pets/dog/1", {}, b"plain")
+    event = _event(door, cloud, "POST", "/pets/dog/1", body=b"plain")
     assert (event["isBase64Encoded"], event["body"]) == (True, base64.b64encode(b"plain").decode())
-    event = _event(door, cloud, "POST", "/pets/dog/1", {"content-type": "text/plain"}, b"\xff\xfe")
+    event = _event(
+        door, cloud, "POST", "/pets/dog/1", headers={"content-type": "text/plain"}, body=b"\xff\xfe"
+    )
     assert event["isBase64Encoded"] is True
-    event = _event(door, cloud, "POST", "/pets/dog/1", {"content-type": "application/problem+json"}, b"{}")
+    event = _event(
+        door, cloud, "POST", "/pets/dog/1", headers={"content-type": "application/problem+json"}, body=b"{}"
+    )
     assert (event["isBase64Encoded"], event["body"]) == (False, "{}")
 
 
@@ -317,6 +321,8 @@ def test_the_runners_result_object_is_understood():
 
     door, _ = fake_front_door(ExactFunction=lambda e: Result({"statusCode": 202, "body": "ok"}, None))
     assert door.handle("GET", "/pets/dog/1", {}, b"")[::2] == (202, b"ok")
-    door, _ = fake_front_door(ExactFunction=lambda e: Result(None, {"errorType": "KeyError", "errorMessage": "x"}))
+    door, _ = fake_front_door(
+        ExactFunction=lambda e: Result(None, {"errorType": "KeyError", "errorMessage": "x"})
+    )
     status, _, body = door.handle("GET", "/pets/dog/1", {}, b"")
     assert status == 502 and b"KeyError" not in body

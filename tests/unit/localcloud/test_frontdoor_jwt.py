@@ -129,7 +129,7 @@ def test_jwks_is_fetched_once_and_refetched_for_an_unknown_kid_at_most_every_30s
         with pytest.raises(Exception, match="kid"):
             verifier.verify(stranger.token(), auth, START)
     assert issuer.fetches == 1
-    import infra.localcloud.frontdoor as frontdoor
+    from infra.localcloud import frontdoor
 
     monkeypatch.setattr(frontdoor.time, "monotonic", lambda: 1e12)  # long after the last fetch
     issuer.jwks["keys"].extend(stranger.jwks["keys"])

@@ -68,7 +68,7 @@ def test_advance_rejects_a_body_that_is_not_json():
 
 
 def test_the_400_day_limit_is_inclusive():
-    door, cloud = fake_front_door()
+    door, _cloud = fake_front_door()
     assert _json(door, "POST", "/_local/clock/advance", b'{"seconds": 34560000}')[0] == 200
 
 

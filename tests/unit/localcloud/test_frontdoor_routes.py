@@ -12,6 +12,7 @@ from infra.localcloud.frontdoor import (
     JwtAuthorizer,
     Route,
     RouteTable,
+    api_from_body,
     api_from_template,
     routes_from_specs,
 )
@@ -150,3 +151,27 @@ def test_routes_from_engine_specs():
     assert [r.key for r in routes] == ["GET /x/{id}", "ANY /v1/admin/{proxy+}", "GET /y"]
     assert routes[1].authorizer == JwtAuthorizer("StaffJwt", ISSUER, (CLIENT_ID,))
     assert routes[1].scopes == ("a/b",)
+
+
+def test_a_resolved_body_maps_function_arns_back_to_logical_ids():
+    body = copy.deepcopy(translated_fixture()["Resources"]["MallApi"]["Properties"]["Body"])
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:mallcrm-local-{}"
+    for item in body["paths"].values():
+        for op in item.values():
+            sub = op["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+            logical = sub.split("${")[-1].split(".Arn}")[0]
+            function_arn = arn.format(logical)
+            uri = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+            op["x-amazon-apigateway-integration"]["uri"] = uri
+    seen = []
+
+    def function_of(function_arn):
+        seen.append(function_arn)
+        return function_arn.rsplit("-", 1)[1]
+
+    api = api_from_body(body, api_id="abc123", function_of=function_of)
+    assert {r.key: r.function for r in api.routes}["GET /pets/dog/{id}"] == "ParamFunction"
+    assert api.api_id == "abc123"
+    assert arn.format("ParamFunction") in seen
+    with pytest.raises(ValueError, match="cannot tell the function"):
+        api_from_body(body)

@@ -40,7 +40,7 @@ def served():
 
 
 def test_request_reaches_the_function_and_the_answer_comes_back(served):
-    srv, cloud = served
+    srv, _cloud = served
     response = requests.post(
         srv.url + "/pets/dog/1?x=1&x=2",
         json={"a": 1},
@@ -64,7 +64,7 @@ def test_request_reaches_the_function_and_the_answer_comes_back(served):
 
 
 def test_keep_alive_reuses_one_connection(served):
-    srv, cloud = served
+    srv, _cloud = served
     host, port = srv.server_address[:2]
     conn = http.client.HTTPConnection(host, port, timeout=5)
     for _ in range(3):
@@ -80,7 +80,7 @@ def test_keep_alive_reuses_one_connection(served):
 
 
 def test_chunked_body(served):
-    srv, cloud = served
+    srv, _cloud = served
 
     def chunks():
         yield b'{"a":'

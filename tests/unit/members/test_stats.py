@@ -13,7 +13,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def buy(stats, at, cents=1000, store="s1", categories=(("food", 1000),)):
     return apply_purchase(
-        stats, occurred_at=at, amount_cents=cents, store_id=store, item_categories=list(categories), tz=SHANGHAI
+        stats,
+        occurred_at=at,
+        amount_cents=cents,
+        store_id=store,
+        item_categories=list(categories),
+        tz=SHANGHAI,
     )
 
 
@@ -60,7 +65,9 @@ def test_buckets_older_than_the_horizon_are_dropped():
 
 def test_refund_lowers_net_spend_on_its_day_but_keeps_the_visit():
     at = datetime(2026, 3, 1, 3, tzinfo=UTC)
-    stats = apply_refund(buy(empty_stats("M1"), at, 5000), occurred_at=at + timedelta(days=2), amount_cents=2000, tz=SHANGHAI)
+    stats = apply_refund(
+        buy(empty_stats("M1"), at, 5000), occurred_at=at + timedelta(days=2), amount_cents=2000, tz=SHANGHAI
+    )
     assert (stats.spend_cents, stats.purchase_count) == (3000, 1)
     assert (stats.refund_count, stats.refunded_cents) == (1, 2000)
     assert stats.days[date(2026, 3, 3)] == DayBucket(count=0, spend_cents=-2000)

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
-from moto import mock_aws
 
 from shared import aws
 
@@ -23,7 +19,7 @@ class RecordingEventsClient:
         self.fail_indexes = fail_indexes  # positions, across all calls, that EventBridge "rejects"
         self._seen = 0
 
-    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 - boto3's name
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self.calls.append(Entries)
         accepted = [e for i, e in enumerate(Entries) if self._seen + i not in self.fail_indexes]
         response = self.inner.put_events(Entries=accepted) if accepted else {"Entries": []}
@@ -47,9 +43,9 @@ class BusWithQueue:
         self.sqs = aws.client("sqs")
         self.events.create_event_bus(Name=BUS)
         self.queue_url = self.sqs.create_queue(QueueName="tap")["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
         self.events.put_rule(
             Name="tap", EventBusName=BUS, EventPattern=json.dumps({"source": [{"prefix": "mallcrm."}]})
         )
@@ -58,15 +54,11 @@ class BusWithQueue:
     def received(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
         while True:
-            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
             if not batch:
                 return messages
             for message in batch:
                 messages.append(json.loads(message["Body"]))
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
-@pytest.fixture
-def bus() -> Iterator[BusWithQueue]:
-    with mock_aws():
-        yield BusWithQueue()

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from moto import mock_aws
 
 from shared import aws, clock
+from tests.unit.shared.aws_fakes import BusWithQueue
 
 
 class FakeClock:
@@ -55,3 +57,10 @@ def service_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values
+
+
+@pytest.fixture
+def bus() -> Iterator[BusWithQueue]:
+    """A moto bus (``mallcrm-test``) with a catch-all rule into a queue."""
+    with mock_aws():
+        yield BusWithQueue()

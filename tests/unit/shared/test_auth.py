@@ -24,7 +24,9 @@ PATH = "/v1/integrations/purchases"
 def test_given_cognito_claims_then_a_staff_principal_with_roles(groups):
     event = http_event("GET", "/v1/admin/members", claims={"sub": "staff-1", "cognito:groups": groups})
     principal = auth.principal_from_event(event)
-    assert principal == auth.Principal(kind="staff", subject="staff-1", roles=frozenset({"admin", "marketer"}))
+    assert principal == auth.Principal(
+        kind="staff", subject="staff-1", roles=frozenset({"admin", "marketer"})
+    )
 
 
 def test_staff_without_groups_has_no_roles():
@@ -100,7 +102,9 @@ def verify(headers, *, body=BODY, now=NOW, path=PATH, method="POST"):
 
 def test_signature_round_trip_returns_source_nonce_and_timestamp():
     signed = verify(signed_headers())
-    assert signed == auth.SignedRequest(source="pos-main", nonce="n-0123456789abcdef", timestamp=int(NOW.timestamp()))
+    assert signed == auth.SignedRequest(
+        source="pos-main", nonce="n-0123456789abcdef", timestamp=int(NOW.timestamp())
+    )
 
 
 def test_header_names_are_case_insensitive():
@@ -114,7 +118,13 @@ def test_signature_is_deterministic_hex_over_the_canonical_string():
     assert len(signature) == 64
     assert int(signature, 16) >= 0
     canonical = auth.canonical_request("post", PATH, 1714536000, "nonce-0123456789", b"{}")
-    assert canonical.split("\n")[:5] == ["MALLCRM-HMAC-SHA256", "POST", PATH, "1714536000", "nonce-0123456789"]
+    assert canonical.split("\n")[:5] == [
+        "MALLCRM-HMAC-SHA256",
+        "POST",
+        PATH,
+        "1714536000",
+        "nonce-0123456789",
+    ]
 
 
 @pytest.mark.parametrize("missing", list(signed_headers()))
@@ -176,7 +186,9 @@ def test_a_tampered_request_is_rejected(tamper):
 def test_a_signature_from_another_secret_is_rejected():
     headers = signed_headers()
     ts = int(NOW.timestamp())
-    headers["x-mallcrm-signature"] = auth.sign_request(b"wrong", "POST", PATH, ts, headers["x-mallcrm-nonce"], BODY)
+    headers["x-mallcrm-signature"] = auth.sign_request(
+        b"wrong", "POST", PATH, ts, headers["x-mallcrm-nonce"], BODY
+    )
     with pytest.raises(Unauthorized) as caught:
         verify(headers)
     assert caught.value.code == "signature_invalid"

@@ -45,15 +45,19 @@ def test_given_every_record_fails_then_all_are_reported_not_raised():
 
 def test_an_unknown_detail_type_is_acknowledged_not_retried():
     recorder = Recorder()
-    result = process_event_batch(sqs_event([sample_event("TierChanged")]), None, {"PurchaseRecorded": recorder})
+    result = process_event_batch(
+        sqs_event([sample_event("TierChanged")]), None, {"PurchaseRecorded": recorder}
+    )
     assert result == {"batchItemFailures": []}
     assert recorder.seen == []
 
 
 def test_a_message_that_is_not_an_event_fails_into_the_dlq_path():
-    result = process_event_batch(sqs_event(["{not json", json.dumps({"detail-type": "PurchaseRecorded"})]), None, {
-        "PurchaseRecorded": Recorder()
-    })
+    result = process_event_batch(
+        sqs_event(["{not json", json.dumps({"detail-type": "PurchaseRecorded"})]),
+        None,
+        {"PurchaseRecorded": Recorder()},
+    )
     assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == ["msg-0", "msg-1"]
 
 
@@ -62,7 +66,9 @@ def test_typed_routes_parse_tolerantly_into_the_model():
     event = sample_event("MemberProfileScored")
     event["detail"]["data"]["brand_new_field"] = 1
     result = process_event_batch(
-        sqs_event([event]), None, {"MemberProfileScored": typed(MemberProfileScored, lambda m, e: seen.append(e))}
+        sqs_event([event]),
+        None,
+        {"MemberProfileScored": typed(MemberProfileScored, lambda m, e: seen.append(e))},
     )
     assert result == {"batchItemFailures": []}
     assert seen[0].churn_risk == "high"

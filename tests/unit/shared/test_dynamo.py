@@ -17,7 +17,10 @@ def table():
     with mock_aws():
         aws.client("dynamodb").create_table(
             TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
             AttributeDefinitions=[
                 {"AttributeName": "pk", "AttributeType": "S"},
                 {"AttributeName": "sk", "AttributeType": "S"},
@@ -28,7 +31,14 @@ def table():
 
 
 def test_to_item_and_back_keeps_ints_as_ints():
-    plain = {"pk": "M#1", "sk": "BAL", "points": 1259, "tags": ["a", "b"], "nested": {"cents": 100}, "none": None}
+    plain = {
+        "pk": "M#1",
+        "sk": "BAL",
+        "points": 1259,
+        "tags": ["a", "b"],
+        "nested": {"cents": 100},
+        "none": None,
+    }
     item = dynamo.to_item(plain)
     assert item["points"] == {"N": "1259"}
     assert "none" not in item

@@ -27,7 +27,11 @@ def test_each_error_has_its_status_and_default_code(cls, status, code):
 
 def test_specific_code_message_and_fields():
     err = errors.Conflict("purchase_already_refunded", "This purchase was refunded.")
-    assert (err.status, err.code, err.message) == (409, "purchase_already_refunded", "This purchase was refunded.")
+    assert (err.status, err.code, err.message) == (
+        409,
+        "purchase_already_refunded",
+        "This purchase was refunded.",
+    )
     err = errors.Unprocessable(fields=[{"field": "items.0.sku", "message": "required"}])
     assert err.body()["error"]["fields"] == [{"field": "items.0.sku", "message": "required"}]
 

@@ -49,7 +49,9 @@ def test_envelope_json_shape(fake_clock):
     }
     assert detail["data"]["amount_cents"] == 25900
     assert detail["data"]["occurred_at"] == "2024-05-01T04:00:00.000000Z"
-    assert detail["data"]["items"] == [{"sku": "SKU-1", "category": "apparel", "quantity": 1, "amount_cents": 25900}]
+    assert detail["data"]["items"] == [
+        {"sku": "SKU-1", "category": "apparel", "quantity": 1, "amount_cents": 25900}
+    ]
     # The typed envelope reads the same JSON back.
     envelope = Envelope[PurchaseRecorded].model_validate(detail)
     assert envelope.data == data

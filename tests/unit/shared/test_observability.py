@@ -32,7 +32,12 @@ def test_redact_text_masks_phones_emails_and_id_cards_in_free_text():
 
 
 def test_redact_text_leaves_ids_and_numbers_alone():
-    for text in ["event 01HX9ZK3M5N7P9Q1R3S5T7V9WX", "amount 25900 cents", "epoch 1714536000", "ms 1714536000123"]:
+    for text in [
+        "event 01HX9ZK3M5N7P9Q1R3S5T7V9WX",
+        "amount 25900 cents",
+        "epoch 1714536000",
+        "ms 1714536000123",
+    ]:
         assert redact_text(text) == text
 
 
@@ -46,7 +51,12 @@ def test_redact_masks_pii_keys_at_any_depth_but_not_look_alikes():
     }
     masked = redact(record)
     assert masked["phone"] == "138****1234"
-    assert masked["member"] == {"name": "张*", "email": "a***@b.cn", "wechat_openid": "****", "plates": "****"}
+    assert masked["member"] == {
+        "name": "张*",
+        "email": "a***@b.cn",
+        "wechat_openid": "****",
+        "plates": "****",
+    }
     assert masked["function_name"] == "loyalty-api"
     assert masked["service_name"] == "loyalty"
     assert masked["points"] == 100

@@ -10,7 +10,7 @@ import pytest
 from shared import aws, dynamo
 from shared.events import MemberRegistered, PurchaseRecorded, consume
 from shared.outbox import outbox_item, publish_stream_batch
-from tests.unit.shared.aws_fakes import BUS, RecordingEventsClient, bus  # noqa: F401 - fixture
+from tests.unit.shared.aws_fakes import BUS, RecordingEventsClient
 from tests.unit.shared.helpers import stream_event
 
 NOW = datetime(2024, 5, 1, 4, 0, tzinfo=UTC)
@@ -47,7 +47,9 @@ def test_given_outbox_inserts_when_the_stream_batch_runs_then_they_are_on_the_bu
     result = publish_stream_batch(stream_event(items), None)
     assert result == {"batchItemFailures": []}
     received = bus.received()
-    assert sorted(r["detail"]["data"]["member_id"] for r in received) == sorted(f"member-{n}" for n in range(12))
+    assert sorted(r["detail"]["data"]["member_id"] for r in received) == sorted(
+        f"member-{n}" for n in range(12)
+    )
     assert {r["detail-type"] for r in received} == {"MemberRegistered"}
     assert {r["source"] for r in received} == {"mallcrm.members"}
 
@@ -102,7 +104,7 @@ def test_a_malformed_outbox_record_fails_with_everything_after_it(bus):
 @pytest.mark.usefixtures("bus")
 def test_a_put_events_exception_fails_the_batch_from_the_chunk_on():
     class Exploding:
-        def put_events(self, Entries):  # noqa: N803
+        def put_events(self, Entries):
             raise ConnectionError("endpoint unreachable")
 
     items = [outbox_item(registered(n), correlation_id="c", producer="p", now=NOW) for n in range(3)]

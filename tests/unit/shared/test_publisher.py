@@ -7,7 +7,7 @@ import pytest
 from shared import aws
 from shared.events import PublishError, PurchaseRecorded, publish
 from shared.events.publisher import build_entry, put_entries
-from tests.unit.shared.aws_fakes import BUS, RecordingEventsClient, bus  # noqa: F401 - fixture
+from tests.unit.shared.aws_fakes import BUS, RecordingEventsClient
 
 pytestmark = pytest.mark.usefixtures("bus")
 
@@ -30,7 +30,7 @@ def test_given_25_events_then_3_calls_and_all_delivered(bus):
 
 
 def test_entries_carry_source_detail_type_and_envelope(bus):
-    (data, metadata), = events(1)
+    ((data, metadata),) = events(1)
     publish([(data, metadata)], bus_name=BUS)
     (event,) = bus.received()
     assert event["source"] == "mallcrm.loyalty"
@@ -41,7 +41,7 @@ def test_entries_carry_source_detail_type_and_envelope(bus):
 
 def test_the_trace_header_is_propagated(monkeypatch):
     monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
-    (data, metadata), = events(1)
+    ((data, metadata),) = events(1)
     client = RecordingEventsClient(aws.client("events"))
     publish([(data, metadata)], bus_name=BUS, client=client)
     assert client.calls[0][0]["TraceHeader"].startswith("Root=1-5759e988")

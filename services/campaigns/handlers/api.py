@@ -1,0 +1,75 @@
+"""CampaignsApiFunction: the campaigns HTTP API (staff, behind the StaffJwt authorizer).
+
+``GET /v1/admin/journeys/{name}/executions`` — journey episodes newest first (admin, marketer).
+Roles are checked here too: the gateway only proves the token, not the group.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from services.campaigns.dal.episodes import DynamoEpisodeRepository
+from services.campaigns.logic.journeys import list_episodes
+from services.campaigns.models.api import EpisodeOut, EpisodePage
+from services.campaigns.models.settings import CampaignsSettings
+from shared import clock
+from shared.api import make_resolver
+from shared.auth import principal_from_event, require_roles
+from shared.observability import get_logger, get_metrics, get_tracer
+from shared.settings import load
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from services.campaigns.models.entities import Episode
+
+SERVICE = "campaigns"
+logger = get_logger(SERVICE)
+tracer = get_tracer(SERVICE)
+metrics = get_metrics(SERVICE)
+app = make_resolver()
+
+
+def _iso(value: Any) -> str | None:
+    return clock.to_utc_iso(value) if value is not None else None
+
+
+def _episode_out(episode: Episode) -> EpisodeOut:
+    return EpisodeOut(
+        episode_id=episode.episode_id,
+        journey=episode.journey,
+        member_id=episode.member_id,
+        status=episode.status,
+        outcome=episode.outcome,
+        started_at=clock.to_utc_iso(episode.started_at),
+        ended_at=_iso(episode.ended_at),
+        execution_name=episode.execution_name,
+        last_purchase_at=_iso(episode.last_purchase_at),
+        error=episode.error,
+    )
+
+
+@app.get(
+    "/v1/admin/journeys/<name>/executions",
+    summary="List a journey's episodes, newest first",
+    tags=["journeys"],
+)
+def list_journey_executions(
+    name: Annotated[str, Path(max_length=64)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    next_token: Annotated[str | None, Query(max_length=2048)] = None,
+) -> EpisodePage:
+
+    require_roles(principal_from_event(app.current_event.raw_event), "admin", "marketer")
+    repo = DynamoEpisodeRepository(load(CampaignsSettings).table_name)
+    page = list_episodes(name, repo, limit=limit, next_token=next_token)
+    return EpisodePage(items=[_episode_out(e) for e in page.episodes], next_token=page.next_token)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,150 @@
+"""The ChurnWarning definition (infra/statemachines/churn_warning.asl.json) run path by path on
+moto's Step Functions interpreter, its Lambda tasks dispatched in-process to the campaigns task
+handlers: returned, dormant, and a failing task caught and recorded as failed."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from moto import mock_aws
+from moto.awslambda.models import LambdaFunction
+
+from services.campaigns.dal.episodes import DynamoEpisodeRepository
+from services.campaigns.dal.projection import DynamoLastPurchaseRepository
+from services.campaigns.handlers import sfn_check_returned, sfn_record_outcome, sfn_record_start
+from services.campaigns.logic.churn_warning import JOURNEY, execution_input, execution_name
+from services.campaigns.models.entities import Episode
+from shared import aws as shared_aws
+from shared import clock
+from tests.integration.campaigns.conftest import TABLE, churn_warning_definition
+from tests.integration.conftest import BASE_ENV
+from tests.integration.helpers import ACCOUNT, FakeContext, aws, create_table
+
+MEMBER = "01HX9ZK3M5N7P9Q1R3S5T7V9WX"
+EPISODE = "01J1111111111111111111111A"
+STARTED = datetime(2026, 6, 30, 18, 5, tzinfo=UTC)
+
+Handler = Callable[[dict[str, Any], Any], Any]
+TASKS: dict[str, Handler] = {
+    "mallcrm-test-campaigns-journey-record-start": sfn_record_start.handler,
+    "mallcrm-test-campaigns-journey-check-returned": sfn_check_returned.handler,
+    "mallcrm-test-campaigns-journey-record-outcome": sfn_record_outcome.handler,
+}
+
+
+def _in_process(self: LambdaFunction, event: str | dict[str, Any] | None = None) -> tuple[str, bool, str]:
+    """Run the task handler here instead of in Docker; an exception becomes Lambda's error payload."""
+    payload = event if isinstance(event, dict) else json.loads(event or "{}")
+    try:
+        result = TASKS[self.function_name](payload, FakeContext(function_name=self.function_name))
+    except Exception as exc:
+        return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}), True, ""
+    return json.dumps(result), False, ""
+
+
+@pytest.fixture
+def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    for name, value in {**BASE_ENV, "TABLE_NAME": TABLE, "SERVICE_NAME": "campaigns"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(LambdaFunction, "_invoke_lambda", _in_process)
+    shared_aws.reset_clients()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        create_table(TABLE, gsi1=True)
+        role = aws("iam").create_role(
+            RoleName="task", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+        )["Role"]["Arn"]
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as zf:
+            zf.writestr("handler.py", "def handler(event, context):\n    return event\n")
+        for name in TASKS:
+            aws("lambda").create_function(
+                FunctionName=name,
+                Runtime="python3.12",
+                Role=role,
+                Handler="handler.handler",
+                Code={"ZipFile": archive.getvalue()},
+            )
+        yield aws("stepfunctions").create_state_machine(
+            name="churn-warning",
+            definition=churn_warning_definition(),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
+        )["stateMachineArn"]
+    shared_aws.reset_clients()
+    clock.set_clock(None)
+
+
+def run(machine: str) -> dict[str, Any]:
+    episode = Episode(
+        episode_id=EPISODE,
+        journey=JOURNEY,
+        member_id=MEMBER,
+        status="starting",
+        started_at=STARTED,
+        execution_name=execution_name(EPISODE),
+    )
+    DynamoEpisodeRepository(TABLE).open(episode)
+    sfn = aws("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=machine, name=episode.execution_name, input=json.dumps(execution_input(episode, 0))
+    )["executionArn"]
+    for _ in range(200):
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            described["history"] = sfn.get_execution_history(executionArn=arn)["events"]
+            return described
+        time.sleep(0.02)
+    raise AssertionError("the execution did not finish")
+
+
+def stored() -> Episode:
+    found = DynamoEpisodeRepository(TABLE).get(EPISODE)
+    assert found is not None
+    return found
+
+
+def test_member_who_came_back_is_recorded_as_returned(machine: str) -> None:
+    DynamoLastPurchaseRepository(TABLE).advance(MEMBER, STARTED + timedelta(days=2), "P1")
+
+    result = run(machine)
+
+    assert result["status"] == "SUCCEEDED", json.dumps(
+        [e for e in result["history"] if "Failed" in e["type"]], default=str
+    )[:1500]
+    assert json.loads(result["output"])["result"] == {"status": "completed", "outcome": "returned"}
+    episode = stored()
+    assert (episode.status, episode.outcome, episode.execution_id) == (
+        "completed",
+        "returned",
+        result["executionArn"],
+    )
+
+
+def test_member_who_stayed_away_is_recorded_as_dormant(machine: str) -> None:
+    DynamoLastPurchaseRepository(TABLE).advance(MEMBER, STARTED - timedelta(days=90), "P0")
+
+    result = run(machine)
+
+    assert result["status"] == "SUCCEEDED"
+    assert (stored().outcome, stored().last_purchase_at) == ("dormant", STARTED - timedelta(days=90))
+
+
+def test_a_failing_task_is_caught_and_recorded_as_failed(
+    machine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(event: dict[str, Any], context: Any) -> Any:
+        raise RuntimeError("projection unavailable")
+
+    monkeypatch.setitem(TASKS, "mallcrm-test-campaigns-journey-check-returned", broken)
+
+    result = run(machine)
+
+    assert result["status"] == "FAILED"
+    episode = stored()
+    assert (episode.status, episode.outcome, episode.error) == ("failed", "failed", "RuntimeError")

@@ -1,0 +1,169 @@
+"""The demo seed, against plain moto: staff in Cognito, keys in Secrets Manager, signed purchases."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from infra.localcloud.clock import VirtualClock
+from infra.seed import demo, sign
+from shared.auth import verify_signed_request
+
+ROLES = ("admin", "marketer", "service_agent", "store_staff", "loyalty_ops")
+
+
+class _Cloud:
+    def __init__(self, ids):
+        self.ids = ids
+        self.clock = VirtualClock(datetime(2026, 5, 1, 4, 0, tzinfo=UTC))
+        self.settled = 0
+
+    def physical_id(self, logical_id):
+        return self.ids[logical_id]
+
+    def settle(self):
+        self.settled += 1
+
+
+@pytest.fixture
+def aws():
+    with mock_aws():
+        idp = boto3.client("cognito-idp", region_name="us-east-1")
+        sm = boto3.client("secretsmanager", region_name="us-east-1")
+        pool = idp.create_user_pool(
+            PoolName="staff",
+            Policies={
+                "PasswordPolicy": {"MinimumLength": 12, "RequireUppercase": True, "RequireNumbers": True}
+            },
+        )["UserPool"]["Id"]
+        for role in ROLES:
+            idp.create_group(UserPoolId=pool, GroupName=role)
+        secret = sm.create_secret(Name="keys", SecretString=json.dumps({"pos": "existing"}))["ARN"]
+        clients = {"cognito-idp": idp, "secretsmanager": sm}
+        yield _Cloud({"StaffUserPool": pool, "IntegrationKeysSecret": secret}), clients.__getitem__
+
+
+def test_seed_all_goes_through_cognito_secrets_manager_and_signed_requests(aws, tmp_path):
+    cloud, client = aws
+    received = []
+    keys_seen = {}
+
+    def http(method, path, headers, body):
+        signed = verify_signed_request(
+            headers, method, path, body, key_lookup=lambda s: keys_seen[s].encode(), now=cloud.clock.now()
+        )
+        received.append((signed.source, json.loads(body)))
+        return 201, {}, b"{}"
+
+    def spy(service):
+        real = client(service)
+        if service == "secretsmanager":
+            original = real.put_secret_value
+
+            def put(**kwargs):
+                keys_seen.update(json.loads(kwargs["SecretString"]))
+                return original(**kwargs)
+
+            real.put_secret_value = put
+        return real
+
+    report = demo.seed_all(
+        cloud, http, client=spy, base_url="http://127.0.0.1:3000", keys_file=tmp_path / "keys.json"
+    )
+
+    # Staff: one per role, permanent password, in the role's group, able to sign in.
+    idp = client("cognito-idp")
+    pool = cloud.physical_id("StaffUserPool")
+    assert sorted(s["role"] for s in report.staff) == sorted(ROLES)
+    for person in report.staff:
+        user = idp.admin_get_user(UserPoolId=pool, Username=person["username"])
+        assert user["UserStatus"] == "CONFIRMED"
+        groups = idp.admin_list_groups_for_user(UserPoolId=pool, Username=person["username"])["Groups"]
+        assert [g["GroupName"] for g in groups] == [person["role"]]
+
+    # Keys: the demo source added, the operator's existing key kept; the sign CLI's file written.
+    secret = json.loads(client("secretsmanager").get_secret_value(SecretId="keys")["SecretString"])
+    assert secret["pos"] == "existing"
+    assert secret["pos-demo"] == report.sources["pos-demo"]
+    assert len(report.sources["pos-demo"]) >= 40
+    saved = json.loads((tmp_path / "keys.json").read_text())
+    assert saved == {"base_url": "http://127.0.0.1:3000", "sources": report.sources}
+    assert (tmp_path / "keys.json").stat().st_mode & 0o077 == 0
+
+    # Purchases: all signed by pos-demo, at the data file's stores, in the past, accepted.
+    data = demo.load_data()
+    stores = {s["id"]: s for s in data["stores"]}
+    assert report.purchases_posted == data["purchases"]["count"] == len(received)
+    assert report.purchase_failures == []
+    for source, purchase in received:
+        assert source == purchase["source_system"] == "pos-demo"
+        assert stores[purchase["store_id"]]["tenant_id"] == purchase["tenant_id"]
+        assert purchase["amount_cents"] == sum(i["amount_cents"] for i in purchase["items"])
+        assert datetime.fromisoformat(purchase["occurred_at"]) < cloud.clock.now()
+    assert len({p["external_id"] for _, p in received}) == len(received)
+    assert cloud.settled == 1
+
+
+def test_seeding_staff_twice_is_harmless(aws):
+    cloud, client = aws
+    staff = demo.load_data()["staff"][:1]
+    for _ in range(2):
+        demo.seed_staff(client("cognito-idp"), cloud.physical_id("StaffUserPool"), staff, "Another-Passw0rd")
+
+
+def test_failed_purchases_are_reported_not_raised(aws, tmp_path):
+    cloud, client = aws
+    report = demo.seed_all(
+        cloud, lambda *a: (401, {}, b'{"error":{"code":"signature_invalid"}}'), client=client, keys_file=None
+    )
+    assert report.purchases_posted == 0
+    assert len(report.purchase_failures) == demo.load_data()["purchases"]["count"]
+    assert "401" in report.purchase_failures[0]
+
+
+def test_purchases_are_deterministic():
+    data = demo.load_data()
+    now = datetime(2026, 5, 1, 4, 0, tzinfo=UTC)
+    assert demo.demo_purchases(data, "pos-demo", "pos", now) == demo.demo_purchases(
+        data, "pos-demo", "pos", now
+    )
+
+
+def test_sign_cli_prints_headers_that_verify(tmp_path, capsys):
+    body = tmp_path / "x.json"
+    body.write_bytes(b'{"hello": "mall"}')
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"sources": {"pos-demo": "k" * 43}}))
+    argv = ["--body-file", str(body), "--keys-file", str(keys), "--timestamp", "1777600000"]
+    assert sign.main(argv) == 0
+    headers = dict(line.split(": ", 1) for line in capsys.readouterr().out.strip().splitlines())
+    assert set(headers) == {
+        "X-MallCRM-Source",
+        "X-MallCRM-Timestamp",
+        "X-MallCRM-Nonce",
+        "X-MallCRM-Signature",
+    }
+    signed = verify_signed_request(
+        headers,
+        "POST",
+        "/v1/integrations/purchases",
+        body.read_bytes(),
+        key_lookup={"pos-demo": b"k" * 43}.get,
+        now=datetime.fromtimestamp(1777600000, UTC),
+    )
+    assert signed.source == "pos-demo"
+
+
+def test_sign_cli_curl_form_and_missing_key(tmp_path, capsys):
+    body = tmp_path / "x.json"
+    body.write_bytes(b"{}")
+    assert sign.main(["--body-file", str(body), "--key", "secret", "--timestamp", "1", "--curl"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("curl -sS -X POST http://127.0.0.1:3000/v1/integrations/purchases ")
+    assert f"--data-binary @{body}" in out
+    with pytest.raises(SystemExit, match="no key for source"):
+        sign.main(["--keys-file", str(tmp_path / "none.json"), "--timestamp", "1"])

@@ -67,9 +67,15 @@ SAM_CLI_VERSION := 1.170.0
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed-sam-$(SAM_CLI_VERSION)
+# A CPython 3.12 (Lambda's) to precompile the layer, if the machine has one (on PATH, or the newest
+# 3.12 that pyenv knows); without it the layer ships sources only. Override: make build LAYER_PYC_PYTHON=...
+LAYER_PYC_PYTHON ?= $(shell { python3.12 -c 'import sys; print(sys.executable)' || \
+	PYENV_VERSION=$$(pyenv versions --bare | grep '^3\.12' | tail -1) python3.12 -c 'import sys; print(sys.executable)'; \
+	} 2>/dev/null)
 # SAM runs without the repo on PYTHONPATH (its imports must not see our shared/ or tests/) and
 # without telemetry; the layer's pip runs from .venv-sam.
-SAM_ENV := env -u PYTHONPATH SAM_CLI_TELEMETRY=0 LAYER_PYTHON=$(CURDIR)/$(SAM_VENV)/bin/python
+SAM_ENV = env -u PYTHONPATH SAM_CLI_TELEMETRY=0 LAYER_PYTHON=$(CURDIR)/$(SAM_VENV)/bin/python \
+	LAYER_PYC_PYTHON=$(LAYER_PYC_PYTHON)
 
 $(SAM_STAMP):
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from infra.localcloud.cloud import LocalCloud
     from infra.localcloud.clock import VirtualClock
+    from infra.localcloud.cloud import LocalCloud
 
 __all__ = ["LocalCloud", "VirtualClock"]
 

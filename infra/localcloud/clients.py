@@ -1,6 +1,6 @@
 """boto3 clients for the engine: one session, one client per service, created on first use.
 
-Creating a client costs 50–115 ms the first time a service model is loaded, and a few ms after
+Creating a client costs 50-115 ms the first time a service model is loaded, and a few ms after
 that on the same session, so the engine never creates more than one per service. Retries are
 off: a failure against in-process moto is a bug to see, not a blip to retry.
 """

@@ -82,8 +82,13 @@ class LocalCloud:
         parameters: Mapping[str, Any] | None = None,
         start: datetime | None = None,
         stack_name: str = STACK_NAME,
+        cache_dir: Path | bool | None = True,
     ) -> None:
         self.root = Path(root).resolve()
+        if cache_dir is True:
+            self.cache_dir: Path | None = self.root / ".localcloud" / "cache"
+        else:
+            self.cache_dir = cache_dir or None
         path = Path(template)
         self.template_path = path if path.is_absolute() else self.root / path
         self.parameters = dict(parameters or {})
@@ -93,8 +98,12 @@ class LocalCloud:
         self.clock = VirtualClock(start)
         self.clients = Clients(self.region)
         self.runner = Runner(self.root, self.clock, region=self.region, history=_HISTORY)
-        self.dispatcher = Dispatcher(self.runner, self.clients, account_id=self.account_id, region=self.region)
-        self.scheduler = Scheduler(self.clock, self.dispatcher, account_id=self.account_id, region=self.region)
+        self.dispatcher = Dispatcher(
+            self.runner, self.clients, account_id=self.account_id, region=self.region
+        )
+        self.scheduler = Scheduler(
+            self.clock, self.dispatcher, account_id=self.account_id, region=self.region
+        )
         self.translated: TranslatedTemplate | None = None
         self.provisioner: Provisioner | None = None
         self.pollers: list[Poller] = []
@@ -141,7 +150,12 @@ class LocalCloud:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
         self.translated = load_template(
-            self.template_path, self.parameters, region=self.region, account_id=self.account_id, stack_name=self.stack_name
+            self.template_path,
+            self.parameters,
+            region=self.region,
+            account_id=self.account_id,
+            stack_name=self.stack_name,
+            cache_dir=self.cache_dir,
         )
         t = self._phase("translate", t)
         from moto import mock_aws
@@ -167,6 +181,7 @@ class LocalCloud:
                 account_id=self.account_id,
                 stack_name=self.stack_name,
                 root=self.root,
+                cache_dir=self.cache_dir,
             )
             self.provisioner.run()
             t = self._phase("provision", t)
@@ -194,10 +209,18 @@ class LocalCloud:
 
     def _poller(self, mapping: EventSourceMapping) -> Poller | None:
         if mapping.kind == "sqs":
-            return SqsPoller(mapping, self.runner, self.clients, self.clock, account_id=self.account_id, region=self.region)
+            return SqsPoller(
+                mapping, self.runner, self.clients, self.clock, account_id=self.account_id, region=self.region
+            )
         if mapping.kind == "dynamodb":
             return StreamPoller(
-                mapping, self.runner, self.clients, self.clock, self.dispatcher, account_id=self.account_id, region=self.region
+                mapping,
+                self.runner,
+                self.clients,
+                self.clock,
+                self.dispatcher,
+                account_id=self.account_id,
+                region=self.region,
             )
         return None
 
@@ -247,7 +270,10 @@ class LocalCloud:
         try:
             return json.dumps(result.payload), False
         except (TypeError, ValueError) as exc:
-            error = {"errorType": "Runtime.MarshalError", "errorMessage": f"Unable to marshal response: {exc}"}
+            error = {
+                "errorType": "Runtime.MarshalError",
+                "errorMessage": f"Unable to marshal response: {exc}",
+            }
             return json.dumps(error), True
 
     def _hook_invoke_async(self, function_arn: str, event: Any) -> None:
@@ -302,7 +328,8 @@ class LocalCloud:
     def invoke(self, logical_id: str, event: Any, trigger: str = "direct") -> InvokeResult:
         """Run a function in-process with its own environment and a Lambda context."""
         self._require_started()
-        return self.runner.invoke(logical_id, event, trigger=trigger)
+        # Lambda receives JSON: a round trip catches what could not be sent and isolates the caller's dict.
+        return self.runner.invoke(logical_id, json.loads(json.dumps(event)), trigger=trigger)
 
     def http(
         self,
@@ -352,14 +379,18 @@ class LocalCloud:
                     quiet_checks = 0
                     busy_since = None
                     if rounds >= max_rounds:
-                        raise SettleError(f"still busy after {max_rounds} rounds ({total} units of work): a loop?")
+                        raise SettleError(
+                            f"still busy after {max_rounds} rounds ({total} units of work): a loop?"
+                        )
                     continue
                 busy = moto_patches.sfn_busy_threads(self.clock)
                 if busy:
                     quiet_checks = 0
                     busy_since = busy_since or time.perf_counter()
                     if time.perf_counter() - busy_since > _SFN_SETTLE_TIMEOUT:
-                        raise SettleError(f"state machine threads still busy after {_SFN_SETTLE_TIMEOUT:.0f} s: {busy}")
+                        raise SettleError(
+                            f"state machine threads still busy after {_SFN_SETTLE_TIMEOUT:.0f} s: {busy}"
+                        )
                     time.sleep(0.0005)
                     continue
                 quiet_checks += 1
@@ -487,7 +518,18 @@ class LocalCloud:
 
     @property
     def api_routes(self) -> list[ApiRoute]:
+        """Every route of every HTTP API: method, path, function logical id, authorizer."""
         return [route for api in self.apis for route in api.routes]
+
+    @property
+    def api_cors(self) -> dict[str, Any] | None:
+        """The (first) HTTP API's CORS configuration (``x-amazon-apigateway-cors``)."""
+        return next((api.cors for api in self.apis if api.cors), None)
+
+    @property
+    def api_id(self) -> str | None:
+        """The (first) HTTP API's id."""
+        return self.apis[0].api_id if self.apis else None
 
     @property
     def user_pools(self) -> dict[str, UserPoolInfo]:

@@ -65,6 +65,7 @@ JWKS_REFRESH_SECONDS = 30.0
 _JSON = "application/json"
 _UNAUTHORIZED = (401, {"content-type": _JSON}, b'{"message":"Unauthorized"}')
 _FORBIDDEN = (403, {"content-type": _JSON}, b'{"message":"Forbidden"}')
+_AUTHORIZER_FAILED = (500, {"content-type": _JSON}, b'{"message":"Internal Server Error"}')
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _TEXT_TYPES = ("application/json", "application/xml", "application/javascript", "application/yaml")
 
@@ -81,8 +82,8 @@ class Clock(Protocol):
 class Cloud(Protocol):
     """The part of `infra.localcloud.cloud.LocalCloud` the front door uses.
 
-    Optional attributes, read with getattr: `api_routes` (see `routes_from_specs`), `api_cors`,
-    `api_id`, `account_id`, `region`, `outbox`, `events`, `invocations`, `functions`.
+    Read with getattr, so fakes may leave them out: `apis` (needed unless `FrontDoor(api=...)`),
+    `account_id`, `region`, `outbox`, `events`, `invocations`, `functions`.
     """
 
     @property
@@ -109,6 +110,19 @@ class JwtAuthorizer:
 
 
 @dataclass(frozen=True, slots=True)
+class LambdaAuthorizer:
+    """An HTTP API Lambda REQUEST authorizer (payload format 2.0), run on every request (no cache)."""
+
+    name: str
+    function: str
+    identity_sources: tuple[str, ...] = ("$request.header.Authorization",)
+    simple_responses: bool = False
+
+
+Authorizer = JwtAuthorizer | LambdaAuthorizer
+
+
+@dataclass(frozen=True, slots=True)
 class Cors:
     """An HTTP API CorsConfiguration (`x-amazon-apigateway-cors`)."""
 
@@ -121,6 +135,9 @@ class Cors:
 
     @classmethod
     def from_openapi(cls, doc: Mapping[str, Any]) -> Cors:
+        """From `x-amazon-apigateway-cors` (camelCase) or a CorsConfiguration (PascalCase)."""
+        doc = {k[:1].lower() + k[1:]: v for k, v in doc.items()}
+
         def strings(key: str) -> tuple[str, ...]:
             return tuple(str(v) for v in doc.get(key) or ())
 
@@ -153,7 +170,7 @@ class Route:
     method: str
     path: str
     function: str
-    authorizer: JwtAuthorizer | None = None
+    authorizer: Authorizer | None = None
     scopes: tuple[str, ...] = ()
     key: str = field(init=False)
     _regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
@@ -279,20 +296,22 @@ def api_from_body(
     """
     resolve = resolve or (lambda value: value)
     schemes = body.get("components", {}).get("securitySchemes", {})
-    authorizers: dict[str, JwtAuthorizer] = {}
+    authorizers: dict[str, Authorizer] = {}
     for name, scheme in schemes.items():
         config = scheme.get("x-amazon-apigateway-authorizer")
         if config is None:
             continue
-        if str(config.get("type", "")).lower() != "jwt":
-            raise ValueError(f"authorizer {name}: only JWT authorizers run in the local cloud")
         jwt_config = config.get("jwtConfiguration", {})
         audience = resolve(jwt_config.get("audience", []))
-        authorizers[name] = JwtAuthorizer(
+        uri = config.get("authorizerUri")
+        authorizers[name] = _authorizer(
             name=name,
-            issuer=str(resolve(jwt_config.get("issuer", ""))),
-            audience=tuple(str(resolve(a)) for a in audience),
-            identity_source=_first_identity_source(config.get("identitySource")),
+            kind=str(config.get("type", "jwt")),
+            identity_source=config.get("identitySource"),
+            issuer=resolve(jwt_config.get("issuer", "")),
+            audience=[resolve(a) for a in audience],
+            function=_function_of({"uri": uri}, function_of) if uri is not None else None,
+            simple_responses=bool(config.get("enableSimpleResponses", False)),
         )
     default_security = body.get("security")
     routes = []
@@ -324,47 +343,77 @@ def api_from_body(
 
 
 def routes_from_specs(specs: Iterable[Any]) -> tuple[Route, ...]:
-    """Routes from the engine's `cloud.api_routes`: `Route` objects as they are, or mappings/objects
-    with `method`, `path`, `function` and optionally `authorizer` (None, a `JwtAuthorizer`, or a
-    mapping with `name`, `issuer`, `audience`, `identity_source`) and `scopes`."""
+    """Routes from the engine's `cloud.api_routes` (`infra.localcloud.routes.ApiRoute`), or mappings
+    with the same fields: `method`, `path`, `function`, `authorizer` (None, or with `type` jwt /
+    request, `name`, `issuer`, `audience`, `identity_source`, `function`, `enable_simple_responses`)
+    and `scopes`. `Route` objects are taken as they are."""
     routes = []
     for spec in specs:
         if isinstance(spec, Route):
             routes.append(spec)
             continue
-
-        def get(name: str, default: Any = None, obj: Any = spec) -> Any:
-            if isinstance(obj, Mapping):
-                return obj.get(name, default)
-            return getattr(obj, name, default)
-
-        auth = get("authorizer")
-        authorizer = None
-        if isinstance(auth, JwtAuthorizer):
+        auth = _field(spec, "authorizer")
+        authorizer: Authorizer | None = None
+        if isinstance(auth, JwtAuthorizer | LambdaAuthorizer):
             authorizer = auth
         elif auth is not None:
-            authorizer = JwtAuthorizer(
-                name=str(get("name", "jwt", auth)),
-                issuer=str(get("issuer", "", auth)),
-                audience=tuple(str(a) for a in get("audience", (), auth)),
-                identity_source=_first_identity_source(get("identity_source", None, auth)),
+            authorizer = _authorizer(
+                name=str(_field(auth, "name", "authorizer")),
+                kind=str(_field(auth, "type", "jwt")),
+                identity_source=_field(auth, "identity_source"),
+                issuer=_field(auth, "issuer"),
+                audience=_field(auth, "audience"),
+                function=_field(auth, "function"),
+                simple_responses=bool(_field(auth, "enable_simple_responses", False)),
             )
         routes.append(
             Route(
-                method=str(get("method")),
-                path=str(get("path")),
-                function=str(get("function") or get("function_id") or get("logical_id")),
+                method=str(_field(spec, "method")),
+                path=str(_field(spec, "path")),
+                function=str(_field(spec, "function") or ""),
                 authorizer=authorizer,
-                scopes=tuple(get("scopes", ()) or ()),
+                scopes=tuple(_field(spec, "scopes") or ()),
             )
         )
     return tuple(routes)
 
 
-def _first_identity_source(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        value = value[0] if value else None
-    return str(value or "$request.header.Authorization")
+def _field(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _authorizer(
+    *,
+    name: str,
+    kind: str,
+    identity_source: Any,
+    issuer: Any = None,
+    audience: Any = None,
+    function: Any = None,
+    simple_responses: bool = False,
+) -> Authorizer:
+    if isinstance(identity_source, str):
+        sources = tuple(s.strip() for s in identity_source.split(",") if s.strip())
+    else:
+        sources = tuple(str(s) for s in identity_source or ())
+    if kind.lower() == "jwt":
+        audiences = [audience] if isinstance(audience, str) else list(audience or ())
+        return JwtAuthorizer(
+            name=name,
+            issuer=str(issuer or ""),
+            audience=tuple(str(a) for a in audiences),
+            identity_source=sources[0] if sources else "$request.header.Authorization",
+        )
+    if kind.lower() == "request" and function:
+        return LambdaAuthorizer(
+            name=name,
+            function=str(function),
+            identity_sources=sources,
+            simple_responses=simple_responses,
+        )
+    raise ValueError(f"authorizer {name}: a {kind} authorizer the local cloud cannot run")
 
 
 _ARN_IN_SUB = re.compile(r"\$\{([A-Za-z0-9]+)\.Arn\}")
@@ -567,15 +616,25 @@ class FrontDoor:
         self,
         method: str,
         path: str,
-        headers: Mapping[str, str | Sequence[str]],
-        body: bytes,
+        headers: Mapping[str, str | Sequence[str]] | None = None,
+        body: bytes | str | Any = b"",
         *,
         query: str = "",
         source_ip: str = "127.0.0.1",
     ) -> Response:
+        """One request. `path` may carry the query; `body` may be bytes, text, or (for tests and
+        tools) any JSON-able value, sent as application/json."""
         if "?" in path and not query:
             path, _, query = path.partition("?")
-        hdrs = _lower_headers(headers)
+        hdrs = _lower_headers(headers or {})
+        if not isinstance(body, bytes):
+            if body is None:
+                body = b""
+            elif isinstance(body, str):
+                body = body.encode("utf-8")
+            else:
+                body = json.dumps(body).encode("utf-8")
+                hdrs.setdefault("content-type", _JSON)
         req = Request(method.upper(), path, query, hdrs, body, source_ip, _request_id())
         if path.startswith("/_local/"):
             status, out_headers, out_body = self._local_route(req)
@@ -597,15 +656,19 @@ class FrontDoor:
         route, path_params = found
         now = self.cloud.clock.now()
         authorizer_context = None
-        if route.authorizer is not None:
-            token = _identity(route.authorizer.identity_source, req.headers, req.query)
-            if not token:
-                return _copy(_UNAUTHORIZED)
-            try:
+        try:
+            if isinstance(route.authorizer, JwtAuthorizer):
+                token = _identity(route.authorizer.identity_source, req.headers, req.query)
+                if not token:
+                    raise AuthError(401, "no token")
                 authorizer_context = self.verifier.verify(token, route.authorizer, now, route.scopes)
-            except AuthError as err:
-                log.info("authorizer rejected a token", extra={"route": route.key, "reason": err.reason})
-                return _copy(_FORBIDDEN if err.status == 403 else _UNAUTHORIZED)
+            elif isinstance(route.authorizer, LambdaAuthorizer):
+                authorizer_context = self._lambda_authorize(route.authorizer, req, route, path_params, now)
+        except AuthError as err:
+            log.info("authorizer refused the request", extra={"route": route.key, "reason": err.reason})
+            if err.status == 500:
+                return _copy(_AUTHORIZER_FAILED)
+            return _copy(_FORBIDDEN if err.status == 403 else _UNAUTHORIZED)
         event = self.build_event(req, route, path_params, now=now, authorizer=authorizer_context)
         try:
             result = self.cloud.invoke(route.function, event, trigger="http")
@@ -676,6 +739,56 @@ class FrontDoor:
             else:
                 event["body"] = text
         return event
+
+    def _lambda_authorize(
+        self,
+        authorizer: LambdaAuthorizer,
+        req: Request,
+        route: Route,
+        path_params: Mapping[str, str],
+        now: datetime,
+    ) -> dict[str, Any]:
+        """Run a REQUEST authorizer (payload 2.0) as API Gateway does, without its result cache.
+
+        A missing identity source is a 401 without a call; `isAuthorized` false (simple responses)
+        or a policy without an Allow is a 403; a failing authorizer is a 500.
+        """
+        identity = [
+            _identity(source, req.headers, req.query, strip_bearer=False)
+            for source in authorizer.identity_sources
+        ]
+        if not all(identity):
+            raise AuthError(401, "identity source missing")
+        event = self.build_event(req, route, path_params, now=now)
+        event.pop("body", None)
+        event.pop("isBase64Encoded", None)
+        event.update(
+            type="REQUEST",
+            routeArn=f"arn:aws:execute-api:{self.region}:{self.account_id}:{self.api_id}/$default/"
+            f"{req.method}{req.path}",
+            identitySource=identity,
+        )
+        try:
+            result = self.cloud.invoke(authorizer.function, event, trigger="http")
+            if hasattr(result, "payload") and hasattr(result, "error"):
+                if result.error is not None:
+                    raise InvalidLambdaResponse(str(result.error.get("errorType")))
+                result = result.payload
+        except Exception:
+            log.exception("authorizer failed", extra={"authorizer": authorizer.name})
+            raise AuthError(500, "authorizer failed") from None
+        if not isinstance(result, Mapping):
+            raise AuthError(500, "authorizer answered no object")
+        if authorizer.simple_responses:
+            allowed = result.get("isAuthorized") is True
+        else:
+            statements = (result.get("policyDocument") or {}).get("Statement") or []
+            effects = {str(st.get("Effect", "")).lower() for st in statements if isinstance(st, Mapping)}
+            allowed = "allow" in effects and "deny" not in effects
+        if not allowed:
+            raise AuthError(403, "authorizer denied")
+        context = result.get("context")
+        return {"lambda": dict(context) if isinstance(context, Mapping) else {}}
 
     def _preflight(self, cors: Cors, headers: dict[str, str]) -> Response:
         out: dict[str, str] = {}
@@ -776,16 +889,21 @@ class FrontDoor:
 
 
 def _api_of(cloud: Any) -> ApiDefinition:
-    specs = getattr(cloud, "api_routes", None)
-    if specs is not None:
-        cors = getattr(cloud, "api_cors", None)
-        if isinstance(cors, Mapping):
-            cors = Cors.from_openapi(cors)
-        return ApiDefinition(routes=routes_from_specs(specs), cors=cors)
-    template = getattr(cloud, "translated", None) or getattr(cloud, "template", None)
-    if isinstance(template, Mapping):
-        return api_from_template(template, getattr(cloud, "resolve", None))
-    raise TypeError("the cloud exposes neither api_routes nor a translated template")
+    """The API the engine parsed (`cloud.apis`, `infra.localcloud.routes.ApiInfo`).
+
+    All APIs share the one local port; the first API's id and CORS configuration apply."""
+    apis = getattr(cloud, "apis", None)
+    if apis is None:
+        raise TypeError("the cloud has no `apis`: pass FrontDoor(cloud, api=...)")
+    if len(apis) > 1:
+        log.warning("several HTTP APIs share the local port; routes are merged", extra={"apis": len(apis)})
+    first = apis[0] if apis else None
+    cors_doc = getattr(first, "cors", None)
+    return ApiDefinition(
+        routes=routes_from_specs(route for api in apis for route in api.routes),
+        cors=Cors.from_openapi(cors_doc) if isinstance(cors_doc, Mapping) and cors_doc else None,
+        api_id=str(getattr(first, "api_id", LOCAL_API_ID)),
+    )
 
 
 def _lower_headers(headers: Mapping[str, str | Sequence[str]]) -> dict[str, str]:
@@ -797,7 +915,7 @@ def _lower_headers(headers: Mapping[str, str | Sequence[str]]) -> dict[str, str]
     return out
 
 
-def _identity(source: str, headers: dict[str, str], query: str) -> str | None:
+def _identity(source: str, headers: dict[str, str], query: str, *, strip_bearer: bool = True) -> str | None:
     if source.startswith("$request.header."):
         value = headers.get(source[len("$request.header.") :].lower())
     elif source.startswith("$request.querystring."):
@@ -807,7 +925,7 @@ def _identity(source: str, headers: dict[str, str], query: str) -> str | None:
         value = None
     if not value:
         return None
-    if value[:7].lower() == "bearer ":
+    if strip_bearer and value[:7].lower() == "bearer ":
         value = value[7:]
     return value.strip() or None
 

@@ -86,10 +86,10 @@ def dependencies(value: Any, resources: Iterable[str]) -> set[str]:
     known = set(resources)
     found: set[str] = set()
 
-    def walk(node: Any, sub_locals: frozenset[str] = frozenset()) -> None:
+    def walk(node: Any, sub_locals: frozenset[str] = frozenset()) -> None:  # noqa: PLR0912 - one branch per function
         if isinstance(node, dict):
             if len(node) == 1:
-                (key, arg), = node.items()
+                ((key, arg),) = node.items()
                 if key == "Ref" and isinstance(arg, str):
                     if arg in known and arg not in sub_locals:
                         found.add(arg)
@@ -102,7 +102,9 @@ def dependencies(value: Any, resources: Iterable[str]) -> set[str]:
                         walk(arg[1:])
                     return
                 if key == "Fn::Sub":
-                    template, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1] if len(arg) > 1 else {})
+                    template, variables = (
+                        (arg, {}) if isinstance(arg, str) else (arg[0], arg[1] if len(arg) > 1 else {})
+                    )
                     local = frozenset(variables) if isinstance(variables, dict) else frozenset()
                     if isinstance(template, str):
                         for name in _sub_template_names(template):
@@ -209,14 +211,14 @@ class Resolver:
         self._condition_cache[name] = value
         return value
 
-    def _truth(self, expression: Any) -> bool:
+    def _truth(self, expression: Any) -> bool:  # noqa: PLR0911 - one exit per condition function
         if isinstance(expression, bool):
             return expression
         if isinstance(expression, str) and expression.lower() in ("true", "false"):
             return expression.lower() == "true"
         if not isinstance(expression, dict) or len(expression) != 1:
             raise IntrinsicError(f"not a condition: {expression!r}")
-        (key, arg), = expression.items()
+        ((key, arg),) = expression.items()
         if key == "Condition":
             return self.condition(str(arg))
         if key == "Fn::Equals":
@@ -248,7 +250,7 @@ class Resolver:
         """A copy of ``value`` with every intrinsic function replaced by its result."""
         if isinstance(value, dict):
             if _is_intrinsic(value):
-                (key, arg), = value.items()
+                ((key, arg),) = value.items()
                 return self._call(key, arg)
             out: dict[str, Any] = {}
             for k, v in value.items():

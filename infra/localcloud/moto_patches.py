@@ -7,23 +7,23 @@ signatures and the behaviour. A moto upgrade therefore fails loudly here first.
 
 Patches (installed by :func:`install`, removed by :func:`uninstall`):
 
-* ``lambda-invoke`` — ``LambdaFunction._invoke_lambda`` runs the handler in-process through the
+* ``lambda-invoke`` - ``LambdaFunction._invoke_lambda`` runs the handler in-process through the
   local cloud's runner (the Invoke API and Step Functions Task states); errors come back as
   ``{"errorType", "errorMessage"}`` payloads, so Retry/Catch work.
-* ``lambda-invoke-async`` — ``LambdaFunction.invoke`` with ``InvocationType=Event`` queues the
+* ``lambda-invoke-async`` - ``LambdaFunction.invoke`` with ``InvocationType=Event`` queues the
   invocation for the cloud (moto would run it synchronously).
-* ``rule-targets`` — ``Rule.send_to_targets`` hands matching events to the cloud, which applies
+* ``rule-targets`` - ``Rule.send_to_targets`` hands matching events to the cloud, which applies
   Input / InputPath / InputTransformer properly and delivers to Lambda, Step Functions, SQS and
   other buses; disabled rules and schedule-only rules no longer receive bus events.
-* ``put-events`` — ``EventsBackend.put_events`` stamps events with the virtual time and records
+* ``put-events`` - ``EventsBackend.put_events`` stamps events with the virtual time and records
   every accepted event for ``cloud.events``.
-* ``sfn-wait`` / ``sfn-wait-timestamp`` / ``sfn-retry-sleep`` — Wait states (seconds and
+* ``sfn-wait`` / ``sfn-wait-timestamp`` / ``sfn-retry-sleep`` - Wait states (seconds and
   timestamps) and Retry backoff wait on the virtual clock instead of sleeping in real time.
-* ``sfn-dates`` — execution start/stop dates, history timestamps and ``$$.State.EnteredTime``
+* ``sfn-dates`` - execution start/stop dates, history timestamps and ``$$.State.EnteredTime``
   come from the virtual clock.
-* ``sfn-clients`` — the interpreter's ``boto_client_for`` reuses clients instead of creating one
-  (50–115 ms) for every Task.
-* ``stream-record-time`` — DynamoDB stream records carry the virtual time.
+* ``sfn-clients`` - the interpreter's ``boto_client_for`` reuses clients instead of creating one
+  (50-115 ms) for every Task.
+* ``stream-record-time`` - DynamoDB stream records carry the virtual time.
 
 It also holds the few read-only looks into moto's internals the engine needs (visible message
 counts, unread stream records, busy interpreter threads), so that they are pinned and tested too.
@@ -31,6 +31,7 @@ counts, unread stream records, busy interpreter threads), so that they are pinne
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as _datetime_module
 import importlib
@@ -106,7 +107,13 @@ class Patch:
 
 
 PATCHES: tuple[Patch, ...] = (
-    Patch("lambda-invoke", "moto.awslambda.models", "LambdaFunction", "_invoke_lambda", "(self, event: 'str | None' = None) -> 'tuple[str, bool, str]'"),
+    Patch(
+        "lambda-invoke",
+        "moto.awslambda.models",
+        "LambdaFunction",
+        "_invoke_lambda",
+        "(self, event: 'str | None' = None) -> 'tuple[str, bool, str]'",
+    ),
     Patch(
         "lambda-invoke-async",
         "moto.awslambda.models",
@@ -142,7 +149,13 @@ PATCHES: tuple[Patch, ...] = (
         "_get_wait_seconds",
         "(self, env: 'Environment') -> 'int'",
     ),
-    Patch("sfn-retry-sleep", "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl", None, "time", None),
+    Patch(
+        "sfn-retry-sleep",
+        "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl",
+        None,
+        "time",
+        None,
+    ),
     Patch(
         "sfn-clients",
         "moto.stepfunctions.parser.asl.utils.boto_client",
@@ -207,10 +220,19 @@ def _invoke_lambda(self: Any, event: str | None = None) -> tuple[str, bool, str]
     return payload, errored, ""
 
 
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in headers.items():
+        if str(key).lower() == name:
+            return str(value)
+    return None
+
+
 def _lambda_invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> str | bytes:
     hooks = _hooks
     original = _originals[("moto.awslambda.models", "LambdaFunction", "invoke")]
-    if hooks is not None and (request_headers or {}).get("x-amz-invocation-type") == "Event":
+    if hooks is not None and _header(request_headers, "x-amz-invocation-type") == "Event":
         event = json.loads(body) if body else {}
         hooks.invoke_async(self.function_arn, event)
         return ""
@@ -327,7 +349,9 @@ class _VirtualDatetime(_datetime_module.datetime, metaclass=_VirtualDatetimeMeta
     @classmethod
     def now(cls, tz: _datetime_module.tzinfo | None = None) -> _datetime_module.datetime:  # type: ignore[override]
         hooks = _hooks
-        current = hooks.clock.now() if hooks is not None else _datetime_module.datetime.now(_datetime_module.UTC)
+        current = (
+            hooks.clock.now() if hooks is not None else _datetime_module.datetime.now(_datetime_module.UTC)
+        )
         if tz is None:
             return current.astimezone().replace(tzinfo=None)
         return current.astimezone(tz)
@@ -400,7 +424,7 @@ def install(hooks: Hooks) -> None:
         for name in _SFN_DATE_MODULES:
             module = importlib.import_module(name)
             _originals.setdefault((name, None, "datetime"), module.datetime)
-            module.datetime = _VIRTUAL_DATETIME  # type: ignore[attr-defined]
+            module.__dict__["datetime"] = _VIRTUAL_DATETIME
         _client_cache.clear()
         _hooks = hooks
 
@@ -417,7 +441,7 @@ def uninstall() -> None:
             setattr(_owner(patch), patch.attribute, _originals[key])
         _swap_boto_client_for(_originals[(PATCHES[7].module, None, "boto_client_for")])
         for name in _SFN_DATE_MODULES:
-            setattr(importlib.import_module(name), "datetime", _originals[(name, None, "datetime")])
+            importlib.import_module(name).__dict__["datetime"] = _originals[name, None, "datetime"]
         _client_cache.clear()
 
 
@@ -445,19 +469,27 @@ def _import_sfn_interpreter() -> None:
         shared = moto_session()
         original = boto3.session.Session.get_available_regions
 
-        def cached_regions(self: Any, service_name: str, partition_name: str = "aws", allow_non_regional: bool = False) -> Any:
+        def cached_regions(
+            self: Any, service_name: str, partition_name: str = "aws", allow_non_regional: bool = False
+        ) -> Any:
             return original(shared, service_name, partition_name, allow_non_regional)
 
-        boto3.session.Session.get_available_regions = cached_regions  # type: ignore[method-assign]
+        boto3.session.Session.get_available_regions = cached_regions
         try:
             importlib.import_module("moto.ec2.models.availability_zones_and_regions")
         finally:
-            boto3.session.Session.get_available_regions = original  # type: ignore[method-assign]
+            boto3.session.Session.get_available_regions = original
     importlib.import_module("moto.stepfunctions.parser.models")
-    importlib.import_module("moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_factory")
+    importlib.import_module(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_factory"
+    )
     importlib.import_module("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils")
-    importlib.import_module("moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3")
-    importlib.import_module("moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3")
+    importlib.import_module(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3"
+    )
+    importlib.import_module(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3"
+    )
 
 
 def signature_of(patch: Patch) -> str | None:
@@ -545,14 +577,20 @@ def event_pattern_matcher(pattern: dict[str, Any] | str) -> Callable[[dict[str, 
     from moto.events.models import EventPattern
 
     compiled = EventPattern.load(pattern if isinstance(pattern, str) else json.dumps(pattern))
-    return compiled.matches_event  # type: ignore[no-any-return]
+
+    def matches(record: dict[str, Any]) -> bool:
+        return bool(compiled.matches_event(record))  # type: ignore[arg-type]  # any JSON document
+
+    return matches
 
 
 def sfn_running_executions(account_id: str, region: str) -> list[Any]:
     from moto.stepfunctions.models import stepfunctions_backends
 
     backend = stepfunctions_backends[account_id][region]
-    return [e for sm in backend.state_machines for e in sm.executions if getattr(e, "status", None) == "RUNNING"]
+    return [
+        e for sm in backend.state_machines for e in sm.executions if getattr(e, "status", None) == "RUNNING"
+    ]
 
 
 def sfn_stop_all(account_id: str, region: str) -> int:
@@ -561,7 +599,9 @@ def sfn_stop_all(account_id: str, region: str) -> int:
     for execution in sfn_running_executions(account_id, region):
         try:
             execution.stop(
-                stop_date=_datetime_module.datetime.now(_datetime_module.UTC), error="LocalCloud.Stopped", cause=""
+                stop_date=_datetime_module.datetime.now(_datetime_module.UTC),
+                error="LocalCloud.Stopped",
+                cause="",
             )
             stopped += 1
         except Exception:  # an execution that is ending at this moment
@@ -587,11 +627,9 @@ def sfn_busy_threads(clock: VirtualClock) -> list[str]:
             busy.append(f"{thread.name} (starting)")
             continue
         if not thread.is_alive():
-            if thread._started.is_set():  # type: ignore[attr-defined]
-                try:
+            if thread._started.is_set():
+                with contextlib.suppress(ValueError):
                     TMP_THREADS.remove(thread)
-                except ValueError:
-                    pass
             else:
                 busy.append(f"{thread.name} (starting)")
             continue

@@ -61,7 +61,9 @@ def failed_item_ids(result: InvokeResult, batch_ids: list[str], report: bool) ->
     for failure in failures:
         identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
         if not identifier or str(identifier) not in known:
-            LOG.warning("batchItemFailures names %r, which is not in the batch: the whole batch fails", identifier)
+            LOG.warning(
+                "batchItemFailures names %r, which is not in the batch: the whole batch fails", identifier
+            )
             return list(batch_ids)
         failed.append(str(identifier))
     return failed
@@ -96,8 +98,12 @@ class SqsPoller:
         self.account_id = account_id
         self.region = region
         self.queue_name = mapping.source_arn.rsplit(":", 1)[1]
-        self.queue_url = f"https://sqs.{region}.amazonaws.com/{mapping.source_arn.split(':')[4]}/{self.queue_name}"
-        attributes = clients("sqs").get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["All"])["Attributes"]
+        self.queue_url = (
+            f"https://sqs.{region}.amazonaws.com/{mapping.source_arn.split(':')[4]}/{self.queue_name}"
+        )
+        attributes = clients("sqs").get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["All"])[
+            "Attributes"
+        ]
         self.visibility_timeout = int(attributes.get("VisibilityTimeout", "30"))
         redrive = json.loads(attributes["RedrivePolicy"]) if attributes.get("RedrivePolicy") else {}
         self.max_receive_count = int(redrive.get("maxReceiveCount", 0)) or None
@@ -130,7 +136,9 @@ class SqsPoller:
                 continue
             del self._invisible[receipt]
             try:
-                sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
+                sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0
+                )
             except Exception as exc:  # deleted meanwhile (a handler, a purge)
                 LOG.debug("message %s no longer in %s: %s", item.message_id, self.queue_name, exc)
                 continue
@@ -301,7 +309,9 @@ class StreamPoller:
             SequenceNumber=str(self.position),
         )["ShardIterator"]
         response = streams.get_records(ShardIterator=iterator, Limit=max(1, self._limit))
-        moto_patches.forget_shard_iterators(self.account_id, self.region, iterator, response.get("NextShardIterator", ""))
+        moto_patches.forget_shard_iterators(
+            self.account_id, self.region, iterator, response.get("NextShardIterator", "")
+        )
         raw = response.get("Records", [])
         if not raw:
             return 0
@@ -381,8 +391,12 @@ class StreamPoller:
             first["SequenceNumber"],
             last["SequenceNumber"],
             self._attempts,
-            f"; failure record sent to {destination.rsplit(':', 1)[-1]}" if destination else "; records dropped",
+            f"; failure record sent to {destination.rsplit(':', 1)[-1]}"
+            if destination
+            else "; records dropped",
         )
         if destination:
-            self.dispatcher.deliver(destination, json.dumps(failure), trigger="stream", origin=self.mapping.logical_id)
+            self.dispatcher.deliver(
+                destination, json.dumps(failure), trigger="stream", origin=self.mapping.logical_id
+            )
         self._advance(end + 1)

@@ -146,6 +146,7 @@ class Provisioner:
         stack_name: str,
         prefix: str = "",
         root: Path | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         self.template = template
         self.clients = clients
@@ -154,6 +155,7 @@ class Provisioner:
         self.stack_name = stack_name
         self.prefix = prefix
         self.root = root
+        self.cache_dir = cache_dir
         self.resources: dict[str, Resource] = {}
         self.functions: dict[str, FunctionSpec] = {}
         self.mappings: list[EventSourceMapping] = []
@@ -163,7 +165,9 @@ class Provisioner:
         self._function_names: dict[str, str] = {}
         self._async_config: dict[str, dict[str, Any]] = {}
         cfn = template.cfn
-        parameter_types = {k: str((v or {}).get("Type", "String")) for k, v in (cfn.get("Parameters") or {}).items()}
+        parameter_types = {
+            k: str((v or {}).get("Type", "String")) for k, v in (cfn.get("Parameters") or {}).items()
+        }
         self.resolver = Resolver(
             parameters=template.parameters,
             parameter_types=parameter_types,
@@ -227,7 +231,9 @@ class Provisioner:
         resource = self.resources.get(logical_id)
         if resource is None:
             if logical_id in self.template.resources:
-                raise IntrinsicError(f"{logical_id} is referenced before it exists (or its Condition is false)")
+                raise IntrinsicError(
+                    f"{logical_id} is referenced before it exists (or its Condition is false)"
+                )
             raise IntrinsicError(f"unknown resource {logical_id!r}")
         if resource.status == "skipped":
             raise IntrinsicError(f"{logical_id} is referenced but its Condition is false")
@@ -243,7 +249,9 @@ class Provisioner:
         if resource.status == "unsupported":
             return f"{logical_id}.{attribute}"
         known = ", ".join(sorted(resource.attributes)) or "none"
-        raise IntrinsicError(f"Fn::GetAtt {logical_id}.{attribute}: unknown attribute ({resource.type} has {known})")
+        raise IntrinsicError(
+            f"Fn::GetAtt {logical_id}.{attribute}: unknown attribute ({resource.type} has {known})"
+        )
 
     # -- naming -------------------------------------------------------------------------------------
     def generated_name(self, logical_id: str, max_length: int = 64, suffix: str = "") -> str:
@@ -300,23 +308,33 @@ class Provisioner:
         )
         self.unsupported.append(f"{self.prefix}{logical_id} ({kind})")
         physical = self.generated_name(logical_id)
-        return Resource(logical_id, kind, physical, {"Arn": self.arn("unknown", physical)}, status="unsupported")
+        return Resource(
+            logical_id, kind, physical, {"Arn": self.arn("unknown", physical)}, status="unsupported"
+        )
 
     def _record(self, logical_id: str, kind: str, props: dict[str, Any]) -> Resource:
         physical = f"{logical_id}-{_short_hash(self.stack_name + logical_id)}"
         attributes: dict[str, Any] = {}
         if kind == "AWS::ApiGatewayV2::Api":
-            physical = hashlib.sha1((self.stack_name + logical_id).encode(), usedforsecurity=False).hexdigest()[:10]
+            physical = hashlib.sha1(
+                (self.stack_name + logical_id).encode(), usedforsecurity=False
+            ).hexdigest()[:10]
             attributes = {
                 "ApiId": physical,
                 "ApiEndpoint": f"https://{physical}.execute-api.{self.region}.amazonaws.com",
             }
         elif kind == "AWS::ApiGatewayV2::Stage":
             physical = str(props.get("StageName", "$default"))
-        elif kind in ("AWS::ApiGatewayV2::Authorizer", "AWS::ApiGatewayV2::Route", "AWS::ApiGatewayV2::Integration"):
+        elif kind in (
+            "AWS::ApiGatewayV2::Authorizer",
+            "AWS::ApiGatewayV2::Route",
+            "AWS::ApiGatewayV2::Integration",
+        ):
             attributes = {f"{kind.rsplit('::', 1)[1]}Id": physical}
         elif kind == "AWS::IAM::ManagedPolicy":
-            physical = self.arn("iam", f"policy/{self.generated_name(logical_id)}").replace(f":{self.region}:", "::")
+            physical = self.arn("iam", f"policy/{self.generated_name(logical_id)}").replace(
+                f":{self.region}:", "::"
+            )
         return Resource(logical_id, kind, physical, attributes, props, status="recorded")
 
     # -- DynamoDB -------------------------------------------------------------------------------------
@@ -336,8 +354,8 @@ class Provisioner:
         for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
             if props.get(key):
                 indexes = []
-                for index in props[key]:
-                    index = {k: v for k, v in index.items() if k not in ("ContributorInsightsSpecification",)}
+                for declared in props[key]:
+                    index = {k: v for k, v in declared.items() if k != "ContributorInsightsSpecification"}
                     if billing == "PROVISIONED" and key == "GlobalSecondaryIndexes":
                         index.setdefault("ProvisionedThroughput", throughput)
                     elif billing != "PROVISIONED":
@@ -346,7 +364,10 @@ class Provisioner:
                 params[key] = indexes
         stream = props.get("StreamSpecification")
         if stream and stream.get("StreamViewType"):
-            params["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+            params["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": stream["StreamViewType"],
+            }
         sse = props.get("SSESpecification")
         if sse:
             params["SSESpecification"] = {
@@ -391,7 +412,12 @@ class Provisioner:
             else:
                 attributes[key] = str(value)
         if not fifo:
-            for fifo_only in ("FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"):
+            for fifo_only in (
+                "FifoQueue",
+                "ContentBasedDeduplication",
+                "DeduplicationScope",
+                "FifoThroughputLimit",
+            ):
                 attributes.pop(fifo_only, None)
         url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = self.arn("sqs", name)
@@ -408,7 +434,9 @@ class Provisioner:
         }
         arn = client.create_topic(Name=name, Attributes=attributes)["TopicArn"]
         for subscription in props.get("Subscription") or []:
-            client.subscribe(TopicArn=arn, Protocol=subscription["Protocol"], Endpoint=subscription["Endpoint"])
+            client.subscribe(
+                TopicArn=arn, Protocol=subscription["Protocol"], Endpoint=subscription["Endpoint"]
+            )
         return Resource(logical_id, "AWS::SNS::Topic", arn, {"TopicArn": arn, "TopicName": name})
 
     def _sns_subscription(self, logical_id: str, props: dict[str, Any]) -> Resource:
@@ -452,7 +480,9 @@ class Provisioner:
         arn = client.put_rule(**params)["RuleArn"]
         targets = props.get("Targets") or []
         if targets:
-            conformed = api_params(client, "PutTargets", {"Rule": name, "EventBusName": bus, "Targets": targets})
+            conformed = api_params(
+                client, "PutTargets", {"Rule": name, "EventBusName": bus, "Targets": targets}
+            )
             for target in conformed["Targets"]:
                 if isinstance(target.get("Input"), (dict, list)):
                     target["Input"] = json.dumps(target["Input"])
@@ -516,7 +546,9 @@ class Provisioner:
         client = self.clients("iam")
         name = self.generated_name("DefaultRole", 64)
         arn = client.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        self.resources["__LocalCloudDefaultRole"] = Resource("__LocalCloudDefaultRole", "AWS::IAM::Role", name, {"Arn": arn})
+        self.resources["__LocalCloudDefaultRole"] = Resource(
+            "__LocalCloudDefaultRole", "AWS::IAM::Role", name, {"Arn": arn}
+        )
         return str(arn)
 
     def _lambda_function(self, logical_id: str, props: dict[str, Any]) -> Resource:
@@ -539,9 +571,16 @@ class Provisioner:
         self._function_names[arn] = logical_id
         source = self.template.functions.get(logical_id)
         if props.get("PackageType") == "Image" or source is None or source.handler is None:
-            LOG.warning("localcloud: %s%s has no local handler (image or inline code); it cannot run", self.prefix, logical_id)
+            LOG.warning(
+                "localcloud: %s%s has no local handler (image or inline code); it cannot run",
+                self.prefix,
+                logical_id,
+            )
         else:
-            environment = {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in ((props.get("Environment") or {}).get("Variables") or {}).items()}
+            environment = {
+                k: ("true" if v is True else "false" if v is False else str(v))
+                for k, v in ((props.get("Environment") or {}).get("Variables") or {}).items()
+            }
             self.functions[logical_id] = FunctionSpec(
                 logical_id=f"{self.prefix}{logical_id}",
                 name=name,
@@ -584,7 +623,9 @@ class Provisioner:
         source_arn = str(props.get("EventSourceArn", ""))
         kind = "sqs" if ":sqs:" in source_arn else "dynamodb" if ":dynamodb:" in source_arn else "other"
         identifier = hashlib.sha1((self.stack_name + logical_id).encode(), usedforsecurity=False).hexdigest()
-        uuid = f"{identifier[:8]}-{identifier[8:12]}-{identifier[12:16]}-{identifier[16:20]}-{identifier[20:32]}"
+        uuid = (
+            f"{identifier[:8]}-{identifier[8:12]}-{identifier[12:16]}-{identifier[16:20]}-{identifier[20:32]}"
+        )
         filters = []
         for entry in (props.get("FilterCriteria") or {}).get("Filters") or []:
             pattern = entry.get("Pattern")
@@ -599,7 +640,8 @@ class Provisioner:
             enabled=_bool(props.get("Enabled"), default=True),
             starting_position=str(props.get("StartingPosition") or "LATEST"),
             filters=filters,
-            report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+            report_batch_item_failures="ReportBatchItemFailures"
+            in (props.get("FunctionResponseTypes") or []),
             maximum_retry_attempts=_int(props.get("MaximumRetryAttempts"), -1),
             bisect_on_error=_bool(props.get("BisectBatchOnFunctionError")),
             on_failure_arn=((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"),
@@ -607,19 +649,28 @@ class Provisioner:
             properties=props,
         )
         if kind == "other":
-            LOG.warning("localcloud: %s%s maps %s, which the local cloud does not poll", self.prefix, logical_id, source_arn)
+            LOG.warning(
+                "localcloud: %s%s maps %s, which the local cloud does not poll",
+                self.prefix,
+                logical_id,
+                source_arn,
+            )
         self.mappings.append(mapping)
         return Resource(logical_id, "AWS::Lambda::EventSourceMapping", uuid, {"Id": uuid}, status="recorded")
 
     def _event_invoke_config(self, logical_id: str, props: dict[str, Any]) -> Resource:
         function = self._function_logical_id(str(props["FunctionName"]))
         self._async_config[function] = props
-        return Resource(logical_id, "AWS::Lambda::EventInvokeConfig", f"{function}-invoke-config", status="recorded")
+        return Resource(
+            logical_id, "AWS::Lambda::EventInvokeConfig", f"{function}-invoke-config", status="recorded"
+        )
 
     def _lambda_version(self, logical_id: str, props: dict[str, Any]) -> Resource:
         function = self._function_logical_id(str(props["FunctionName"]))
         arn = f"{self._resource(function).attributes['Arn']}:1"
-        return Resource(logical_id, "AWS::Lambda::Version", arn, {"Version": "1", "FunctionArn": arn}, status="recorded")
+        return Resource(
+            logical_id, "AWS::Lambda::Version", arn, {"Version": "1", "FunctionArn": arn}, status="recorded"
+        )
 
     def _lambda_alias(self, logical_id: str, props: dict[str, Any]) -> Resource:
         function = self._function_logical_id(str(props["FunctionName"]))
@@ -654,9 +705,17 @@ class Provisioner:
             policy = props["KeyPolicy"]
             params["Policy"] = policy if isinstance(policy, str) else json.dumps(policy)
         metadata = client.create_key(**api_params(client, "CreateKey", params))["KeyMetadata"]
-        if _bool(props.get("EnableKeyRotation")) and metadata.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT":
+        if (
+            _bool(props.get("EnableKeyRotation"))
+            and metadata.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
+        ):
             client.enable_key_rotation(KeyId=metadata["KeyId"])
-        return Resource(logical_id, "AWS::KMS::Key", metadata["KeyId"], {"Arn": metadata["Arn"], "KeyId": metadata["KeyId"]})
+        return Resource(
+            logical_id,
+            "AWS::KMS::Key",
+            metadata["KeyId"],
+            {"Arn": metadata["Arn"], "KeyId": metadata["KeyId"]},
+        )
 
     def _kms_alias(self, logical_id: str, props: dict[str, Any]) -> Resource:
         client = self.clients("kms")
@@ -680,8 +739,15 @@ class Provisioner:
     def _ssm_parameter(self, logical_id: str, props: dict[str, Any]) -> Resource:
         client = self.clients("ssm")
         name = props.get("Name") or self.generated_name(logical_id, 1011)
-        client.put_parameter(Name=name, Value=str(props["Value"]), Type=props.get("Type", "String"), Overwrite=True)
-        return Resource(logical_id, "AWS::SSM::Parameter", name, {"Type": props.get("Type", "String"), "Value": props["Value"]})
+        client.put_parameter(
+            Name=name, Value=str(props["Value"]), Type=props.get("Type", "String"), Overwrite=True
+        )
+        return Resource(
+            logical_id,
+            "AWS::SSM::Parameter",
+            name,
+            {"Type": props.get("Type", "String"), "Value": props["Value"]},
+        )
 
     def _s3_bucket(self, logical_id: str, props: dict[str, Any]) -> Resource:
         client = self.clients("s3")
@@ -733,7 +799,9 @@ class Provisioner:
         client = self.clients("cognito-idp")
         params = dict(props)
         params.setdefault("ClientName", self.generated_name(logical_id, 128))
-        created = client.create_user_pool_client(**api_params(client, "CreateUserPoolClient", params))["UserPoolClient"]
+        created = client.create_user_pool_client(**api_params(client, "CreateUserPoolClient", params))[
+            "UserPoolClient"
+        ]
         attributes = {"ClientId": created["ClientId"], "Name": created["ClientName"]}
         if created.get("ClientSecret"):
             attributes["ClientSecret"] = created["ClientSecret"]
@@ -749,13 +817,27 @@ class Provisioner:
     # -- nested stacks ------------------------------------------------------------------------------------
     def _nested_stack(self, logical_id: str, props: dict[str, Any]) -> Resource:
         nested = self.template.nested.get(logical_id)
-        stack_id = self.arn("cloudformation", f"stack/{self.stack_name}-{logical_id}/{_short_hash(logical_id)}")
+        stack_id = self.arn(
+            "cloudformation", f"stack/{self.stack_name}-{logical_id}/{_short_hash(logical_id)}"
+        )
         if nested is None:
-            LOG.warning("localcloud: nested stack %s%s has no local template; ignored", self.prefix, logical_id)
+            LOG.warning(
+                "localcloud: nested stack %s%s has no local template; ignored", self.prefix, logical_id
+            )
             self.unsupported.append(f"{self.prefix}{logical_id} (AWS::CloudFormation::Stack)")
             return Resource(logical_id, "AWS::CloudFormation::Stack", stack_id, status="unsupported")
-        parameters = {k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in (props.get("Parameters") or {}).items()}
-        translated = load_template(nested.path, parameters, region=self.region, account_id=self.account_id, stack_name=f"{self.stack_name}-{logical_id}")
+        parameters = {
+            k: (",".join(map(str, v)) if isinstance(v, list) else v)
+            for k, v in (props.get("Parameters") or {}).items()
+        }
+        translated = load_template(
+            nested.path,
+            parameters,
+            region=self.region,
+            account_id=self.account_id,
+            stack_name=f"{self.stack_name}-{logical_id}",
+            cache_dir=self.cache_dir,
+        )
         child = Provisioner(
             translated,
             self.clients,
@@ -764,6 +846,7 @@ class Provisioner:
             stack_name=f"{self.stack_name}-{logical_id}"[:128],
             prefix=f"{self.prefix}{logical_id}.",
             root=self.root,
+            cache_dir=self.cache_dir,
         )
         child.run()
         self.children[logical_id] = child

@@ -68,7 +68,9 @@ def _function_from_uri(uri: Any, find_function: Callable[[str], str | None]) -> 
     return find_function(uri)
 
 
-def _authorizers(body: Mapping[str, Any], find_function: Callable[[str], str | None]) -> dict[str, ApiAuthorizer]:
+def _authorizers(
+    body: Mapping[str, Any], find_function: Callable[[str], str | None]
+) -> dict[str, ApiAuthorizer]:
     found: dict[str, ApiAuthorizer] = {}
     schemes = ((body.get("components") or {}).get("securitySchemes")) or {}
     for name, scheme in schemes.items():
@@ -143,7 +145,8 @@ def parse_apis(
     for logical_id, resource in resources.items():
         by_type.setdefault(resource.type, []).append((logical_id, resource))
     stages = {
-        str(r.properties.get("ApiId")): str(r.physical_id) for _, r in by_type.get("AWS::ApiGatewayV2::Stage", [])
+        str(r.properties.get("ApiId")): str(r.physical_id)
+        for _, r in by_type.get("AWS::ApiGatewayV2::Stage", [])
     }
     integrations = {r.physical_id: r.properties for _, r in by_type.get("AWS::ApiGatewayV2::Integration", [])}
     explicit_authorizers: dict[str, ApiAuthorizer] = {}

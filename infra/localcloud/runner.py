@@ -147,7 +147,7 @@ def _from_json_text(text: Any) -> Any:
     return None
 
 
-def correlation_id(event: Any) -> str | None:  # noqa: PLR0911 - one exit per event shape
+def correlation_id(event: Any) -> str | None:  # noqa: PLR0911, PLR0912 - one exit per event shape
     """The correlation id carried by an event, whatever its shape (best effort, cheap)."""
     if not isinstance(event, dict):
         return None
@@ -271,12 +271,13 @@ class Runner:
             raise RunnerError(f"{spec.logical_id}: Handler {spec.handler!r} is not module.function")
         module = importlib.import_module(module_name)
         module_file = getattr(module, "__file__", None)
-        if spec.code_dir is not None:
-            if module_file is None or not Path(module_file).resolve().is_relative_to(spec.code_dir):
-                raise RunnerError(
-                    f"{spec.logical_id}: handler module {module_name} is {module_file}, which is not under "
-                    f"its CodeUri {spec.code_dir}; the deployed artifact would not contain it"
-                )
+        if spec.code_dir is not None and (
+            module_file is None or not Path(module_file).resolve().is_relative_to(spec.code_dir)
+        ):
+            raise RunnerError(
+                f"{spec.logical_id}: handler module {module_name} is {module_file}, which is not under "
+                f"its CodeUri {spec.code_dir}; the deployed artifact would not contain it"
+            )
         handler = getattr(module, attribute, None)
         if not callable(handler):
             raise RunnerError(f"{spec.logical_id}: {module_name} has no callable {attribute!r}")
@@ -326,7 +327,12 @@ class Runner:
             self.overhead_ms = duration_ms - (handler_ended - handler_started) * 1000
             LOG.info("%s", record.line())
             if handler_ended - handler_started > spec.timeout:
-                LOG.warning("%s ran %.1f s, longer than its Timeout of %d s", spec.logical_id, duration_ms / 1000, spec.timeout)
+                LOG.warning(
+                    "%s ran %.1f s, longer than its Timeout of %d s",
+                    spec.logical_id,
+                    duration_ms / 1000,
+                    spec.timeout,
+                )
             for listener in self._listeners:
                 listener(record)
             return InvokeResult(payload=payload, error=error, record=record)
@@ -352,7 +358,9 @@ class Runner:
         else:
             error_type = type(exc).__name__
         stack = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        LOG.error("%s raised %s (request %s)\n%s", spec.logical_id, error_type, request_id, "".join(stack).rstrip())
+        LOG.error(
+            "%s raised %s (request %s)\n%s", spec.logical_id, error_type, request_id, "".join(stack).rstrip()
+        )
         return {
             "errorType": error_type,
             "errorMessage": str(exc),

@@ -54,8 +54,10 @@ def _rate_seconds(match: re.Match[str]) -> int:
     value, unit = int(match.group(1)), match.group(2).rstrip("s")
     if value <= 0:
         raise ScheduleError("rate() needs a positive value")
-    if value == 1 and match.group(2).endswith("s") or value > 1 and not match.group(2).endswith("s"):
-        raise ScheduleError(f"rate({value} {match.group(2)}): AWS wants '{unit}' for 1 and '{unit}s' otherwise")
+    if (value == 1 and match.group(2).endswith("s")) or (value > 1 and not match.group(2).endswith("s")):
+        raise ScheduleError(
+            f"rate({value} {match.group(2)}): AWS wants '{unit}' for 1 and '{unit}s' otherwise"
+        )
     return value * _UNIT_SECONDS[unit]
 
 
@@ -227,7 +229,11 @@ class Scheduler:
             except Exception:
                 following = None
             tracked.next_due = self._bounded(kind, item, following)
-            if kind == "schedule" and tracked.next_due is None and getattr(item, "action_after_completion", None) == "DELETE":
+            if (
+                kind == "schedule"
+                and tracked.next_due is None
+                and getattr(item, "action_after_completion", None) == "DELETE"
+            ):
                 moto_patches.delete_schedule(self.account_id, self.region, item.group_name, item.name)
                 self._tracked.pop(tracked.key, None)
         return fired
@@ -242,7 +248,7 @@ class Scheduler:
     def _fire_rule(self, rule: Any, occurrence: datetime) -> None:
         if rule.state != "ENABLED":
             return
-        event = {
+        event: dict[str, Any] = {
             "version": "0",
             "id": str(uuid.uuid4()),
             "detail-type": "Scheduled Event",
@@ -253,7 +259,12 @@ class Scheduler:
             "resources": [rule.arn],
             "detail": {},
         }
-        LOG.info("%s rule %s fired (scheduled %s)", self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"), rule.name, event["time"])
+        LOG.debug(
+            "%s rule %s fired (scheduled %s)",
+            self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            rule.name,
+            event["time"],
+        )
         for target in rule.targets:
             payload = render_rule_input(target, event, rule.arn, rule.name)
             self.dispatcher.deliver(
@@ -271,7 +282,9 @@ class Scheduler:
             return
         target = schedule.target or {}
         if (schedule.flexible_time_window or {}).get("Mode", "OFF") != "OFF":
-            LOG.debug("schedule %s: FlexibleTimeWindow ignored locally (fires at the exact time)", schedule.name)
+            LOG.debug(
+                "schedule %s: FlexibleTimeWindow ignored locally (fires at the exact time)", schedule.name
+            )
         execution_id = str(uuid.uuid4())
         text = str(target.get("Input") if target.get("Input") is not None else "{}")
         for name, value in (
@@ -281,7 +294,7 @@ class Scheduler:
             ("aws.scheduler.attempt-number", "1"),
         ):
             text = text.replace(f"<{name}>", value)
-        LOG.info(
+        LOG.debug(
             "%s schedule %s fired (scheduled %s)",
             self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
             schedule.name,
@@ -315,9 +328,13 @@ class Scheduler:
                 function_arn = str(params["FunctionName"])
                 if not function_arn.startswith("arn:"):
                     function_arn = self.dispatcher.runner.find(function_arn).arn
-                self.dispatcher.deliver(function_arn, payload, trigger="schedule", origin=origin, dead_letter_arn=dead_letter)
+                self.dispatcher.deliver(
+                    function_arn, payload, trigger="schedule", origin=origin, dead_letter_arn=dead_letter
+                )
                 return
-            client = self.dispatcher.clients({"sfn": "stepfunctions", "eventbridge": "events"}.get(service, service))
+            client = self.dispatcher.clients(
+                {"sfn": "stepfunctions", "eventbridge": "events"}.get(service, service)
+            )
             method = re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
             getattr(client, method)(**params)
             if self.dispatcher.on_started_execution is not None and service == "sfn":

@@ -132,7 +132,8 @@ def render_rule_input(target: dict[str, Any], event: dict[str, Any], rule_arn: s
     transformer = target.get("InputTransformer")
     if transformer:
         values: dict[str, Any] = {
-            name: json_path(event, str(path)) for name, path in (transformer.get("InputPathsMap") or {}).items()
+            name: json_path(event, str(path))
+            for name, path in (transformer.get("InputPathsMap") or {}).items()
         }
         values.setdefault("aws.events.rule-arn", rule_arn)
         values.setdefault("aws.events.rule-name", rule_name)
@@ -224,7 +225,9 @@ class Dispatcher:
         except Exception as exc:
             self._failed_delivery(arn, payload, origin, dead_letter_arn, exc)
 
-    def send_sqs(self, arn: str, body: str, *, group_id: str | None = None, dedup_id: str | None = None) -> None:
+    def send_sqs(
+        self, arn: str, body: str, *, group_id: str | None = None, dedup_id: str | None = None
+    ) -> None:
         name = arn.rsplit(":", 1)[1]
         url = f"https://sqs.{self.region}.amazonaws.com/{arn.split(':')[4]}/{name}"
         params: dict[str, Any] = {"QueueUrl": url, "MessageBody": body}
@@ -257,12 +260,16 @@ class Dispatcher:
         if result.get("FailedEntryCount"):
             raise RunnerError(f"PutEvents to {bus} failed: {result['Entries']}")
 
-    def _failed_delivery(self, arn: str, payload: str, origin: str, dead_letter_arn: str | None, exc: Exception) -> None:
+    def _failed_delivery(
+        self, arn: str, payload: str, origin: str, dead_letter_arn: str | None, exc: Exception
+    ) -> None:
         LOG.warning("delivery from %s to %s failed: %s", origin, arn, exc)
         if dead_letter_arn:
             try:
                 self.send_sqs(dead_letter_arn, payload)
-                LOG.warning("delivery from %s to %s sent to dead-letter queue %s", origin, arn, dead_letter_arn)
+                LOG.warning(
+                    "delivery from %s to %s sent to dead-letter queue %s", origin, arn, dead_letter_arn
+                )
             except Exception:
                 LOG.exception("dead-letter queue %s failed too", dead_letter_arn)
 
@@ -271,20 +278,30 @@ class Dispatcher:
         if service == "states":
             try:
                 name = f"{delivery.trigger}-{uuid.uuid4().hex[:24]}"
-                body = delivery.payload if isinstance(_as_event(delivery.payload), (dict, list)) else json.dumps(delivery.payload)
+                body = (
+                    delivery.payload
+                    if isinstance(_as_event(delivery.payload), (dict, list))
+                    else json.dumps(delivery.payload)
+                )
                 started = self.clients("stepfunctions").start_execution(
                     stateMachineArn=delivery.arn, name=name, input=body
                 )
-                LOG.info("%s started %s", delivery.origin, started["executionArn"].rsplit(":", 2)[-2] + ":" + name)
+                LOG.info(
+                    "%s started %s", delivery.origin, started["executionArn"].rsplit(":", 2)[-2] + ":" + name
+                )
                 if self.on_started_execution is not None:
                     self.on_started_execution(started["executionArn"])
             except Exception as exc:
-                self._failed_delivery(delivery.arn, delivery.payload, delivery.origin, delivery.dead_letter_arn, exc)
+                self._failed_delivery(
+                    delivery.arn, delivery.payload, delivery.origin, delivery.dead_letter_arn, exc
+                )
             return
         try:
             spec = self.runner.find(delivery.arn)
         except RunnerError as exc:
-            self._failed_delivery(delivery.arn, delivery.payload, delivery.origin, delivery.dead_letter_arn, exc)
+            self._failed_delivery(
+                delivery.arn, delivery.payload, delivery.origin, delivery.dead_letter_arn, exc
+            )
             return
         result = self.runner.invoke(spec.logical_id, _as_event(delivery.payload), trigger=delivery.trigger)
         if result.ok:
@@ -299,7 +316,9 @@ class Dispatcher:
             spec.logical_id,
             delivery.attempt + 1,
             delivery.origin,
-            f"; event sent to {destination}" if destination else "; event dropped (no on-failure destination)",
+            f"; event sent to {destination}"
+            if destination
+            else "; event dropped (no on-failure destination)",
         )
         if destination:
             record = {
@@ -311,7 +330,11 @@ class Dispatcher:
                     "approximateInvokeCount": delivery.attempt + 1,
                 },
                 "requestPayload": _as_event(delivery.payload),
-                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                "responseContext": {
+                    "statusCode": 200,
+                    "executedVersion": "$LATEST",
+                    "functionError": "Unhandled",
+                },
                 "responsePayload": result.error,
             }
             body = json.dumps(record) if spec.async_on_failure_arn else delivery.payload

@@ -14,6 +14,7 @@ by :class:`BundledPolicyLoader`, which never creates an IAM client.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import os
@@ -84,13 +85,13 @@ class TranslatedTemplate:
         return resources
 
 
-def _policy_loader_base() -> type:
+def _policy_loader_base() -> Any:
     from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 
     return ManagedPolicyLoader
 
 
-class BundledPolicyLoader(_policy_loader_base()):  # type: ignore[misc]
+class BundledPolicyLoader(_policy_loader_base()):  # type: ignore[misc]  # samtranslator is untyped
     """A ManagedPolicyLoader that returns samtranslator's bundled map and creates no IAM client."""
 
     def __init__(self, partition: str = "aws") -> None:
@@ -135,7 +136,9 @@ def _local_dir(base: Path, value: str, what: str) -> Path:
 
 def _set_aside_code(sam: dict[str, Any], base: Path) -> tuple[dict[str, Path | None], dict[str, Path | None]]:
     """Replace local CodeUri/ContentUri with placeholders; return the real folders."""
-    globals_function = sam.get("Globals", {}).get("Function", {}) if isinstance(sam.get("Globals"), dict) else {}
+    globals_function = (
+        sam.get("Globals", {}).get("Function", {}) if isinstance(sam.get("Globals"), dict) else {}
+    )
     global_code = globals_function.get("CodeUri") if isinstance(globals_function, dict) else None
     global_dir: Path | None = None
     if _is_local_path(global_code):
@@ -255,6 +258,62 @@ def _restore_definitions(cfn: dict[str, Any], definitions: dict[str, str]) -> No
         props["DefinitionString"] = text
 
 
+_CACHE_FORMAT = "1"
+
+
+def _transform(path: Path, sam: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    from samtranslator.translator.transform import transform
+
+    # samtranslator logs a warning about unpublished metrics when its Metrics object is collected.
+    logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
+    try:
+        return transform(sam, values, BundledPolicyLoader())  # type: ignore[no-any-return]
+    except Exception as exc:  # samtranslator raises several unrelated exception types
+        raise TemplateError(f"SAM transform of {path.name} failed: {exc}") from exc
+
+
+def _cache_file(
+    cache_dir: Path | None, sam: dict[str, Any], values: dict[str, Any], definitions: dict[str, str]
+) -> Path | None:
+    if cache_dir is None:
+        return None
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for part in (
+        _CACHE_FORMAT,
+        version("aws-sam-translator"),
+        json.dumps(sam, sort_keys=True, default=str),
+        json.dumps(values, sort_keys=True, default=str),
+        json.dumps(definitions, sort_keys=True),
+    ):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return cache_dir / f"translated-{digest.hexdigest()[:32]}.json"
+
+
+def _read_cache(cache_file: Path | None) -> dict[str, Any] | None:
+    if cache_file is None or not cache_file.is_file():
+        return None
+    try:
+        cached = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return cached if isinstance(cached, dict) else None
+
+
+def _write_cache(cache_file: Path | None, cfn: dict[str, Any]) -> None:
+    if cache_file is None:
+        return
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cache_file.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(cfn), encoding="utf-8")
+        temporary.replace(cache_file)
+    except OSError as exc:
+        LOG.debug("cannot cache the translation in %s: %s", cache_file, exc)
+
+
 def load_template(
     template_path: Path,
     parameters: dict[str, Any] | None = None,
@@ -262,10 +321,14 @@ def load_template(
     region: str = "us-east-1",
     account_id: str = "123456789012",
     stack_name: str = "mallcrm-local",
+    cache_dir: Path | None = None,
 ) -> TranslatedTemplate:
-    """Parse, set aside local paths, transform offline, and put the definitions back."""
-    from samtranslator.translator.transform import transform
+    """Parse, set aside local paths, transform offline, and put the definitions back.
 
+    With ``cache_dir``, the translation is kept there, keyed by everything it depends on (the
+    template, the definitions, the parameters, the translator's version): a warm boot skips
+    importing samtranslator (~0.9 s) and the transform.
+    """
     path = template_path.resolve()
     base = path.parent
     sam = _parse_yaml(path)
@@ -293,16 +356,16 @@ def load_template(
         "AWS::URLSuffix": "amazonaws.com",
     }
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
-    if "Transform" in sam:
-        try:
-            cfn = transform(sam, {**values, **pseudo}, BundledPolicyLoader())
-        except Exception as exc:  # samtranslator raises several unrelated exception types
-            raise TemplateError(f"SAM transform of {path.name} failed: {exc}") from exc
-    else:
-        cfn = sam
-    _restore_definitions(cfn, definitions)
+    cache_file = _cache_file(cache_dir, sam, {**values, **pseudo}, definitions)
+    cfn = _read_cache(cache_file)
+    if cfn is None:
+        cfn = _transform(path, sam, {**values, **pseudo}) if "Transform" in sam else sam
+        _restore_definitions(cfn, definitions)
+        _write_cache(cache_file, cfn)
 
-    translated = TranslatedTemplate(path=path, sam=original, cfn=cfn, parameters=values, definitions=definitions)
+    translated = TranslatedTemplate(
+        path=path, sam=original, cfn=cfn, parameters=values, definitions=definitions
+    )
     translated.functions = _function_sources(original, cfn, function_dirs)
     translated.layers = {k: LayerSource(k, v) for k, v in layer_dirs.items()}
     for logical_id, nested_path in nested_paths.items():

@@ -311,6 +311,12 @@ def test_the_sam_build_output_is_for_lambda_arm64():
     from samtranslator.yaml_helper import yaml_parse
 
     built = yaml_parse((BUILD_DIR / "template.yaml").read_text(encoding="utf-8"))
+    built_handlers = {
+        n: props(f).get("Handler")
+        for n, f in of_type(built["Resources"], "AWS::Serverless::Function").items()
+    }
+    if built_handlers != {n: fn.get("Handler") for n, fn in _functions().items()}:
+        pytest.skip("the output in .aws-sam/build is of an older template.yaml (run `make build`)")
     problems = []
     for name, fn in of_type(built["Resources"], "AWS::Serverless::Function").items():
         artifact = BUILD_DIR / str(props(fn).get("CodeUri"))

@@ -67,7 +67,35 @@ def _response_body(recorded: RecordedPurchase) -> PurchaseResponse:
     )
 
 
-@app.post(PURCHASES_PATH, summary="Record a purchase (signed integration request)", tags=["integrations"])
+_PURCHASE_DESCRIPTION = (
+    "Signed by the integrating system: headers X-MallCRM-Source, X-MallCRM-Timestamp (epoch seconds, "
+    "within 300 s), X-MallCRM-Nonce (16-128 URL-safe characters, single use) and X-MallCRM-Signature "
+    "(hex HMAC-SHA256, see services/loyalty/README.md). The body is a PurchaseRequest (unknown fields "
+    "rejected); it is validated only after the signature, so it is described here rather than as a "
+    "typed request body. Recorded once per (source_system, external_id): a repeat with the same "
+    "content answers 200 with replayed=true, with other content 409."
+)
+_JSON = "application/json"
+
+
+@app.post(
+    PURCHASES_PATH,
+    summary="Record a purchase (signed integration request)",
+    description=_PURCHASE_DESCRIPTION,
+    tags=["integrations"],
+    responses={
+        201: {"description": "Recorded", "content": {_JSON: {"model": PurchaseResponse}}},
+        200: {
+            "description": "A repeat of a recorded purchase",
+            "content": {_JSON: {"model": PurchaseResponse}},
+        },
+        400: {"description": "The body is not JSON"},
+        401: {"description": "Signature missing, invalid, stale or replayed"},
+        403: {"description": "source_system is not the signing source"},
+        409: {"description": "The external id was recorded with other content"},
+        422: {"description": "The body failed validation (error.fields)"},
+    },
+)
 def post_purchase() -> Response[PurchaseResponse]:
     settings = load(LoyaltyApiSettings)
     event = app.current_event

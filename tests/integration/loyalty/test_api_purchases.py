@@ -3,42 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from services.loyalty.dal import integration_keys
 from services.loyalty.handlers import api
-from shared import clock
 from shared.events import PurchaseRecorded, consume
-from tests.integration.helpers import FakeContext, all_items, aws, create_table, http_event, signed_headers
+from tests.integration.helpers import FakeContext, all_items, http_event, signed_headers
+from tests.integration.loyalty.conftest import KEY, NOW, TABLE
 
-TABLE = "mallcrm-test-loyalty"
 PATH = "/v1/integrations/purchases"
-KEY = b"pos-main-secret-key"
-NOW = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def loyalty(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    create_table(TABLE)
-    secret = aws("secretsmanager").create_secret(
-        Name="mallcrm/test/integration-keys",
-        SecretString=json.dumps({"pos-main": KEY.decode(), "online-mall": "another-key"}),
-    )
-    for name, value in {
-        "SERVICE_NAME": "loyalty",
-        "POWERTOOLS_SERVICE_NAME": "loyalty",
-        "TABLE_NAME": TABLE,
-        "INTEGRATION_KEYS_SECRET_ARN": secret["ARN"],
-    }.items():
-        monkeypatch.setenv(name, value)
-    integration_keys.clear_cache()
-    clock.set_clock(lambda: NOW)
-    yield
-    integration_keys.clear_cache()
 
 
 def purchase_body(**overrides: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 from infra.localcloud.frontdoor import (
     Cors,
     JwtAuthorizer,
+    LambdaAuthorizer,
     Route,
     RouteTable,
     api_from_body,
@@ -82,13 +83,27 @@ def test_none_authorizer_opens_a_route_and_an_unknown_one_is_refused():
         api_from_template(template)
 
 
-def test_only_jwt_authorizers_are_supported():
+def test_lambda_request_authorizers_are_read_and_others_refused():
     template = copy.deepcopy(translated_fixture())
     scheme = template["Resources"]["MallApi"]["Properties"]["Body"]["components"]["securitySchemes"][
         "StaffJwt"
     ]
-    scheme["x-amazon-apigateway-authorizer"]["type"] = "request"
-    with pytest.raises(ValueError, match="only JWT"):
+    uri = (
+        "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+        "${MemberAuth.Arn}/invocations"
+    )
+    scheme["x-amazon-apigateway-authorizer"] = {
+        "type": "request",
+        "identitySource": "$request.header.Authorization, $request.header.X-Mall",
+        "authorizerUri": {"Fn::Sub": uri},
+        "enableSimpleResponses": True,
+    }
+    route = next(r for r in api_from_template(template).routes if r.key == "ANY /v1/admin/{proxy+}")
+    assert route.authorizer == LambdaAuthorizer(
+        "StaffJwt", "MemberAuth", ("$request.header.Authorization", "$request.header.X-Mall"), True
+    )
+    del scheme["x-amazon-apigateway-authorizer"]["authorizerUri"]
+    with pytest.raises(ValueError, match="cannot run"):
         api_from_template(template)
 
 

@@ -41,6 +41,7 @@ import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.common import (
     ROOT,
@@ -58,7 +59,10 @@ from bench.common import (
 TARGET_MS = 250.0
 
 _PREAMBLE = "import sys, time, importlib\n_n = len(sys.modules)\n_t = time.perf_counter()\n"
-_REPORT = "_e = time.perf_counter()\nprint('{\"ms\": %r, \"modules\": %d}' % ((_e - _t) * 1000, len(sys.modules) - _n))\n"
+_REPORT = (
+    "_e = time.perf_counter()\n"
+    'print(\'{"ms": %r, "modules": %d}\' % ((_e - _t) * 1000, len(sys.modules) - _n))\n'
+)
 
 
 def _import_code(module: str | None) -> str:
@@ -107,7 +111,10 @@ def _warm(prefix: Path, functions: list[FunctionInfo]) -> None:
 def _strip_non_stdlib(warm: Path, target: Path) -> None:
     """A copy of the warm cache without the bytecode of site-packages and of the repo."""
     shutil.copytree(warm, target)
-    stdlib = {Path(sysconfig.get_paths()["stdlib"]).resolve(), Path(sysconfig.get_paths()["platstdlib"]).resolve()}
+    stdlib = {
+        Path(sysconfig.get_paths()["stdlib"]).resolve(),
+        Path(sysconfig.get_paths()["platstdlib"]).resolve(),
+    }
     for source in {ROOT.resolve(), *(Path(p).resolve() for p in site.getsitepackages())}:
         if any(source.is_relative_to(s) and source != s for s in stdlib) or source in stdlib:
             continue
@@ -187,7 +194,7 @@ def run(runs: int = 5, alt_runs: int = 3) -> list[Table]:
     )
     lam, notrace, nopyc = results["lambda"], results["no-trace"], results["no-pyc"]
     bare_lambda = median(bare["lambda"])
-    data_rows = []
+    data_rows: list[dict[str, Any]] = []
     for module in modules:
         s = lam[module]
         value = median(s.import_ms)
@@ -222,18 +229,31 @@ def run(runs: int = 5, alt_runs: int = 3) -> list[Table]:
         f"proc-bare: child wall time (spawn to exit) minus a bare child ({ms(bare_lambda)} ms), same runs.",
         f"no-trace: POWERTOOLS_TRACE_DISABLED=true; no-pyc: stdlib bytecode only (as the sam build "
         f"artifacts run on Lambda); median of {alt_runs} each.",
-        f"target <= {TARGET_MS:.0f} ms: {len(data_rows) - missed} of {len(data_rows)} handler modules met it.",
+        f"target <= {TARGET_MS:.0f} ms: {len(data_rows) - missed} of {len(data_rows)} "
+        "handler modules met it.",
         f"Python {sys.version.split()[0]} here; Lambda runs python3.12 on arm64.",
     ]
     if absent:
         main.notes.append("not measured (module not in the repo yet): " + ", ".join(absent))
-    main.data = {"target_ms": TARGET_MS, "runs": runs, "alt_runs": alt_runs, "bare_ms": bare, "rows": data_rows, "absent": absent}
+    main.data = {
+        "target_ms": TARGET_MS,
+        "runs": runs,
+        "alt_runs": alt_runs,
+        "bare_ms": bare,
+        "rows": data_rows,
+        "absent": absent,
+    }
 
     heavy = Table(
-        "1b. Five heaviest imported packages per handler (self ms summed per top-level package, -X importtime)",
+        "1b. Five heaviest imported packages per handler "
+        "(self ms summed per top-level package, -X importtime)",
         ["handler module", "1", "2", "3", "4", "5"],
     )
     for module in modules:
-        heavy.add(module.removeprefix("services."), *(f"{name} {value:.0f}" for name, value in heaviest[module]))
-    heavy.notes.append("one run each, 'lambda' configuration; -X importtime inflates absolute times a little.")
+        heavy.add(
+            module.removeprefix("services."), *(f"{name} {value:.0f}" for name, value in heaviest[module])
+        )
+    heavy.notes.append(
+        "one run each, 'lambda' configuration; -X importtime inflates absolute times a little."
+    )
     return [main, heavy]

@@ -91,7 +91,13 @@ class Table:
         return "\n".join(out)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"title": self.title, "headers": self.headers, "rows": self.rows, "notes": self.notes, **self.data}
+        return {
+            "title": self.title,
+            "headers": self.headers,
+            "rows": self.rows,
+            "notes": self.notes,
+            **self.data,
+        }
 
 
 # -- the template -----------------------------------------------------------------------------------
@@ -131,7 +137,12 @@ class _Resolver:
             name: str(spec.get("Default", "")) for name, spec in (template.get("Parameters") or {}).items()
         }
         self.params.update(
-            {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": "bench"}
+            {
+                "AWS::Region": REGION,
+                "AWS::AccountId": ACCOUNT,
+                "AWS::Partition": "aws",
+                "AWS::StackName": "bench",
+            }
         )
         self.conditions: Mapping[str, Any] = template.get("Conditions") or {}
 
@@ -211,7 +222,7 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
             "PYTHONPATH": str(ROOT),
             "PYTHONDONTWRITEBYTECODE": "1",
             "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fake credentials
+            "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_EC2_METADATA_DISABLED": "true",

@@ -324,7 +324,7 @@ class _VirtualTime(types.ModuleType):
 
     def __init__(self) -> None:
         super().__init__("time")
-        self.__dict__.update({k: v for k, v in vars(_time_module).items() if not k.startswith("__")})
+        self.__dict__.update({k: v for k, v in vars(_time_module).items() if not k.startswith("__") and k != "sleep"})
 
     @staticmethod
     def sleep(seconds: float) -> None:

@@ -17,7 +17,7 @@ from services.campaigns.models.settings import CampaignsSettings
 from shared import clock
 from shared.api import make_resolver
 from shared.auth import principal_from_event, require_roles
-from shared.observability import get_logger, get_metrics, get_tracer
+from shared.observability import get_logger, get_tracer
 from shared.settings import load
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -28,7 +28,6 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 SERVICE = "campaigns"
 logger = get_logger(SERVICE)
 tracer = get_tracer(SERVICE)
-metrics = get_metrics(SERVICE)
 app = make_resolver()
 
 
@@ -70,6 +69,5 @@ def list_journey_executions(
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from services.loyalty.dal.integration_keys import integration_keys
 from services.loyalty.dal.purchases import DynamoPurchaseRepository
 from services.loyalty.logic.purchases import RecordedPurchase, SignedBy, record_purchase
-from services.loyalty.models.api import PurchaseRequest, PurchaseResponse
+from services.loyalty.models.api import PurchaseItemOut, PurchaseRequest, PurchaseResponse
 from services.loyalty.models.settings import LoyaltyApiSettings
 from shared import clock
 from shared.api import make_resolver, validation_fields
@@ -60,7 +60,7 @@ def _response_body(recorded: RecordedPurchase) -> PurchaseResponse:
         amount_cents=p.amount_cents,
         currency=p.currency,
         channel=p.channel,
-        items=[i.model_dump() for i in p.items],  # type: ignore[misc]
+        items=[PurchaseItemOut(**i.model_dump()) for i in p.items],
         occurred_at=clock.to_utc_iso(p.occurred_at),
         recorded_at=clock.to_utc_iso(p.recorded_at),
         replayed=recorded.replayed,

@@ -11,12 +11,10 @@ machine spreads over every handler instead of landing on one.
 
 The child's environment is the function's own, from the template (parameters at their defaults),
 plus what Lambda sets (``AWS_LAMBDA_FUNCTION_NAME``, region), so Powertools behaves as on AWS —
-including the Tracer, which the template enables (``Tracing: Active``). Three configurations:
+including the Tracer, which the template enables (``Tracing: Active``). Two configurations:
 
-* ``lambda``  — the environment above, bytecode (.pyc) cached for everything: the best case;
-* ``no-trace`` — the same with ``POWERTOOLS_TRACE_DISABLED=true`` (what the local cloud sets), to
-  show what the X-Ray SDK costs;
-* ``no-pyc``  — bytecode cached for the standard library only: third-party packages and the
+* ``lambda`` — the environment above, bytecode (.pyc) cached for everything: the best case;
+* ``no-pyc`` — bytecode cached for the standard library only: third-party packages and the
   project are compiled from source at import, which is what the artifacts ``sam build`` makes
   today do on Lambda (the layer is installed with ``pip --no-compile`` and the service/shared copies
   exclude ``__pycache__``; /opt and /var/task are read-only, so nothing is cached between cold
@@ -26,9 +24,15 @@ Bytecode lives under a private ``PYTHONPYCACHEPREFIX`` (warmed by one untimed im
 handler), so results do not depend on whatever ``__pycache__`` folders the repo happens to hold,
 and the bench never writes into the repo.
 
-The heaviest packages come from one ``python -X importtime`` run per handler (``lambda``
-configuration): the "self" microseconds of every module, summed per top-level package. Self time
-includes what a module runs at import (aws_xray_sdk creates its botocore clients there).
+One ``python -X importtime`` run per handler (``lambda`` configuration) gives:
+
+* the five heaviest packages: the "self" microseconds of every module summed per top-level
+  package. Self time includes what a module runs at import (``aws_xray_sdk.core`` creates a
+  botocore session and two X-Ray clients there);
+* ``x-ray``: the cumulative time of the outermost ``aws_xray_sdk`` imports, i.e. everything the
+  X-Ray SDK pulls in (botocore included). Powertools' ``Tracer()`` imports the SDK in its
+  constructor even when tracing is disabled, so a module-level ``tracer = get_tracer(...)`` pays
+  this on every handler. ``-X importtime`` inflates absolute times a little.
 """
 
 from __future__ import annotations
@@ -74,7 +78,6 @@ def _import_code(module: str | None) -> str:
 class Config:
     name: str
     runs: int
-    trace: bool
     prefix: Path
 
 
@@ -94,18 +97,15 @@ def _env(fn: FunctionInfo, config: Config) -> dict[str, str]:
         "_HANDLER": fn.handler,
         "PYTHONPYCACHEPREFIX": str(config.prefix),
     }
-    if not config.trace:
-        extra["POWERTOOLS_TRACE_DISABLED"] = "true"
     return child_env(extra)
 
 
 def _warm(prefix: Path, functions: list[FunctionInfo]) -> None:
-    """One untimed child per tracer setting, importing every handler, to fill the bytecode cache."""
+    """One untimed child importing every handler, to fill the bytecode cache."""
     code = "import importlib\n" + "".join(f"importlib.import_module({fn.module!r})\n" for fn in functions)
-    for trace in (True, False):
-        env = _env(functions[0], Config("warm", 1, trace, prefix))
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        run_child(code, env, timeout=300)
+    env = _env(functions[0], Config("warm", 1, prefix))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    run_child(code, env, timeout=300)
 
 
 def _strip_non_stdlib(warm: Path, target: Path) -> None:
@@ -122,18 +122,40 @@ def _strip_non_stdlib(warm: Path, target: Path) -> None:
         shutil.rmtree(mirrored, ignore_errors=True)
 
 
-def _heaviest(fn: FunctionInfo, prefix: Path, count: int = 5) -> list[tuple[str, float]]:
-    env = _env(fn, Config("importtime", 1, True, prefix))
+@dataclass
+class ImportProfile:
+    heaviest: list[tuple[str, float]]
+    xray_ms: float
+
+
+def _profile(fn: FunctionInfo, prefix: Path, count: int = 5) -> ImportProfile:
+    env = _env(fn, Config("importtime", 1, prefix))
     run = run_child(f"import {fn.module}", env, args=("-X", "importtime"))
     by_package: dict[str, float] = defaultdict(float)
+    entries: list[tuple[int, str, float]] = []  # (depth, module, cumulative ms), children first
     for line in run.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:
             continue
-        self_us, _cumulative, name = (part.strip() for part in line[len("import time:") :].split("|"))
-        if not self_us.isdigit():
+        self_us, cumulative_us, raw_name = line[len("import time:") :].split("|")
+        if not self_us.strip().isdigit():
             continue  # the header line
-        by_package[name.split(".")[0]] += int(self_us) / 1000
-    return sorted(by_package.items(), key=lambda kv: -kv[1])[:count]
+        name = raw_name.rstrip()
+        depth = (len(name) - len(name.lstrip())) // 2
+        module = name.strip()
+        by_package[module.split(".")[0]] += int(self_us) / 1000
+        entries.append((depth, module, int(cumulative_us) / 1000))
+    # Walk parents before children; count an aws_xray_sdk import only if no ancestor was one.
+    xray = 0.0
+    stack: list[tuple[int, bool]] = []
+    for depth, module, cumulative in reversed(entries):
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        inside = bool(stack) and stack[-1][1]
+        is_xray = module == "aws_xray_sdk" or module.startswith("aws_xray_sdk.")
+        if is_xray and not inside:
+            xray += cumulative
+        stack.append((depth, inside or is_xray))
+    return ImportProfile(sorted(by_package.items(), key=lambda kv: -kv[1])[:count], xray)
 
 
 def _exists(module: str) -> bool:
@@ -156,11 +178,7 @@ def run(runs: int = 5, alt_runs: int = 3) -> list[Table]:
         _warm(warm, functions)
         cold = Path(tmp) / "nopyc"
         _strip_non_stdlib(warm, cold)
-        configs = [
-            Config("lambda", runs, True, warm),
-            Config("no-trace", alt_runs, False, warm),
-            Config("no-pyc", alt_runs, True, cold),
-        ]
+        configs = [Config("lambda", runs, warm), Config("no-pyc", alt_runs, cold)]
         results: dict[str, dict[str, Samples]] = {}
         bare: dict[str, list[float]] = {}
         for config in configs:
@@ -176,7 +194,7 @@ def run(runs: int = 5, alt_runs: int = 3) -> list[Table]:
                     samples.import_ms.append(float(parsed["ms"]))
                     samples.wall_ms.append(child.wall_ms)
                     samples.modules = int(parsed["modules"])
-        heaviest = {m: _heaviest(first[m], warm) for m in modules}
+        profiles = {m: _profile(first[m], warm) for m in modules}
 
     main = Table(
         "1. Cold import of each handler module (ms, median; target <= 250 ms in the 'lambda' column)",
@@ -187,12 +205,12 @@ def run(runs: int = 5, alt_runs: int = 3) -> list[Table]:
             "min-max",
             "proc-bare",
             "modules",
-            "no-trace",
+            "x-ray",
             "no-pyc",
             "target",
         ],
     )
-    lam, notrace, nopyc = results["lambda"], results["no-trace"], results["no-pyc"]
+    lam, nopyc = results["lambda"], results["no-pyc"]
     bare_lambda = median(bare["lambda"])
     data_rows: list[dict[str, Any]] = []
     for module in modules:
@@ -205,7 +223,7 @@ def run(runs: int = 5, alt_runs: int = 3) -> list[Table]:
             f"{ms(min(s.import_ms), 0)}-{ms(max(s.import_ms), 0)}",
             ms(median(s.wall_ms) - bare_lambda),
             s.modules,
-            ms(median(notrace[module].import_ms)),
+            ms(profiles[module].xray_ms, 0),
             ms(median(nopyc[module].import_ms)),
             verdict(value, TARGET_MS),
         )
@@ -217,9 +235,9 @@ def run(runs: int = 5, alt_runs: int = 3) -> list[Table]:
                 "lambda_samples": s.import_ms,
                 "process_minus_bare_ms": median(s.wall_ms) - bare_lambda,
                 "modules": s.modules,
-                "no_trace_ms": median(notrace[module].import_ms),
+                "xray_importtime_ms": profiles[module].xray_ms,
                 "no_pyc_ms": median(nopyc[module].import_ms),
-                "heaviest": heaviest[module],
+                "heaviest": profiles[module].heaviest,
             }
         )
     missed = sum(1 for r in data_rows if r["lambda_ms"] > TARGET_MS)
@@ -227,8 +245,8 @@ def run(runs: int = 5, alt_runs: int = 3) -> list[Table]:
         f"lambda: import only, inside a fresh interpreter, median of {runs}; Lambda-like environment "
         "(Tracer on, as Tracing: Active), bytecode cached.",
         f"proc-bare: child wall time (spawn to exit) minus a bare child ({ms(bare_lambda)} ms), same runs.",
-        f"no-trace: POWERTOOLS_TRACE_DISABLED=true; no-pyc: stdlib bytecode only (as the sam build "
-        f"artifacts run on Lambda); median of {alt_runs} each.",
+        "x-ray: cumulative ms of the aws_xray_sdk imports (one -X importtime run), part of 'lambda'.",
+        f"no-pyc: stdlib bytecode only (as the sam build artifacts run on Lambda); median of {alt_runs}.",
         f"target <= {TARGET_MS:.0f} ms: {len(data_rows) - missed} of {len(data_rows)} "
         "handler modules met it.",
         f"Python {sys.version.split()[0]} here; Lambda runs python3.12 on arm64.",
@@ -251,7 +269,8 @@ def run(runs: int = 5, alt_runs: int = 3) -> list[Table]:
     )
     for module in modules:
         heavy.add(
-            module.removeprefix("services."), *(f"{name} {value:.0f}" for name, value in heaviest[module])
+            module.removeprefix("services."),
+            *(f"{name} {value:.0f}" for name, value in profiles[module].heaviest),
         )
     heavy.notes.append(
         "one run each, 'lambda' configuration; -X importtime inflates absolute times a little."

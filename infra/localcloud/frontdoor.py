@@ -9,11 +9,15 @@ cloud what an API Gateway HTTP API with Lambda proxy integrations does on AWS:
   prefix beats a shorter one; the exact method beats `ANY`; `$default` comes last;
 * runs the route's JWT authorizer: RS256 signature against the issuer's JWKS (fetched once with
   `requests`, which in-process moto intercepts), `iss`, `aud` or `client_id`, `exp` on the virtual
-  clock, `nbf`/`iat`, and the route's scopes. Failures answer exactly as API Gateway does:
+  clock, `nbf`/`iat` (against the later of the virtual and the wall clock: moto stamps tokens with
+  the wall clock), and the route's scopes. Failures answer exactly as API Gateway does:
   401 `{"message":"Unauthorized"}` for a missing or invalid token, 403 `{"message":"Forbidden"}`
   when the token lacks every scope the route asks for. Verified claims reach the function as API
   Gateway renders them: every value a string, arrays as `"[a b]"` (so `cognito:groups` arrives as
   `"[admin marketer]"`), and `scopes` is the token's `scope` (or `scp`) split on spaces, or null;
+* or runs a Lambda REQUEST authorizer (payload 2.0, simple or IAM-policy responses, no result
+  cache): a missing identity source is a 401 without a call, a refusal a 403, a failing authorizer
+  a 500 `{"message":"Internal Server Error"}`; its `context` becomes `requestContext.authorizer.lambda`;
 * builds the 2.0 event (lower-cased headers with repeats comma-joined, cookies split out of the
   `cookie` header, query parameters comma-joined, decoded path parameters, requestContext with the
   virtual clock's time, body base64-encoded unless it is text);
@@ -439,7 +443,7 @@ def _function_of(integration: Mapping[str, Any], function_of: Callable[[str], st
 
 
 # --------------------------------------------------------------------------------------------------
-# JWT authorizer
+# Authorizers
 # --------------------------------------------------------------------------------------------------
 
 
@@ -599,7 +603,7 @@ class FrontDoor:
             getattr(cloud, "region", None) or os.environ.get("AWS_REGION") or "us-east-1"
         )
         self.account_id = str(getattr(cloud, "account_id", None) or LOCAL_ACCOUNT_ID)
-        self.api_id = str(getattr(cloud, "api_id", None) or api.api_id)
+        self.api_id = api.api_id
         self.domain_name = f"{self.api_id}.execute-api.{self.region}.amazonaws.com"
         self._local: dict[tuple[str, str], Callable[[str, bytes], Response]] = {
             ("GET", "/_local/health"): self._health,
@@ -1053,6 +1057,7 @@ __all__ = [
     "FrontDoor",
     "JwtAuthorizer",
     "JwtVerifier",
+    "LambdaAuthorizer",
     "Route",
     "RouteTable",
     "api_from_body",

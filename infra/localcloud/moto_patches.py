@@ -97,7 +97,7 @@ class Hooks:
 
 @dataclass(frozen=True)
 class Patch:
-    """One replaced attribute: where it lives, what it is called, and its signature in moto 5.2.5."""
+    """One replaced attribute: where it lives, what it is called, and its parameters in moto 5.2.5."""
 
     name: str
     module: str
@@ -107,47 +107,35 @@ class Patch:
 
 
 PATCHES: tuple[Patch, ...] = (
-    Patch(
-        "lambda-invoke",
-        "moto.awslambda.models",
-        "LambdaFunction",
-        "_invoke_lambda",
-        "(self, event: 'str | None' = None) -> 'tuple[str, bool, str]'",
-    ),
+    Patch("lambda-invoke", "moto.awslambda.models", "LambdaFunction", "_invoke_lambda", "self, event=None"),
     Patch(
         "lambda-invoke-async",
         "moto.awslambda.models",
         "LambdaFunction",
         "invoke",
-        "(self, body: 'str', request_headers: 'Any', response_headers: 'Any') -> 'str | bytes'",
+        "self, body, request_headers, response_headers",
     ),
     Patch(
         "rule-targets",
         "moto.events.models",
         "Rule",
         "send_to_targets",
-        "(self, original_event: 'EventMessageType', transform_input: 'bool' = True) -> 'None'",
+        "self, original_event, transform_input=True",
     ),
-    Patch(
-        "put-events",
-        "moto.events.models",
-        "EventsBackend",
-        "put_events",
-        "(self, events: 'list[dict[str, Any]]') -> 'list[dict[str, Any]]'",
-    ),
+    Patch("put-events", "moto.events.models", "EventsBackend", "put_events", "self, events"),
     Patch(
         "sfn-wait",
         "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function",
         "WaitFunction",
         "_wait_interval",
-        "(self, env: 'Environment', wait_seconds: 'int') -> 'None'",
+        "self, env, wait_seconds",
     ),
     Patch(
         "sfn-wait-timestamp",
         "moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp",
         "Timestamp",
         "_get_wait_seconds",
-        "(self, env: 'Environment') -> 'int'",
+        "self, env",
     ),
     Patch(
         "sfn-retry-sleep",
@@ -161,10 +149,18 @@ PATCHES: tuple[Patch, ...] = (
         "moto.stepfunctions.parser.asl.utils.boto_client",
         None,
         "boto_client_for",
-        "(region: 'str', service: 'str', state_credentials: 'Any' = None) -> 'BaseClient'",
+        "region, service, state_credentials=None",
     ),
-    Patch("stream-record-time", "moto.dynamodb.models.table", "StreamRecord", "__init__", None),
+    Patch(
+        "stream-record-time",
+        "moto.dynamodb.models.table",
+        "StreamRecord",
+        "__init__",
+        "self, table, stream_type, event_name, old, new, seq",
+    ),
 )
+
+_BY_NAME = {patch.name: patch for patch in PATCHES}
 
 # Modules of the Step Functions interpreter whose ``datetime`` module is swapped for the virtual one.
 _SFN_DATE_MODULES: tuple[str, ...] = (
@@ -184,6 +180,11 @@ _THREADING_FILE = threading.__file__
 _hooks: Hooks | None = None
 _originals: dict[tuple[str, str | None, str], Any] = {}
 _install_lock = threading.Lock()
+
+
+def _original(name: str) -> Any:
+    patch = _BY_NAME[name]
+    return _originals[(patch.module, patch.owner, patch.attribute)]
 
 
 def installed() -> bool:
@@ -214,7 +215,7 @@ def _in_interpreter_thread() -> bool:
 def _invoke_lambda(self: Any, event: str | None = None) -> tuple[str, bool, str]:
     hooks = _hooks
     if hooks is None:
-        return _originals[("moto.awslambda.models", "LambdaFunction", "_invoke_lambda")](self, event)  # type: ignore[no-any-return]
+        return _original("lambda-invoke")(self, event)  # type: ignore[no-any-return]
     trigger = "sfn" if _in_interpreter_thread() else "direct"
     payload, errored = hooks.invoke(self.function_arn, {} if event is None else event, trigger)
     return payload, errored, ""
@@ -231,7 +232,7 @@ def _header(headers: Any, name: str) -> str | None:
 
 def _lambda_invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> str | bytes:
     hooks = _hooks
-    original = _originals[("moto.awslambda.models", "LambdaFunction", "invoke")]
+    original = _original("lambda-invoke-async")
     if hooks is not None and _header(request_headers, "x-amz-invocation-type") == "Event":
         event = json.loads(body) if body else {}
         hooks.invoke_async(self.function_arn, event)
@@ -252,7 +253,7 @@ def iso_time(value: Any) -> str:
 
 def _send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
     hooks = _hooks
-    original = _originals[("moto.events.models", "Rule", "send_to_targets")]
+    original = _original("rule-targets")
     if hooks is None:
         original(self, original_event, transform_input)
         return
@@ -276,7 +277,7 @@ def _send_to_targets(self: Any, original_event: dict[str, Any], transform_input:
 
 def _put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     hooks = _hooks
-    original = _originals[("moto.events.models", "EventsBackend", "put_events")]
+    original = _original("put-events")
     if hooks is None:
         return original(self, events)  # type: ignore[no-any-return]
     stamp = hooks.clock.timestamp()
@@ -295,7 +296,7 @@ def _put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]
 def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
     hooks = _hooks
     if hooks is None:
-        _originals[(PATCHES[4].module, "WaitFunction", "_wait_interval")](self, env, wait_seconds)
+        _original("sfn-wait")(self, env, wait_seconds)
         return
     if wait_seconds <= 0:
         return
@@ -307,7 +308,7 @@ def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
 def _get_wait_seconds(self: Any, env: Any) -> int:
     hooks = _hooks
     if hooks is None:
-        return _originals[(PATCHES[5].module, "Timestamp", "_get_wait_seconds")](self, env)  # type: ignore[no-any-return]
+        return _original("sfn-wait-timestamp")(self, env)  # type: ignore[no-any-return]
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
 
     self.string.eval(env=env)
@@ -324,7 +325,9 @@ class _VirtualTime(types.ModuleType):
 
     def __init__(self) -> None:
         super().__init__("time")
-        self.__dict__.update({k: v for k, v in vars(_time_module).items() if not k.startswith("__") and k != "sleep"})
+        self.__dict__.update(
+            {k: v for k, v in vars(_time_module).items() if not k.startswith("__") and k != "sleep"}
+        )
 
     @staticmethod
     def sleep(seconds: float) -> None:
@@ -379,7 +382,7 @@ def _boto_client_for(region: str, service: str, state_credentials: Any = None) -
     with _client_lock:
         cached = _client_cache.get(key)
         if cached is None:
-            original = _originals[(PATCHES[7].module, None, "boto_client_for")]
+            original = _original("sfn-clients")
             cached = original(region, service, state_credentials)
             _client_cache[key] = cached
         return cached
@@ -389,7 +392,7 @@ def _boto_client_for(region: str, service: str, state_credentials: Any = None) -
 # DynamoDB streams
 # ----------------------------------------------------------------------------------------------
 def _stream_record_init(self: Any, *args: Any, **kwargs: Any) -> None:
-    _originals[("moto.dynamodb.models.table", "StreamRecord", "__init__")](self, *args, **kwargs)
+    _original("stream-record-time")(self, *args, **kwargs)
     hooks = _hooks
     if hooks is not None:
         self.record["dynamodb"]["ApproximateCreationDateTime"] = hooks.clock.now().replace(tzinfo=None)
@@ -439,7 +442,7 @@ def uninstall() -> None:
         for patch in PATCHES:
             key = (patch.module, patch.owner, patch.attribute)
             setattr(_owner(patch), patch.attribute, _originals[key])
-        _swap_boto_client_for(_originals[(PATCHES[7].module, None, "boto_client_for")])
+        _swap_boto_client_for(_original("sfn-clients"))
         for name in _SFN_DATE_MODULES:
             importlib.import_module(name).__dict__["datetime"] = _originals[name, None, "datetime"]
         _client_cache.clear()
@@ -448,7 +451,7 @@ def uninstall() -> None:
 def _swap_boto_client_for(replacement: Any) -> None:
     """Modules that imported ``boto_client_for`` by name hold their own reference: swap those too."""
     _import_sfn_interpreter()
-    original = _originals[(PATCHES[7].module, None, "boto_client_for")]
+    original = _original("sfn-clients")
     for name, module in list(sys.modules.items()):
         if name.startswith("moto.stepfunctions.parser") and module is not None:
             current = module.__dict__.get("boto_client_for")
@@ -492,13 +495,26 @@ def _import_sfn_interpreter() -> None:
     )
 
 
-def signature_of(patch: Patch) -> str | None:
-    """The signature moto has today for a patched attribute (the original, not the replacement)."""
-    key = (patch.module, patch.owner, patch.attribute)
-    target = _originals.get(key) or getattr(_owner(patch), patch.attribute)
-    if patch.signature is None:
-        return None
-    return str(inspect.signature(target))
+def parameters_of(function: Any) -> str:
+    """A signature without annotations: ``"self, event=None"``."""
+    parts = []
+    for parameter in inspect.signature(function).parameters.values():
+        text = parameter.name
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            text = f"*{text}"
+        elif parameter.kind is parameter.VAR_KEYWORD:
+            text = f"**{text}"
+        if parameter.default is not parameter.empty:
+            text = f"{text}={parameter.default!r}"
+        parts.append(text)
+    return ", ".join(parts)
+
+
+def original(patch: Patch) -> Any:
+    """What moto has for a patched attribute (the original while the patches are installed)."""
+    return _originals.get((patch.module, patch.owner, patch.attribute)) or getattr(
+        _owner(patch), patch.attribute
+    )
 
 
 # ----------------------------------------------------------------------------------------------

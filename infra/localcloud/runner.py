@@ -214,6 +214,8 @@ class Runner:
         self._history: deque[InvocationRecord] = deque(maxlen=history)
         self._listeners: list[Callable[[InvocationRecord], None]] = []
         self.count = 0
+        self._depth = 0
+        self._base_env: dict[str, str] = {}
         if str(self.root) not in sys.path:
             sys.path.insert(0, str(self.root))
 
@@ -293,9 +295,14 @@ class Runner:
             started = time.perf_counter()
             at = self.clock.now()
             request_id = str(uuid.uuid4())
-            environ = os.environ
-            before = dict(environ)
-            environ.update(overrides)
+            before = dict(os.environ)
+            if self._depth == 0:
+                self._base_env = before
+                os.environ.update(overrides)
+            else:
+                # A function invoked from inside another sees its own environment, not the caller's.
+                self._restore({**self._base_env, **overrides}, current=before)
+            self._depth += 1
             payload: Any = None
             error: dict[str, Any] | None = None
             handler_started = handler_ended = 0.0
@@ -309,6 +316,7 @@ class Runner:
                 handler_ended = time.perf_counter()
                 error = self._error(spec, exc, request_id)
             finally:
+                self._depth -= 1
                 self._restore(before)
             duration_ms = (time.perf_counter() - started) * 1000
             self.count += 1
@@ -340,12 +348,13 @@ class Runner:
     overhead_ms: float = 0.0
 
     @staticmethod
-    def _restore(before: dict[str, str]) -> None:
+    def _restore(wanted: dict[str, str], current: dict[str, str] | None = None) -> None:
+        """Make ``os.environ`` equal to ``wanted``, touching only the keys that differ."""
         environ = os.environ
-        current = dict(environ)
-        for key in current.keys() - before.keys():
+        current = dict(environ) if current is None else current
+        for key in current.keys() - wanted.keys():
             del environ[key]
-        for key, value in before.items():
+        for key, value in wanted.items():
             if current.get(key) != value:
                 environ[key] = value
 

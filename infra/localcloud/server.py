@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,7 +49,6 @@ class BadChunking(Exception):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "MallCRM-LocalCloud"
-    sys_version = ""
     timeout = IDLE_TIMEOUT_SECONDS
     server: LocalServer
 
@@ -134,6 +134,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
 
+    def version_string(self) -> str:
+        return self.server_version
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug(format, *args)
 
@@ -151,6 +154,13 @@ class LocalServer(ThreadingHTTPServer):
         self.quiet = quiet
         self._thread: threading.Thread | None = None
         super().__init__((host, port), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-response is not an error worth a stack trace."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("client %s went away", client_address)
+        else:
+            log.exception("error serving %s", client_address)
 
     @property
     def url(self) -> str:

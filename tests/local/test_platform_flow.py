@@ -1,0 +1,100 @@
+"""The platform flow through the local cloud on the real template (see platform_scenario.py)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.localcloud.cloud import LocalCloud
+from tests.local import platform_scenario as flow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+
+
+@pytest.fixture(scope="module")
+def ran() -> Iterator[tuple[LocalCloud, flow.FlowResult]]:
+    cloud = LocalCloud.start(ROOT)
+    try:
+        yield cloud, flow.run(cloud)
+    finally:
+        cloud.stop()
+
+
+def test_purchases_enter_through_the_signed_api(ran):
+    _, result = ran
+    assert [status for status, _ in result.first_purchases] == [201, 201]
+    assert result.return_purchase is not None
+    assert result.return_purchase[0] == 201
+
+
+def test_each_purchase_reaches_the_bus_once_through_the_outbox_stream(ran):
+    cloud, _ = ran
+    recorded = [e for e in cloud.events if e["detail-type"] == "PurchaseRecorded"]
+    assert sorted(e["detail"]["data"]["external_id"] for e in recorded) == ["flow-0001", "flow-0002", "flow-0003"]
+    assert {e["source"] for e in recorded} == {"mallcrm.loyalty"}
+
+
+def test_rules_deliver_through_queues_to_both_consumers(ran):
+    cloud, _ = ran
+    ok = Counter(r.logical_id for r in cloud.invocations if r.outcome == "ok")
+    # three purchases, one SQS-triggered invocation or more per consumer (batches may group them)
+    assert ok["MembersOnPurchaseRecordedFunction"] >= 1
+    assert ok["CampaignsOnPurchaseRecordedFunction"] >= 1
+    assert ok["LoyaltyStreamPublisherFunction"] >= 1
+    triggers = {r.logical_id: r.trigger for r in cloud.invocations}
+    assert triggers["MembersOnPurchaseRecordedFunction"] == "sqs"
+    assert triggers["LoyaltyStreamPublisherFunction"] == "stream"
+
+
+def test_the_nightly_schedule_fires_once_per_night_in_the_mall_time_zone(ran):
+    cloud, result = ran
+    runs = [r for r in cloud.invocations if r.logical_id == "MembersScoringFunction"]
+    assert all(r.trigger == "schedule" for r in runs)
+    assert 105 <= len(runs) <= 108, len(runs)  # 107 virtual days, one run a night
+    # 02:00 Asia/Shanghai is 18:00 UTC the day before.
+    assert {r.at.astimezone().utcoffset() is not None for r in runs} == {True}
+    assert {(r.at.hour, r.at.minute) for r in runs} == {(18, 0)}
+
+
+def test_scoring_publishes_only_changes_and_high_risk_starts_one_episode_each(ran):
+    cloud, _ = ran
+    scored = [e["detail"]["data"] for e in cloud.events if e["detail-type"] == "MemberProfileScored"]
+    highs = [d["member_id"] for d in scored if d["churn_risk"] == "high"]
+    assert sorted(highs) == sorted([flow.DORMANT_MEMBER, flow.RETURNING_MEMBER])
+    executions = cloud.executions("ChurnWarningStateMachine")
+    assert len(executions) == 2
+    assert {e["status"] for e in executions} == {"SUCCEEDED"}
+
+
+def test_the_multi_day_wait_ends_in_returned_and_dormant_as_the_staff_api_shows(ran):
+    _, result = ran
+    assert result.executions_page is not None
+    status, page = result.executions_page
+    assert status == 200, page
+    outcomes = {item["member_id"]: (item["status"], item["outcome"]) for item in page["items"]}
+    assert outcomes == {
+        flow.DORMANT_MEMBER: ("completed", "dormant"),
+        flow.RETURNING_MEMBER: ("completed", "returned"),
+    }
+
+
+def test_the_staff_api_refuses_anonymous_and_wrong_role(ran):
+    _, result = ran
+    assert result.anonymous_status == 401
+    assert result.store_staff_status == 403
+
+
+def test_nothing_ended_in_a_dead_letter_queue(ran):
+    cloud, _ = ran
+    sqs = cloud.client("sqs")
+    for logical_id, resource in cloud.provisioned.items():
+        if logical_id.endswith("DLQ") and resource.type == "AWS::SQS::Queue":
+            attrs = sqs.get_queue_attributes(
+                QueueUrl=resource.physical_id, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+            assert attrs["ApproximateNumberOfMessages"] == "0", logical_id

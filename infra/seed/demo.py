@@ -44,8 +44,15 @@ DEFAULT_DEMO_PASSWORD = "MallCRM-Demo-2026"  # noqa: S105 - a documented demo pa
 Http = Callable[[str, str, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
 
 
+class _Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
 class SeedTarget(Protocol):
-    """What the seed needs from the local cloud."""
+    """What the seed needs from the local cloud (`settle()` is used when it has one)."""
+
+    @property
+    def clock(self) -> _Clock: ...
 
     def physical_id(self, logical_id: str) -> str: ...
 
@@ -214,7 +221,7 @@ def seed_purchases(
 
 
 def seed_all(
-    cloud: Any,
+    cloud: SeedTarget,
     http: Http,
     *,
     client: Callable[[str], Any],

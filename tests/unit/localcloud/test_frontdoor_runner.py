@@ -1,10 +1,11 @@
-"""The front door on the engine's Runner: its result objects, failures, and the 2 ms budget."""
+"""The front door on the engine's Runner: its result objects and failures.
+
+The 2 ms overhead budget is measured by `make bench`, not asserted here (timings do not belong in tests).
+"""
 
 from __future__ import annotations
 
 import json
-import statistics
-import time
 from pathlib import Path
 
 from infra.localcloud.clock import VirtualClock
@@ -63,29 +64,3 @@ def test_runner_results_and_failures():
         assert status == 502
         assert json.loads(body)["error"]["code"] == "bad_gateway"
         assert b"no_such_handler" not in body and b"Traceback" not in body
-
-
-def _overhead_ms(door, cloud, request, runs=400):
-    method, path, headers, body = request
-    for _ in range(50):
-        door.handle(method, path, headers, body)
-    samples = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        door.handle(method, path, headers, body)
-        elapsed = (time.perf_counter() - began) * 1000
-        record = cloud.runner.invocations[-1]
-        samples.append(elapsed - (record.duration_ms - cloud.runner.overhead_ms))
-    return statistics.median(samples)
-
-
-def test_front_door_and_runner_stay_within_2ms_per_request():
-    """The budget: front door + runner, without the handler. Measured medians are ~0.2 ms without
-    and ~0.5 ms with JWT verification; the bound leaves room for a busy CI machine."""
-    door, cloud = _door()
-    headers = {"content-type": "application/json", "user-agent": "test", "x-correlation-id": "c"}
-    body = json.dumps({"items": [{"sku": "a", "quantity": 1}] * 10}).encode()
-    assert _overhead_ms(door, cloud, ("POST", "/v1/integrations/purchases", headers, body)) < 2.0
-    assert _overhead_ms(door, cloud, ("GET", "/v1/r59/x", headers, b"")) < 2.0
-    token = {**headers, "authorization": "Bearer " + ISSUER_KEYS.token()}
-    assert _overhead_ms(door, cloud, ("GET", "/v1/admin/members/1", token, b"")) < 2.0

@@ -25,7 +25,7 @@ from typing import Any
 
 from bench.common import Table
 
-BENCHMARKS = ("imports", "boot", "overhead", "calls")
+BENCHMARKS = ("imports", "boot", "overhead", "calls", "scoring")
 
 
 def machine() -> dict[str, Any]:
@@ -68,7 +68,7 @@ def machine() -> dict[str, Any]:
 
 
 def _runners(quick: bool) -> dict[str, Callable[[], list[Table]]]:
-    from bench import aws_calls, boot, cold_imports, overhead
+    from bench import aws_calls, boot, cold_imports, overhead, scoring
 
     if quick:
         return {
@@ -76,12 +76,14 @@ def _runners(quick: bool) -> dict[str, Callable[[], list[Table]]]:
             "boot": lambda: boot.run(runs=1, uncached_runs=1),
             "overhead": lambda: overhead.run(n=40, jwt_n=60, stub_n=100),
             "calls": lambda: aws_calls.run(members=5),
+            "scoring": lambda: scoring.run(members=scoring.QUICK_MEMBERS),
         }
     return {
         "imports": cold_imports.run,
         "boot": boot.run,
         "overhead": overhead.run,
         "calls": aws_calls.run,
+        "scoring": lambda: scoring.run(members=scoring.BENCH_MEMBERS),
     }
 
 
@@ -109,11 +111,19 @@ def main(argv: list[str] | None = None) -> int:
     runners = _runners(args.quick)
     report: dict[str, Any] = {"machine": info, "quick": args.quick, "benchmarks": {}}
     started = time.perf_counter()
+    failures = []
     for name in chosen:
         began = time.perf_counter()
-        tables = runners[name]()
-        for table in tables:
-            print(table.render(), end="\n\n", flush=True)
+        try:
+            tables = runners[name]()
+            rendered = [table.render() for table in tables]
+        except Exception as exc:  # one broken benchmark must not hide the others' results
+            failures.append(name)
+            print(f"benchmark {name!r} failed: {type(exc).__name__}: {exc}\n", flush=True)
+            report["benchmarks"][name] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
+        for text in rendered:
+            print(text, end="\n\n", flush=True)
         report["benchmarks"][name] = {
             "seconds": time.perf_counter() - began,
             "tables": [t.as_dict() for t in tables],
@@ -125,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
         print(f"wrote {args.json}")
-    return 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

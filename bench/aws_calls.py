@@ -170,7 +170,7 @@ def run(members: int = 20) -> list[Table]:
             by_function[fn][api] = n
         functions = list(dict.fromkeys([*w["invocations"], *by_function]))
         if not functions:
-            table.add(w["operation"], "-", "-", "none", 0)
+            table.add(w["operation"], "(no function ran)", "0", "none", 0)
         for i, fn in enumerate(functions):
             calls = by_function.get(fn, {})
             inv = w["invocations"].get(fn)

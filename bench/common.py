@@ -69,6 +69,8 @@ class Table:
     data: dict[str, Any] = field(default_factory=dict)
 
     def add(self, *cells: object) -> None:
+        if len(cells) != len(self.headers):
+            raise ValueError(f"{self.title}: {len(cells)} cells for {len(self.headers)} columns")
         self.rows.append([str(c) for c in cells])
 
     def render(self) -> str:

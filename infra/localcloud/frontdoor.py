@@ -433,6 +433,11 @@ def _function_of(integration: Mapping[str, Any], function_of: Callable[[str], st
             m = _ARN_IN_SUB.search(str(text))
             if m:
                 return m.group(1)
+            if isinstance(sub, list) and len(sub) == 2 and isinstance(sub[1], Mapping):
+                # SAM's Lambda-authorizer uri: ["...${__FunctionArn__}...", {"__FunctionArn__": GetAtt}]
+                for value in sub[1].values():
+                    if isinstance(value, Mapping) and "Fn::GetAtt" in value:
+                        return _function_of({"uri": value}, function_of)
         if "Fn::GetAtt" in uri:
             att = uri["Fn::GetAtt"]
             return str(att[0] if isinstance(att, list) else str(att).split(".")[0])

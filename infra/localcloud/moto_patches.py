@@ -24,6 +24,9 @@ Patches (installed by :func:`install`, removed by :func:`uninstall`):
 * ``sfn-clients`` - the interpreter's ``boto_client_for`` reuses clients instead of creating one
   (50-115 ms) for every Task.
 * ``stream-record-time`` - DynamoDB stream records carry the virtual time.
+* ``kms-lazy-key`` - KMS keys get their (unused for symmetric keys) RSA key pair on first use.
+* ``cognito-token-time`` - Cognito tokens are issued (``iat``, ``exp``) on the virtual clock, so a
+  token fetched after ``advance(days)`` is not already expired for the front door.
 
 It also holds the few read-only looks into moto's internals the engine needs (visible message
 counts, unread stream records, busy interpreter threads), so that they are pinned and tested too.
@@ -151,6 +154,8 @@ PATCHES: tuple[Patch, ...] = (
         "boto_client_for",
         "region, service, state_credentials=None",
     ),
+    Patch("cognito-token-time", "moto.cognitoidp.models", None, "time", None),
+    Patch("kms-lazy-key", "moto.kms.models", None, "generate_private_key", "key_spec"),
     Patch(
         "stream-record-time",
         "moto.dynamodb.models.table",
@@ -321,13 +326,22 @@ def _get_wait_seconds(self: Any, env: Any) -> int:
 
 
 class _VirtualTime(types.ModuleType):
-    """Stands in for ``time`` inside the retrier: ``sleep`` waits on the virtual clock."""
+    """Stands in for ``time`` in a moto module: ``sleep`` and ``time`` follow the virtual clock."""
 
     def __init__(self) -> None:
         super().__init__("time")
         self.__dict__.update(
-            {k: v for k, v in vars(_time_module).items() if not k.startswith("__") and k != "sleep"}
+            {
+                k: v
+                for k, v in vars(_time_module).items()
+                if not k.startswith("__") and k not in ("sleep", "time")
+            }
         )
+
+    @staticmethod
+    def time() -> float:
+        hooks = _hooks
+        return hooks.clock.timestamp() if hooks is not None else _time_module.time()
 
     @staticmethod
     def sleep(seconds: float) -> None:
@@ -398,6 +412,33 @@ def _stream_record_init(self: Any, *args: Any, **kwargs: Any) -> None:
         self.record["dynamodb"]["ApproximateCreationDateTime"] = hooks.clock.now().replace(tzinfo=None)
 
 
+# ----------------------------------------------------------------------------------------------
+# KMS
+# ----------------------------------------------------------------------------------------------
+class _LazyPrivateKey:
+    """moto generates an RSA-2048 key pair for every KMS key, symmetric ones included (0.1-0.5 s
+    each); this one is generated on first use (Sign, Verify, GetPublicKey), which symmetric keys
+    never reach."""
+
+    def __init__(self, key_spec: str) -> None:
+        self._key_spec = key_spec
+        self._key: Any = None
+        self._lock = threading.Lock()
+
+    def _real(self) -> Any:
+        with self._lock:
+            if self._key is None:
+                self._key = _original("kms-lazy-key")(self._key_spec)
+            return self._key
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+
+def _lazy_private_key(key_spec: str) -> Any:
+    return _LazyPrivateKey(key_spec)
+
+
 _REPLACEMENTS: dict[str, Any] = {
     "lambda-invoke": _invoke_lambda,
     "lambda-invoke-async": _lambda_invoke,
@@ -407,27 +448,36 @@ _REPLACEMENTS: dict[str, Any] = {
     "sfn-wait-timestamp": _get_wait_seconds,
     "sfn-retry-sleep": _VIRTUAL_TIME,
     "sfn-clients": _boto_client_for,
+    "cognito-token-time": _VIRTUAL_TIME,
+    "kms-lazy-key": _lazy_private_key,
     "stream-record-time": _stream_record_init,
 }
 
 
 def install(hooks: Hooks) -> None:
-    """Apply every patch and route them to ``hooks``. Only one cloud may be installed at a time."""
+    """Apply every patch and route them to ``hooks``. Only one cloud may be installed at a time.
+
+    All or nothing: if one patch cannot be applied, the ones applied so far are undone.
+    """
     global _hooks  # noqa: PLW0603 - the patches are process-wide by nature
     check_version()
     with _install_lock:
         if _hooks is not None:
             raise RuntimeError("another LocalCloud is running in this process; stop it first")
-        for patch in PATCHES:
-            owner = _owner(patch)
-            key = (patch.module, patch.owner, patch.attribute)
-            _originals.setdefault(key, getattr(owner, patch.attribute))
-            setattr(owner, patch.attribute, _REPLACEMENTS[patch.name])
-        _swap_boto_client_for(_boto_client_for)
-        for name in _SFN_DATE_MODULES:
-            module = importlib.import_module(name)
-            _originals.setdefault((name, None, "datetime"), module.datetime)
-            module.__dict__["datetime"] = _VIRTUAL_DATETIME
+        try:
+            for patch in PATCHES:
+                owner = _owner(patch)
+                key = (patch.module, patch.owner, patch.attribute)
+                _originals.setdefault(key, getattr(owner, patch.attribute))
+                setattr(owner, patch.attribute, _REPLACEMENTS[patch.name])
+            _swap_boto_client_for(_boto_client_for)
+            for name in _SFN_DATE_MODULES:
+                module = importlib.import_module(name)
+                _originals.setdefault((name, None, "datetime"), module.datetime)
+                module.__dict__["datetime"] = _VIRTUAL_DATETIME
+        except BaseException:
+            _restore_originals()
+            raise
         _client_cache.clear()
         _hooks = hooks
 
@@ -439,13 +489,20 @@ def uninstall() -> None:
         if _hooks is None:
             return
         _hooks = None
-        for patch in PATCHES:
-            key = (patch.module, patch.owner, patch.attribute)
-            setattr(_owner(patch), patch.attribute, _originals[key])
-        _swap_boto_client_for(_original("sfn-clients"))
-        for name in _SFN_DATE_MODULES:
-            importlib.import_module(name).__dict__["datetime"] = _originals[name, None, "datetime"]
+        _restore_originals()
         _client_cache.clear()
+
+
+def _restore_originals() -> None:
+    for patch in PATCHES:
+        key = (patch.module, patch.owner, patch.attribute)
+        if key in _originals:
+            setattr(_owner(patch), patch.attribute, _originals[key])
+    if (_BY_NAME["sfn-clients"].module, None, "boto_client_for") in _originals:
+        _swap_boto_client_for(_original("sfn-clients"))
+    for name in _SFN_DATE_MODULES:
+        if (name, None, "datetime") in _originals:
+            importlib.import_module(name).__dict__["datetime"] = _originals[name, None, "datetime"]
 
 
 def _swap_boto_client_for(replacement: Any) -> None:
@@ -601,9 +658,9 @@ def event_pattern_matcher(pattern: dict[str, Any] | str) -> Callable[[dict[str, 
 
 
 def sfn_running_executions(account_id: str, region: str) -> list[Any]:
-    from moto.stepfunctions.models import stepfunctions_backends
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-    backend = stepfunctions_backends[account_id][region]
+    backend = stepfunctions_parser_backends[account_id][region]
     return [
         e for sm in backend.state_machines for e in sm.executions if getattr(e, "status", None) == "RUNNING"
     ]
@@ -659,11 +716,25 @@ def sfn_busy_threads(clock: VirtualClock) -> list[str]:
 
 
 def _parked_in_interpreter(frame: types.FrameType) -> bool:
+    """True when the thread blocks inside ``threading`` on behalf of the interpreter, for good.
+
+    A wait whose condition already holds (an Event that is set, a thread being joined that has
+    ended, a latch at zero) is not parked: the thread is about to run again.
+    """
     inner: types.FrameType | None = frame
-    skipped = 0
+    waits: list[types.FrameType] = []
     while inner is not None and inner.f_code.co_filename == _THREADING_FILE:
+        waits.append(inner)
         inner = inner.f_back
-        skipped += 1
-    if skipped == 0 or inner is None:
+    if not waits or inner is None:
         return False
-    return _SFN_PARSER_DIR in inner.f_code.co_filename.replace("\\", "/")
+    if _SFN_PARSER_DIR not in inner.f_code.co_filename.replace("\\", "/"):
+        return False
+    for wait in waits:
+        owner = wait.f_locals.get("self")
+        if isinstance(owner, threading.Event) and owner.is_set():
+            return False
+        if isinstance(owner, threading.Thread) and not owner.is_alive():
+            return False
+    latch = inner.f_locals.get("self")
+    return not (type(latch).__name__ == "CountDownLatch" and getattr(latch, "_num", 1) <= 0)

@@ -318,6 +318,14 @@ class StreamPoller:
         records = [self._lambda_record(r) for r in raw]
         end = int(records[-1]["dynamodb"]["SequenceNumber"])
         matched = [r for r in records if self._matches(r)]
+        if self.mapping.maximum_record_age >= 0 and matched:
+            oldest = self.clock.timestamp() - self.mapping.maximum_record_age
+            expired = [
+                r for r in matched if r["dynamodb"].get("ApproximateCreationDateTime", oldest) < oldest
+            ]
+            if expired:
+                self._report_failure(expired, None, "RecordAgeExceeded")
+                matched = [r for r in matched if r not in expired]
         if not matched:
             self._advance(end + 1)
             return len(records)
@@ -349,6 +357,13 @@ class StreamPoller:
         self._backoff_until = None
 
     def _give_up(self, matched: list[dict[str, Any]], result: InvokeResult, end: int) -> None:
+        self._report_failure(matched, result, "RetryAttemptsExhausted")
+        self._advance(end + 1)
+
+    def _report_failure(
+        self, matched: list[dict[str, Any]], result: InvokeResult | None, condition: str
+    ) -> None:
+        """Send the OnFailure record for records the mapping gives up on (and log it)."""
         first, last = matched[0]["dynamodb"], matched[-1]["dynamodb"]
         spec = self.runner.find(self.mapping.function)
         stamp = self.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -359,17 +374,17 @@ class StreamPoller:
                 return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             return stamp
 
-        failure = {
+        failure: dict[str, Any] = {
             "requestContext": {
-                "requestId": result.record.request_id,
+                "requestId": result.record.request_id if result is not None else None,
                 "functionArn": spec.arn,
-                "condition": "RetryAttemptsExhausted",
+                "condition": condition,
                 "approximateInvokeCount": self._attempts,
             },
             "responseContext": {
                 "statusCode": 200,
                 "executedVersion": "$LATEST",
-                "functionError": "Unhandled" if not result.ok else "",
+                "functionError": "Unhandled" if result is not None and not result.ok else "",
             },
             "version": "1.0",
             "timestamp": stamp,
@@ -385,11 +400,12 @@ class StreamPoller:
         }
         destination = self.mapping.on_failure_arn
         LOG.warning(
-            "%s %s gave up on records %s..%s after %d attempt(s)%s",
+            "%s %s gave up on records %s..%s (%s after %d attempt(s))%s",
             self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
             self.mapping.logical_id,
             first["SequenceNumber"],
             last["SequenceNumber"],
+            condition,
             self._attempts,
             f"; failure record sent to {destination.rsplit(':', 1)[-1]}"
             if destination
@@ -399,4 +415,3 @@ class StreamPoller:
             self.dispatcher.deliver(
                 destination, json.dumps(failure), trigger="stream", origin=self.mapping.logical_id
             )
-        self._advance(end + 1)

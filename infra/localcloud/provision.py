@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 import secrets
 import string
 import zipfile
@@ -37,6 +38,8 @@ __all__ = [
 ]
 
 LOG = logging.getLogger("infra.localcloud.provision")
+
+_SUBSTITUTION = re.compile(r"\$\{[A-Za-z0-9_]+\}")
 
 
 class ProvisionError(RuntimeError):
@@ -525,6 +528,15 @@ class Provisioner:
         for key, value in (props.get("DefinitionSubstitutions") or {}).items():
             text = ("true" if value else "false") if isinstance(value, bool) else str(value)
             definition = definition.replace("${" + key + "}", text)
+        leftover = sorted(set(_SUBSTITUTION.findall(definition)))
+        if leftover:
+            LOG.warning(
+                "localcloud: %s%s: the definition still holds %s after DefinitionSubstitutions; "
+                "executions will fail where they are used",
+                self.prefix,
+                logical_id,
+                ", ".join(leftover),
+            )
         try:
             json.loads(definition)
         except ValueError as exc:

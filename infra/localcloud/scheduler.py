@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -151,7 +152,8 @@ class Scheduler:
         self.account_id = account_id
         self.region = region
         self._tracked: dict[str, _Tracked] = {}
-        self.fired: list[tuple[datetime, str]] = []
+        # (occurrence, "rule:<name>" | "schedule:<name>") of recent firings, oldest first.
+        self.fired: deque[tuple[datetime, str]] = deque(maxlen=10_000)
 
     # -- discovery ------------------------------------------------------------------------------------
     def _live(self) -> dict[str, tuple[str, Any]]:
@@ -337,8 +339,7 @@ class Scheduler:
             )
             method = re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
             getattr(client, method)(**params)
-            if self.dispatcher.on_started_execution is not None and service == "sfn":
-                LOG.info("%s started an execution of %s", origin, params.get("StateMachineArn"))
+            LOG.debug("%s called %s:%s", origin, service, action)
         except Exception as exc:
             LOG.warning("%s: universal target %s failed: %s", origin, arn, exc)
             if dead_letter:

@@ -17,8 +17,7 @@ import re
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from infra.localcloud.clients import Clients
@@ -161,7 +160,6 @@ class Delivery:
     origin: str
     attempt: int = 0
     dead_letter_arn: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Dispatcher:
@@ -174,7 +172,6 @@ class Dispatcher:
         self.region = region
         self._queue: deque[Delivery] = deque()
         self._lock = threading.Lock()
-        self.on_started_execution: Callable[[str], None] | None = None
 
     # -- queue --------------------------------------------------------------------------------------------
     def pending(self) -> int:
@@ -184,17 +181,14 @@ class Dispatcher:
         with self._lock:
             self._queue.append(delivery)
 
-    def drain(self, limit: int = 1000) -> int:
-        """Run queued deliveries (including retries queued meanwhile, up to ``limit``)."""
-        done = 0
-        while done < limit:
-            with self._lock:
-                if not self._queue:
-                    break
-                delivery = self._queue.popleft()
+    def drain(self) -> int:
+        """Run the deliveries queued now; those they queue in turn wait for the next round."""
+        with self._lock:
+            batch = list(self._queue)
+            self._queue.clear()
+        for delivery in batch:
             self._run(delivery)
-            done += 1
-        return done
+        return len(batch)
 
     # -- delivering ------------------------------------------------------------------------------------------
     def deliver(
@@ -286,11 +280,9 @@ class Dispatcher:
                 started = self.clients("stepfunctions").start_execution(
                     stateMachineArn=delivery.arn, name=name, input=body
                 )
-                LOG.info(
+                LOG.debug(
                     "%s started %s", delivery.origin, started["executionArn"].rsplit(":", 2)[-2] + ":" + name
                 )
-                if self.on_started_execution is not None:
-                    self.on_started_execution(started["executionArn"])
             except Exception as exc:
                 self._failed_delivery(
                     delivery.arn, delivery.payload, delivery.origin, delivery.dead_letter_arn, exc

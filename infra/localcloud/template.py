@@ -107,11 +107,26 @@ class BundledPolicyLoader(_policy_loader_base()):  # type: ignore[misc]  # samtr
         return self._policy_map
 
 
-def _parse_yaml(path: Path) -> dict[str, Any]:
-    from samtranslator.yaml_helper import yaml_parse
+def _yaml_loader() -> Any:
+    """A loader that keeps ``!Ref`` / ``!GetAtt`` / ... as samtranslator's ``yaml_parse`` does,
+    on libyaml when available (about ten times faster than the pure-Python loader)."""
+    from samtranslator.yaml_helper import intrinsics_multi_constructor
 
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader: Any = type("CloudFormationLoader", (base,), {})
+    loader.add_multi_constructor("!", intrinsics_multi_constructor)
+    return loader
+
+
+_LOADER: Any = None
+
+
+def _parse_yaml(path: Path) -> dict[str, Any]:
+    global _LOADER  # noqa: PLW0603 - built once
+    if _LOADER is None:
+        _LOADER = _yaml_loader()
     try:
-        parsed = yaml_parse(path.read_text(encoding="utf-8"))
+        parsed = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 - a safe loader
     except (OSError, yaml.YAMLError) as exc:
         raise TemplateError(f"cannot read template {path}: {exc}") from exc
     if not isinstance(parsed, dict) or "Resources" not in parsed:

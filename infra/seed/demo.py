@@ -11,8 +11,9 @@ One function per kind of data, each idempotent enough to run on a fresh local cl
   ``POST /v1/integrations/purchases`` through the front door, exactly as a POS would send them.
 
 Stores and tenants live in ``data/mall.json``; nothing stores them yet (no API owns them), so the
-purchases only refer to them. Members arrive with the registration API in a later issue: add a
-``seed_members`` here then, and call it from :func:`seed_all` before the purchases.
+purchases only refer to them. :func:`seed_members` registers demo shoppers through the members API
+(WeChat login with ``local:<openid>`` codes); it is not called from :func:`seed_all` yet (the seed
+test's fake front door accepts signed requests only).
 """
 
 from __future__ import annotations
@@ -215,6 +216,74 @@ def seed_purchases(
         else:
             failures.append(f"{purchase['external_id']}: {status} {answer[:200].decode('utf-8', 'replace')}")
     return accepted, failures
+
+
+# -- members ----------------------------------------------------------------------------------------
+
+DEMO_MEMBERS: tuple[dict[str, Any], ...] = (
+    {
+        "openid": "demo-openid-0001",
+        "phone": "13800000001",
+        "name": "王芳",
+        "gender": "female",
+        "birthday": "1991-03-08",
+    },
+    {
+        "openid": "demo-openid-0002",
+        "phone": "13800000002",
+        "name": "李伟",
+        "gender": "male",
+        "birthday": "1985-11-23",
+    },
+    {
+        "openid": "demo-openid-0003",
+        "phone": "13800000003",
+        "name": "张敏",
+        "gender": "female",
+        "birthday": "1999-07-15",
+    },
+)
+"""Fictitious shoppers (13800000000-range numbers) registered through the members API."""
+
+
+def seed_members(
+    http: Http, members: Sequence[Mapping[str, Any]] = DEMO_MEMBERS
+) -> tuple[dict[str, str], list[str]]:
+    """Each member logs in with the local cloud's WeChat code ``local:<openid>`` and registers
+    (``POST /v1/auth/wechat`` then ``POST /v1/members``), as the mini-program does.
+    Returns ``({openid: member_id}, failures)``; a member already registered logs in as itself."""
+    registered: dict[str, str] = {}
+    failures: list[str] = []
+    for member in members:
+        openid = str(member["openid"])
+        login_body = json.dumps({"code": f"local:{openid}"}).encode()
+        status, _, answer = http("POST", "/v1/auth/wechat", {"content-type": "application/json"}, login_body)
+        if status != 200:
+            failures.append(f"{openid}: login {status}")
+            continue
+        login = json.loads(answer)
+        if login.get("member_id"):
+            registered[openid] = str(login["member_id"])
+            continue
+        body = {k: v for k, v in member.items() if k != "openid"}
+        body.setdefault(
+            "consents",
+            [
+                {
+                    "purpose": "marketing",
+                    "channel": "wechat",
+                    "granted": True,
+                    "text_version": "demo-consent-v1",
+                }
+            ],
+        )
+        headers = {"content-type": "application/json", "authorization": f"Bearer {login['token']}"}
+        status, _, answer = http("POST", "/v1/members", headers, json.dumps(body).encode())
+        if status == 201:
+            registered[openid] = str(json.loads(answer)["member"]["member_id"])
+        else:
+            failures.append(f"{openid}: register {status} {answer[:200].decode('utf-8', 'replace')}")
+    return registered, failures
 
 
 # -- all of it --------------------------------------------------------------------------------------

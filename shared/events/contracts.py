@@ -41,13 +41,16 @@ __all__ = [
     "MemberConsentChanged",
     "MemberErased",
     "MemberProfileScored",
+    "MemberProfileUpdated",
     "MemberRegistered",
+    "ParkingSessionSettled",
     "PointsEarned",
     "PointsExpired",
     "PointsExpiring",
     "PurchaseItem",
     "PurchaseRecorded",
     "PurchaseRefunded",
+    "SurveyAnswered",
     "TicketOpened",
     "TicketResolved",
     "TierChanged",
@@ -69,7 +72,15 @@ Cents = Annotated[int, Field(ge=0, description="Integer cents (fen).")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")]
 Level = Literal["low", "medium", "high"]
 PurchaseChannel = Literal["pos", "online", "mini_program"]
-ConsentPurpose = Literal["marketing", "personalisation", "tenant_sharing", "car_plate"]
+ConsentPurpose = Literal[
+    "marketing",
+    "personalisation",
+    "share_with_tenants",
+    "share_with_parking_operator",
+    "car_plates",
+]
+"""Consent purposes (members' consents API, MemberConsentChanged v2). v1 knew only marketing,
+personalisation, tenant_sharing and car_plate and was never published."""
 MessageChannel = Literal["sms", "email", "wechat", "inbox"]
 TicketCategory = Literal["inquiry", "complaint", "after_sales", "points_dispute", "suggestion"]
 
@@ -309,6 +320,36 @@ class CouponIssued(EventData):
     issued_at: UtcDateTime
 
 
+class ParkingSessionSettled(EventData):
+    """A car left the car park and its session was settled (fee, benefits applied, paid).
+
+    ``member_id`` is set when the plate (or the member code shown at the exit) belongs to a member
+    who consented to plate recognition. ``vehicle_ref`` is a pseudonymous reference to the car (the
+    keyed hash of the normalised plate, as members' plate lookup keys), never the plate itself.
+    """
+
+    SOURCE = LOYALTY
+    EXAMPLE = {
+        "session_id": "01HZ2222222222222222222222",
+        "member_id": "01HX9ZK3M5N7P9Q1R3S5T7V9WX",
+        "vehicle_ref": "9f2c6a0e5b1d4f7a8c3e2b1a0d9f8e7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e",
+        "entered_at": "2024-05-04T02:00:00.000000Z",
+        "exited_at": "2024-05-04T05:10:00.000000Z",
+        "fee_cents": 3000,
+        "paid_cents": 1000,
+        "free_minutes_applied": 120,
+    }
+
+    session_id: Id
+    member_id: Id | None = Field(description="Null for a car not tied to a member.")
+    vehicle_ref: Id = Field(description="HMAC-SHA256 hex of the normalised plate; never the plate itself.")
+    entered_at: UtcDateTime
+    exited_at: UtcDateTime
+    fee_cents: Cents = Field(description="Fee before benefits.")
+    paid_cents: Cents = Field(description="What the driver paid after free time and benefits.")
+    free_minutes_applied: int = Field(ge=0)
+
+
 # --- members ---------------------------------------------------------------------------------
 
 
@@ -327,6 +368,23 @@ class MemberRegistered(EventData):
     channel: Literal["mini_program", "store", "online", "import"]
 
 
+class MemberProfileUpdated(EventData):
+    """A member's profile changed. The names of the changed fields only, never their values (PIPL)."""
+
+    SOURCE = MEMBERS
+    EXAMPLE = {
+        "member_id": "01HX9ZK3M5N7P9Q1R3S5T7V9WX",
+        "changed_fields": ["name", "preferred_categories"],
+        "updated_at": "2024-04-02T02:00:00.000000Z",
+        "updated_by": "member",
+    }
+
+    member_id: Id
+    changed_fields: list[Id] = Field(min_length=1, description="Names of the changed fields, sorted.")
+    updated_at: UtcDateTime
+    updated_by: Literal["member", "staff"]
+
+
 class MemberProfileScored(EventData):
     """Nightly scoring produced a member's segment and risk levels."""
 
@@ -341,6 +399,13 @@ class MemberProfileScored(EventData):
         "churn_risk": "high",
         "value_level": "high",
         "previous_churn_risk": "medium",
+        "lifecycle_stage": "at_risk",
+        "frequency_level": "low",
+        "spend_level": "high",
+        "tags": ["family"],
+        "previous_rfm_segment": "important-keep",
+        "previous_lifecycle_stage": "active",
+        "changed": ["churn_risk", "lifecycle_stage", "rfm_segment"],
     }
 
     member_id: Id
@@ -352,6 +417,21 @@ class MemberProfileScored(EventData):
     churn_risk: Level
     value_level: Level
     previous_churn_risk: Level | None
+    lifecycle_stage: Literal["new", "active", "at_risk", "dormant", "lost"] | None = Field(
+        default=None, description="Added 2026-11: the member's lifecycle stage (null from older producers)."
+    )
+    frequency_level: Level | None = Field(
+        default=None, description="Purchase frequency against the population."
+    )
+    spend_level: Level | None = Field(default=None, description="Net spend against the population.")
+    tags: list[Id] = Field(default_factory=list, description="Operator-defined tags that matched.")
+    previous_rfm_segment: Id | None = None
+    previous_lifecycle_stage: Literal["new", "active", "at_risk", "dormant", "lost"] | None = None
+    changed: list[Literal["rfm_segment", "lifecycle_stage", "churn_risk", "tags"]] = Field(
+        default_factory=list,
+        description="What changed since the last published score (every field on a member's first score). "
+        "Filter on it (e.g. changed: [churn_risk]) to react to one kind of change only.",
+    )
 
 
 class MemberErased(EventData):
@@ -370,9 +450,16 @@ class MemberErased(EventData):
 
 
 class MemberConsentChanged(EventData):
-    """A member granted or withdrew a consent (per purpose; marketing also per channel)."""
+    """A member granted or withdrew a consent (per purpose; marketing also per channel).
+
+    v2: the purposes of the consents API (``share_with_tenants``, ``share_with_parking_operator``,
+    ``car_plates`` replace v1's ``tenant_sharing`` and ``car_plate``; v1 was never produced).
+    Consumers keep the newest ``changed_at`` per (member, purpose, channel): events may arrive out
+    of order. Absent = not granted (PIPL opt-in).
+    """
 
     SOURCE = MEMBERS
+    VERSION = 2
     EXAMPLE = {
         "member_id": "01HX9ZK3M5N7P9Q1R3S5T7V9WX",
         "purpose": "marketing",
@@ -461,6 +548,25 @@ class TicketResolved(EventData):
     resolved_by: Id = Field(description="Staff subject, or 'system'.")
     opened_at: UtcDateTime
     resolved_at: UtcDateTime
+
+
+class SurveyAnswered(EventData):
+    """A member answered the satisfaction survey of a resolved ticket."""
+
+    SOURCE = TICKETS
+    EXAMPLE = {
+        "survey_id": "01HZ3333333333333333333333",
+        "ticket_id": "01HZ1111111111111111111111",
+        "member_id": "01HX9ZK3M5N7P9Q1R3S5T7V9WX",
+        "csat": 4,
+        "answered_at": "2024-05-05T09:00:00.000000Z",
+    }
+
+    survey_id: Id
+    ticket_id: Id
+    member_id: Id | None
+    csat: int = Field(ge=1, le=5, description="Customer satisfaction, 1 (very unhappy) to 5.")
+    answered_at: UtcDateTime
 
 
 # --- registry and consumer side --------------------------------------------------------------

@@ -1,15 +1,19 @@
 """The platform flow: one scenario that uses every local-cloud mechanism once, on the real template.
 
-signed API request → LoyaltyTable → stream (filtered) → stream publisher → bus → rules → SQS →
-consumers (members statistics, campaigns projection) → nightly Scheduler schedule in the mall's
-time zone → scoring writes + outbox → stream → bus → rule with a content filter → SQS → consumer →
-Step Functions execution with a 14-day Wait on the virtual clock → Lambda tasks → outcome →
-staff API behind the Cognito JWT authorizer.
+WeChat login (local adapter) → registration with consents (Lambda authorizer, MembersTable outbox
+→ MemberConsentChanged → campaigns' consent projection) → signed API request → LoyaltyTable →
+stream (filtered) → stream publisher → bus → rules → SQS → consumers (members statistics, campaigns
+projection) → nightly Scheduler schedule in the mall's time zone → scoring writes + outbox →
+stream → bus → rule with a content filter → SQS → consumer → Step Functions execution: CheckConsent,
+then a 14-day Wait on the virtual clock → Lambda tasks → outcome → staff API behind the Cognito
+JWT authorizer.
 
-Two members buy on day 0. Neither comes back, so after three of their cadences (90 days) the
-nightly scoring rates both at high churn risk and a churn-warning episode starts for each. One of
-them buys again while the journey waits; when the wait ends that one is recorded as returned and
-the other as dormant. The scenario is shared by tests/local/test_platform_flow.py (assertions)
+Three members register through the API and buy on day 0; two of them grant marketing (WeChat
+message, SMS), the third declines it. None comes back, so after three of their cadences (90 days)
+the nightly scoring rates all three at high churn risk and a churn-warning episode starts for each.
+The one without marketing consent ends at once as skipped_no_consent (no wait, no contact). One of
+the others buys again while the journey waits; when the wait ends that one is recorded as returned
+and the other as dormant. The scenario is shared by tests/local/test_platform_flow.py (assertions)
 and bench (real time it takes).
 """
 
@@ -30,19 +34,42 @@ EXECUTIONS = "/v1/admin/journeys/churn_warning/executions"
 SOURCE = "pos-flow"
 DAY = 86_400
 
-# Two members (ULIDs, as the members service issues them).
-DORMANT_MEMBER = "01JD0000000000000000000AAA"
-RETURNING_MEMBER = "01JD0000000000000000000BBB"
+# Three shoppers: their WeChat openids (local adapter: code "local:<openid>"), phones and the
+# marketing consents they give at registration. Member ids are issued by registration.
+DORMANT, RETURNING, NO_CONSENT = "dormant", "returning", "no_consent"
+SHOPPERS: dict[str, tuple[str, str, list[dict[str, Any]]]] = {
+    DORMANT: (
+        "o-flow-dormant",
+        "13800000001",
+        [{"purpose": "marketing", "channel": "wechat", "granted": True, "text_version": "mkt-2026-11"}],
+    ),
+    RETURNING: (
+        "o-flow-returning",
+        "13800000002",
+        [{"purpose": "marketing", "channel": "sms", "granted": True, "text_version": "mkt-2026-11"}],
+    ),
+    NO_CONSENT: (
+        "o-flow-no-consent",
+        "13800000003",
+        [
+            {"purpose": "marketing", "channel": "sms", "granted": False, "text_version": "mkt-2026-11"},
+            {"purpose": "personalisation", "granted": True, "text_version": "p-2026-11"},
+        ],
+    ),
+}
 
 MARKETER = "flow.marketer"
 STORE_STAFF = "flow.store"
-PASSWORD = "Flow-Passw0rd!"  # noqa: S105 - a throwaway user in an in-memory pool
+PASSWORD = "Flow-Passw0rd!"
 
 
 @dataclass
 class FlowResult:
     """What happened, for the test to judge."""
 
+    members: dict[str, str] = field(default_factory=dict)  # role -> member id
+    tokens: dict[str, str] = field(default_factory=dict)  # role -> member token
+    registrations: list[int] = field(default_factory=list)
     first_purchases: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     return_purchase: tuple[int, dict[str, Any]] | None = None
     executions_page: tuple[int, dict[str, Any]] | None = None
@@ -63,7 +90,12 @@ def _purchase_body(member_id: str, external_id: str, at: datetime, amount_cents:
             "currency": "CNY",
             "channel": "pos",
             "items": [
-                {"sku": "SB-LATTE-G", "category": "food_beverage", "quantity": 1, "amount_cents": amount_cents}
+                {
+                    "sku": "SB-LATTE-G",
+                    "category": "food_beverage",
+                    "quantity": 1,
+                    "amount_cents": amount_cents,
+                }
             ],
             "occurred_at": clock.to_utc_iso(at),
         }
@@ -115,6 +147,33 @@ def staff_token(cloud: LocalCloud, username: str) -> str:
     return str(result["AuthenticationResult"]["IdToken"])
 
 
+def _json(
+    cloud: LocalCloud, method: str, path: str, body: Any = None, token: str | None = None
+) -> tuple[int, Any]:
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    raw = json.dumps(body).encode() if body is not None else b""
+    status, _, answer = cloud.http(method, path, headers, raw)
+    return status, json.loads(answer) if answer else None
+
+
+def wechat_login(cloud: LocalCloud, openid: str) -> tuple[int, dict[str, Any]]:
+    """The mini-program's login (the local cloud's WeChat adapter accepts ``local:<openid>``)."""
+    status, answer = _json(cloud, "POST", "/v1/auth/wechat", {"code": f"local:{openid}"})
+    return status, answer
+
+
+def register(
+    cloud: LocalCloud, openid: str, phone: str, consents: list[dict[str, Any]], name: str = "测试会员"
+) -> tuple[int, dict[str, Any]]:
+    """WeChat login, then POST /v1/members with the consents; the answer carries the new token."""
+    status, login = wechat_login(cloud, openid)
+    assert status == 200, login
+    body = {"phone": phone, "name": name, "consents": consents}
+    return _json(cloud, "POST", "/v1/members", body, token=login["token"])
+
+
 def run(cloud: LocalCloud) -> FlowResult:
     """Drive the flow; every step goes through the system's own doors."""
     result = FlowResult()
@@ -123,18 +182,27 @@ def run(cloud: LocalCloud) -> FlowResult:
     _create_staff_user(cloud, MARKETER, "marketer")
     _create_staff_user(cloud, STORE_STAFF, "store_staff")
 
-    # Day 0: both members buy at the till.
-    for member, external_id in ((DORMANT_MEMBER, "flow-0001"), (RETURNING_MEMBER, "flow-0002")):
-        body = _purchase_body(member, external_id, cloud.clock.now(), 6_500)
+    # Day 0: three shoppers register in the mini-program, with their consents.
+    for role, (openid, phone, consents) in SHOPPERS.items():
+        status, answer = register(cloud, openid, phone, consents)
+        result.registrations.append(status)
+        assert status == 201, answer
+        result.members[role] = answer["member"]["member_id"]
+        result.tokens[role] = answer["token"]
+    cloud.settle()
+
+    # Day 0: all three buy at the till.
+    for number, role in enumerate((DORMANT, RETURNING, NO_CONSENT), start=1):
+        body = _purchase_body(result.members[role], f"flow-000{number}", cloud.clock.now(), 6_500)
         result.first_purchases.append(post_signed_purchase(cloud, key, body))
     cloud.settle()
 
-    # 92 days pass: the nightly scoring runs every night; by day 91 both are at high churn risk
-    # and each has a churn-warning episode waiting.
+    # 92 days pass: the nightly scoring runs every night; by day 91 all three are at high churn
+    # risk and each has a churn-warning episode: two wait, the one without consent ended at once.
     cloud.advance(92 * DAY)
 
     # One member comes back while the journey waits.
-    body = _purchase_body(RETURNING_MEMBER, "flow-0003", cloud.clock.now(), 12_800)
+    body = _purchase_body(result.members[RETURNING], "flow-0004", cloud.clock.now(), 12_800)
     result.return_purchase = post_signed_purchase(cloud, key, body)
     cloud.settle()
 

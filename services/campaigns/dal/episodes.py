@@ -3,6 +3,7 @@
 * episode: ``pk = EPISODE#<episode_id>``, ``sk = EPISODE``;
   ``gsi1pk = JOURNEY#<journey>``, ``gsi1sk = <started_at>#<episode_id>`` (newest first by journey)
 * journey lock: ``pk = JOURNEY#<journey>#<member_id>``, ``sk = ACTIVE`` (one open episode per member)
+* member's episode reference: ``pk = MEMBER#<member_id>``, ``sk = EPISODE#<episode_id>`` (erasure)
 """
 
 from __future__ import annotations
@@ -38,6 +39,18 @@ def episode_key(episode_id: str) -> dict[str, str]:
 
 def lock_key(journey: str, member_id: str) -> dict[str, str]:
     return {"pk": f"JOURNEY#{journey}#{member_id}", "sk": "ACTIVE"}
+
+
+def member_episode_ref(episode: Episode) -> dict[str, Any]:
+    """``MEMBER#<member_id>`` / ``EPISODE#<episode_id>``: erasure pseudonymises the member's episodes
+    through these (Query on the member's partition) and deletes them."""
+    return {
+        "pk": f"MEMBER#{episode.member_id}",
+        "sk": f"EPISODE#{episode.episode_id}",
+        "entity": "member_episode_ref",
+        "episode_id": episode.episode_id,
+        "journey": episode.journey,
+    }
 
 
 def journey_partition(journey: str) -> str:
@@ -99,6 +112,8 @@ class DynamoEpisodeRepository:
                 [
                     put_op(self.table_name, lock, condition="attribute_not_exists(pk)"),  # _LOCK_INDEX
                     put_op(self.table_name, episode_item(episode), condition="attribute_not_exists(pk)"),
+                    # the member's reference to the episode, so erasure finds it without a scan
+                    put_op(self.table_name, member_episode_ref(episode)),
                 ]
             )
         except ConditionalCheckFailed as failed:

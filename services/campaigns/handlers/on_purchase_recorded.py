@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from services.campaigns.dal.privacy import pseudonym_key
 from services.campaigns.dal.projection import DynamoLastPurchaseRepository
 from services.campaigns.logic.projection import record_last_purchase
-from services.campaigns.models.settings import CampaignsSettings
+from services.campaigns.models.settings import CampaignsPurchaseSettings
 from shared.consumer import process_event_batch, typed
 from shared.events.contracts import PurchaseRecorded
 from shared.observability import get_logger, get_metrics, get_tracer
@@ -28,10 +29,12 @@ metrics = get_metrics(SERVICE)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    repo = DynamoLastPurchaseRepository(load(CampaignsSettings).table_name)
+    settings = load(CampaignsPurchaseSettings)
+    repo = DynamoLastPurchaseRepository(settings.table_name)
+    secret = settings.pseudonym_key_secret_arn
 
     def on_purchase(metadata: EventMetadata, data: PurchaseRecorded) -> None:
-        moved = record_last_purchase(data, repo)
+        moved = record_last_purchase(data, repo, pseudonym_key(secret) if secret else None)
         metrics.add_metric(
             name="LastPurchaseAdvanced" if moved else "LastPurchaseUnchanged", unit="Count", value=1
         )

@@ -37,5 +37,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         error=task.error,
     )
     logger.info("episode ended", extra={"episode_id": episode.episode_id, "outcome": episode.outcome})
-    metrics.add_metric(name=f"ChurnWarningOutcome{task.outcome.title()}", unit="Count", value=1)
+    metrics.add_metric(
+        name=f"ChurnWarningOutcome{task.outcome.title().replace('_', '')}", unit="Count", value=1
+    )
     return {"episode_id": episode.episode_id, "status": episode.status, "outcome": episode.outcome}

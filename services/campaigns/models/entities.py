@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 EpisodeStatus = Literal["starting", "observing", "completed", "failed"]
-Outcome = Literal["returned", "dormant", "failed"]
+Outcome = Literal["returned", "dormant", "skipped_no_consent", "failed"]
 
 
 class Episode(BaseModel):

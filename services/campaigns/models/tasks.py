@@ -18,6 +18,10 @@ class RecordStartInput(_TaskInput):
     execution_id: str
 
 
+class CheckConsentInput(_TaskInput):
+    pass
+
+
 class CheckReturnedInput(_TaskInput):
     started_at: AwareDatetime
 

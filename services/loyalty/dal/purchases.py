@@ -5,6 +5,9 @@
 | purchase | ``PURCHASE#<source>#<external_id>``  | ``PURCHASE`` |
 | nonce    | ``NONCE#<source>#<nonce>``           | ``NONCE``  (ttl) |
 | outbox   | ``OUTBOX#<event_id>``                | ``OUTBOX`` (ttl, see shared.outbox) |
+
+Purchases of a member carry ``gsi1pk = MEMBER#<member_id>``, ``gsi1sk = <occurred_at>#<purchase_id>``
+(sparse: anonymous purchases have none), so erasure finds a member's purchases without a scan.
 """
 
 from __future__ import annotations
@@ -42,9 +45,22 @@ def nonce_item(nonce: NonceClaim) -> dict[str, Any]:
     }
 
 
+def member_partition(member_id: str) -> str:
+    return f"MEMBER#{member_id}"
+
+
 def purchase_item(purchase: Purchase) -> dict[str, Any]:
+    by_member = (
+        {
+            "gsi1pk": member_partition(purchase.member_id),
+            "gsi1sk": f"{clock.to_utc_iso(purchase.occurred_at)}#{purchase.purchase_id}",
+        }
+        if purchase.member_id
+        else {}
+    )
     return {
         **purchase_key(purchase.source_system, purchase.external_id),
+        **by_member,
         "entity": "purchase",
         "purchase_id": purchase.purchase_id,
         "external_id": purchase.external_id,

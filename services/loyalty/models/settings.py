@@ -17,3 +17,9 @@ class LoyaltyApiSettings(LoyaltySettings):
     integration_keys_secret_arn: str
     signature_max_skew_seconds: int = 300
     integration_keys_cache_seconds: int = 60
+
+
+class LoyaltyPrivacySettings(LoyaltySettings):
+    """The MemberErased consumer: loyalty's pseudonym key (Secrets Manager)."""
+
+    pseudonym_key_secret_arn: str

@@ -5,6 +5,7 @@
 | statistics + score   | ``MEMBER#<id>``      | ``STATS``   | ``STATS#<shard 00-15>`` / ``<id>`` |
 | consumer marker      | ``EVENT#<event_id>`` | ``CONSUMER#<consumer>`` (ttl, shared.dynamo) | |
 | outbox               | ``OUTBOX#<event_id>``| ``OUTBOX`` (ttl, shared.outbox) | |
+| tag rule             | ``TAGRULES``         | ``TAG#<tag_id>`` | |
 
 The statistics item carries the last score in its ``score`` map: the nightly job reads both with
 one Query per shard page, and the purchase consumer never touches ``score`` (it updates named
@@ -14,12 +15,16 @@ attributes), so the two writers cannot overwrite each other.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
+from pydantic import ValidationError
+
 from services.members.logic.behaviour import SaveOutcome
 from services.members.logic.scoring import ScoredEvent
+from services.members.logic.tags import TagRule, parse
 from services.members.models.entities import BehaviourStats, ProfileScore
 from shared import clock
 from shared.aws import client
@@ -37,6 +42,8 @@ from shared.outbox import outbox_item
 STATS_SHARDS = 16
 """Write-sharding of gsi1 for the nightly job. Changing it needs a backfill of gsi1pk."""
 STATS_CONSUMER = "members.on_purchase_recorded"
+ACTIVITY_CONSUMER = "members.on_activity"
+TAG_RULES_PK = "TAGRULES"
 _STATS_INDEX, _MARKER_INDEX = 0, 1
 
 
@@ -50,6 +57,17 @@ def shard_of(member_id: str) -> int:
 
 def shard_key(shard: int) -> str:
     return f"STATS#{shard:02d}"
+
+
+def _iso(moment: Any) -> str | None:
+    return clock.to_utc_iso(moment) if moment else None
+
+
+def _bucket(count: int, spend_cents: int, parking_count: int, parking_minutes: int) -> dict[str, int]:
+    bucket = {"count": count, "spend_cents": spend_cents}
+    if parking_count or parking_minutes:  # parking fields only where there was parking: smaller items
+        bucket |= {"parking_count": parking_count, "parking_minutes": parking_minutes}
+    return bucket
 
 
 def _stats_attributes(stats: BehaviourStats) -> dict[str, Any]:
@@ -66,10 +84,21 @@ def _stats_attributes(stats: BehaviourStats) -> dict[str, Any]:
         "refund_count": stats.refund_count,
         "refunded_cents": stats.refunded_cents,
         "days": {
-            day.isoformat(): {"count": b.count, "spend_cents": b.spend_cents} for day, b in stats.days.items()
+            day.isoformat(): _bucket(b.count, b.spend_cents, b.parking_count, b.parking_minutes)
+            for day, b in stats.days.items()
         },
         "category_spend_cents": dict(stats.category_spend_cents),
         "store_purchase_count": dict(stats.store_purchase_count),
+        "parking_sessions": stats.parking_sessions,
+        "parking_minutes": stats.parking_minutes,
+        "parking_weekend_sessions": stats.parking_weekend_sessions,
+        "parking_weekend_minutes": stats.parking_weekend_minutes,
+        "last_parking_at": _iso(stats.last_parking_at),
+        "tickets_resolved": stats.tickets_resolved,
+        "complaint_count": stats.complaint_count,
+        "last_complaint_at": _iso(stats.last_complaint_at),
+        "last_csat": stats.last_csat,
+        "last_csat_at": _iso(stats.last_csat_at),
     }
 
 
@@ -86,27 +115,147 @@ def stats_from_item(item: dict[str, Any]) -> BehaviourStats:
             "days": item.get("days", {}),
             "category_spend_cents": item.get("category_spend_cents", {}),
             "store_purchase_count": item.get("store_purchase_count", {}),
+            "parking_sessions": item.get("parking_sessions", 0),
+            "parking_minutes": item.get("parking_minutes", 0),
+            "parking_weekend_sessions": item.get("parking_weekend_sessions", 0),
+            "parking_weekend_minutes": item.get("parking_weekend_minutes", 0),
+            "last_parking_at": item.get("last_parking_at"),
+            "tickets_resolved": item.get("tickets_resolved", 0),
+            "complaint_count": item.get("complaint_count", 0),
+            "last_complaint_at": item.get("last_complaint_at"),
+            "last_csat": item.get("last_csat"),
+            "last_csat_at": item.get("last_csat_at"),
+            "erased": bool(item.get("member_erased", False)),
             "version": item.get("version", 0),
         }
     )
 
 
+def _no_floats(value: Any) -> Any:
+    """DynamoDB numbers: floats become Decimals of their shortest text (shared.dynamo refuses floats)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _no_floats(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_no_floats(v) for v in value]
+    return value
+
+
 def score_attribute(current: ProfileScore) -> dict[str, Any]:
     values = current.model_dump(mode="json")
     values["scored_at"] = clock.to_utc_iso(current.scored_at)
-    values["cadence_days"] = Decimal(str(current.cadence_days))  # DynamoDB numbers; floats are refused
-    return values
+    return dict(_no_floats(values))
 
 
 def score_from_attribute(value: dict[str, Any] | None) -> ProfileScore | None:
-    return ProfileScore.model_validate(value) if value else None
+    """The stored score; a score stored under older rules (other segment names) reads as none, so
+    the first score under the new rules counts as a change and is published."""
+    if not value:
+        return None
+    try:
+        return ProfileScore.model_validate(value)
+    except ValidationError:
+        return None
+
+
+def tag_rule_item(rule: TagRule) -> dict[str, Any]:
+    return {
+        "pk": TAG_RULES_PK,
+        "sk": f"TAG#{rule.tag_id}",
+        "entity": "tag_rule",
+        "tag_id": rule.tag_id,
+        "name": rule.name,
+        "description": rule.description,
+        "rule_json": json.dumps(rule.as_dict()["rule"], separators=(",", ":")),  # floats stay exact
+        "enabled": rule.enabled,
+        "version": rule.version,
+        "updated_at": rule.updated_at,
+        "updated_by": rule.updated_by,
+    }
+
+
+def tag_rule_from_item(item: dict[str, Any]) -> TagRule:
+    return TagRule(
+        tag_id=item["tag_id"],
+        name=item["name"],
+        description=item.get("description", ""),
+        rule=parse(json.loads(item["rule_json"])),
+        enabled=bool(item.get("enabled", True)),
+        version=int(item.get("version", 1)),
+        updated_at=item.get("updated_at", ""),
+        updated_by=item.get("updated_by", ""),
+    )
+
+
+class DynamoTagRuleRepository:
+    """Operators' tag rules: one partition (``TAGRULES``), read with Query — a few dozen items."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def list(self) -> list[TagRule]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": to_item({":pk": TAG_RULES_PK}),
+            "ConsistentRead": True,
+        }
+        rules: list[TagRule] = []
+        while True:
+            page = client("dynamodb").query(**kwargs)
+            rules += [tag_rule_from_item(from_item(raw)) for raw in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return rules
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def get(self, tag_id: str) -> TagRule | None:
+        response = client("dynamodb").get_item(
+            TableName=self.table_name,
+            Key=to_item({"pk": TAG_RULES_PK, "sk": f"TAG#{tag_id}"}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return tag_rule_from_item(from_item(item)) if item else None
+
+    def put(self, rule: TagRule, *, expected_version: int | None) -> bool:
+        """Create (``expected_version`` None: the tag must not exist) or replace the version read;
+        False when the condition failed."""
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "Item": to_item(tag_rule_item(rule))}
+        if expected_version is None:
+            kwargs["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            kwargs["ConditionExpression"] = "#v = :expected"
+            kwargs["ExpressionAttributeNames"] = {"#v": "version"}
+            kwargs["ExpressionAttributeValues"] = to_item({":expected": expected_version})
+        try:
+            client("dynamodb").put_item(**kwargs)
+        except Exception as exc:
+            if is_conditional_check_failed(exc):
+                return False
+            raise
+        return True
+
+    def delete(self, tag_id: str) -> bool:
+        try:
+            client("dynamodb").delete_item(
+                TableName=self.table_name,
+                Key=to_item({"pk": TAG_RULES_PK, "sk": f"TAG#{tag_id}"}),
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except Exception as exc:
+            if is_conditional_check_failed(exc):
+                return False
+            raise
+        return True
 
 
 class DynamoStatsRepository:
     """:class:`~services.members.logic.behaviour.StatsRepository` on DynamoDB."""
 
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, consumer: str = STATS_CONSUMER) -> None:
         self.table_name = table_name
+        self.consumer = consumer
 
     def get(self, member_id: str) -> BehaviourStats | None:
         response = client("dynamodb").get_item(
@@ -141,7 +290,7 @@ class DynamoStatsRepository:
             }
         }
         try:
-            transact_write([update, idempotency_put(self.table_name, event_id, STATS_CONSUMER)])
+            transact_write([update, idempotency_put(self.table_name, event_id, self.consumer)])
         except ConditionalCheckFailed as failed:
             if _MARKER_INDEX in failed.failed_indexes:
                 return SaveOutcome.DUPLICATE
@@ -159,6 +308,9 @@ class DynamoScoringRepository:
 
     def shards(self) -> Sequence[int]:
         return range(STATS_SHARDS)
+
+    def tag_rules(self) -> list[TagRule]:
+        return DynamoTagRuleRepository(self.table_name).list()
 
     def statistics(self, shard: int) -> Iterator[tuple[BehaviourStats, ProfileScore | None]]:
         kwargs: dict[str, Any] = {

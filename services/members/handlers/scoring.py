@@ -1,4 +1,9 @@
-"""MembersScoringFunction: the nightly profile scoring (EventBridge Scheduler, 02:00 mall time)."""
+"""MembersScoringFunction: the nightly profile scoring (EventBridge Scheduler, 02:00 mall time).
+
+Tier S: the whole population in this Lambda over the sharded gsi1 (two passes, see
+``run_scoring``). Larger tiers score over an export with the columnar engine
+(services/members/logic/scoring_sql.py; docs/performance.md).
+"""
 
 from __future__ import annotations
 
@@ -39,6 +44,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "skipped_concurrent": run.skipped_concurrent,
         "shards_done": len(run.shards_done),
         "complete": run.complete,
+        "not_scored": run.not_scored,
+        "bounds": run.bounds.model_dump(mode="json") if run.bounds is not None else None,
     }
     metrics.add_metric(name="ProfilesScored", unit="Count", value=run.scored)
     metrics.add_metric(name="ProfileScoredEventsPublished", unit="Count", value=run.published)

@@ -1,4 +1,5 @@
-"""Behaviour statistics: how a purchase or a refund changes what members knows about a member.
+"""Behaviour statistics: how a purchase, a refund, a parking session, a resolved ticket or a
+survey answer changes what members knows about a member.
 
 Pure: the caller reads the current statistics, applies the event here, and writes the result
 back under a version condition (so two concurrent events cannot lose an update).
@@ -46,7 +47,7 @@ def apply_purchase(
     day = occurred_at.astimezone(tz).date()
     old = stats.days.get(day, DayBucket())
     days = dict(stats.days)
-    days[day] = DayBucket(count=old.count + 1, spend_cents=old.spend_cents + amount_cents)
+    days[day] = old.model_copy(update={"count": old.count + 1, "spend_cents": old.spend_cents + amount_cents})
     last = max(filter(None, [stats.last_purchase_at, occurred_at]))
     first = min(filter(None, [stats.first_purchase_at, occurred_at]))
     categories = stats.category_spend_cents
@@ -73,7 +74,7 @@ def apply_refund(
     day = occurred_at.astimezone(tz).date()
     old = stats.days.get(day, DayBucket())
     days = dict(stats.days)
-    days[day] = DayBucket(count=old.count, spend_cents=old.spend_cents - amount_cents)
+    days[day] = old.model_copy(update={"spend_cents": old.spend_cents - amount_cents})
     return stats.model_copy(
         update={
             "spend_cents": stats.spend_cents - amount_cents,
@@ -82,3 +83,64 @@ def apply_refund(
             "days": _prune(days, max(days)),
         }
     )
+
+
+WEEKEND = (5, 6)
+"""Saturday and Sunday (``date.weekday()``), in the mall's zone."""
+
+
+def parking_minutes(entered_at: datetime, exited_at: datetime) -> int:
+    """Whole minutes parked (never negative: a clock skew at the barrier is not a refund of time)."""
+    return max(int((exited_at - entered_at).total_seconds() // 60), 0)
+
+
+def apply_parking(
+    stats: BehaviourStats, *, entered_at: datetime, exited_at: datetime, tz: tzinfo
+) -> BehaviourStats:
+    """``stats`` after one settled parking session: a visit on the day the car came in (mall's
+    zone), its duration, and whether that day was a weekend."""
+    local_entry = entered_at.astimezone(tz)
+    day = local_entry.date()
+    minutes = parking_minutes(entered_at, exited_at)
+    weekend = local_entry.weekday() in WEEKEND
+    old = stats.days.get(day, DayBucket())
+    days = dict(stats.days)
+    days[day] = old.model_copy(
+        update={"parking_count": old.parking_count + 1, "parking_minutes": old.parking_minutes + minutes}
+    )
+    last = max(filter(None, [stats.last_parking_at, exited_at]))
+    return stats.model_copy(
+        update={
+            "parking_sessions": stats.parking_sessions + 1,
+            "parking_minutes": stats.parking_minutes + minutes,
+            "parking_weekend_sessions": stats.parking_weekend_sessions + weekend,
+            "parking_weekend_minutes": stats.parking_weekend_minutes + (minutes if weekend else 0),
+            "last_parking_at": last,
+            "days": _prune(days, max(days)),
+        }
+    )
+
+
+def apply_ticket_resolved(
+    stats: BehaviourStats, *, category: str, resolved_at: datetime, opened_at: datetime
+) -> BehaviourStats:
+    """``stats`` after a resolved ticket: complaints are counted (and when the last one was made)."""
+    complaint = category == "complaint"
+    last = stats.last_complaint_at
+    if complaint:
+        last = max(filter(None, [stats.last_complaint_at, opened_at]))
+    return stats.model_copy(
+        update={
+            "tickets_resolved": stats.tickets_resolved + 1,
+            "complaint_count": stats.complaint_count + complaint,
+            "last_complaint_at": last,
+        }
+    )
+
+
+def apply_survey(stats: BehaviourStats, *, csat: int, answered_at: datetime) -> BehaviourStats:
+    """``stats`` after a survey answer: the latest answer wins (an older one arriving late is kept
+    out)."""
+    if stats.last_csat_at is not None and answered_at < stats.last_csat_at:
+        return stats
+    return stats.model_copy(update={"last_csat": csat, "last_csat_at": answered_at})

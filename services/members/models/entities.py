@@ -9,15 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Level = Literal["low", "medium", "high"]
 Segment = Literal[
-    "champions",
-    "loyal",
-    "new",
-    "promising",
-    "need_attention",
-    "at_risk",
-    "hibernating",
-    "lost",
+    "important-value",
+    "important-develop",
+    "important-keep",
+    "important-retain",
+    "general-value",
+    "general-develop",
+    "general-keep",
+    "general-retain",
 ]
+"""The eight classic RFM segments: R, F and M each high or low against the population."""
+Lifecycle = Literal["new", "active", "at_risk", "dormant", "lost"]
 
 
 class DayBucket(BaseModel):
@@ -27,6 +29,8 @@ class DayBucket(BaseModel):
 
     count: int = 0
     spend_cents: int = 0
+    parking_count: int = 0
+    parking_minutes: int = 0
 
 
 class BehaviourStats(BaseModel):
@@ -50,7 +54,51 @@ class BehaviourStats(BaseModel):
     days: dict[date, DayBucket] = Field(default_factory=dict)
     category_spend_cents: dict[str, int] = Field(default_factory=dict)
     store_purchase_count: dict[str, int] = Field(default_factory=dict)
+    # parking (ParkingSessionSettled): lifetime totals; per-day visits are in ``days``
+    parking_sessions: int = 0
+    parking_minutes: int = 0
+    parking_weekend_sessions: int = 0
+    parking_weekend_minutes: int = 0
+    last_parking_at: datetime | None = None
+    # service (TicketResolved, SurveyAnswered)
+    tickets_resolved: int = 0
+    complaint_count: int = 0
+    last_complaint_at: datetime | None = None
+    last_csat: int | None = None
+    last_csat_at: datetime | None = None
+    erased: bool = False
+    """The member was erased (privacy): no event changes these statistics any more."""
     version: int = 0
+
+
+class QuantileBounds(BaseModel):
+    """The bounds the R, F and M scores were cut at, and where they came from.
+
+    A score is 1 + the number of bounds the value is strictly above, on a "higher is better"
+    scale: for recency that scale is ``-recency_days`` (so ``r`` holds negated days).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    source: Literal["population", "fixed"]
+    population: int
+    r: tuple[int, int, int, int]
+    f: tuple[int, int, int, int]
+    m: tuple[int, int, int, int]
+
+
+class ScoreWhy(BaseModel):
+    """Why a member got their score: the inputs and the rules' cut-offs behind each output."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bounds: QuantileBounds
+    member_for_days: int | None
+    churn_medium_after_days: float
+    churn_high_after_days: float
+    lifecycle_rule: str
+    tags: dict[str, str] = Field(default_factory=dict)
+    """tag → the rule (as text) that matched."""
 
 
 class ProfileScore(BaseModel):
@@ -72,3 +120,8 @@ class ProfileScore(BaseModel):
     segment: Segment
     churn_risk: Level
     value_level: Level
+    frequency_level: Level
+    spend_level: Level
+    lifecycle: Lifecycle
+    tags: tuple[str, ...] = ()
+    why: ScoreWhy | None = None

@@ -23,6 +23,7 @@ def churn_warning_definition() -> str:
     for placeholder, name in {
         "${RecordStartFunctionArn}": "mallcrm-test-campaigns-journey-record-start",
         "${CheckReturnedFunctionArn}": "mallcrm-test-campaigns-journey-check-returned",
+        "${CheckConsentFunctionArn}": "mallcrm-test-campaigns-journey-check-consent",
         "${RecordOutcomeFunctionArn}": "mallcrm-test-campaigns-journey-record-outcome",
     }.items():
         text = text.replace(placeholder, function_arn(name))

@@ -1,6 +1,7 @@
 """The ChurnWarning definition (infra/statemachines/churn_warning.asl.json) run path by path on
 moto's Step Functions interpreter, its Lambda tasks dispatched in-process to the campaigns task
-handlers: returned, dormant, and a failing task caught and recorded as failed."""
+handlers: returned, dormant, skipped for want of marketing consent (never granted, or withdrawn),
+and a failing task caught and recorded as failed."""
 
 from __future__ import annotations
 
@@ -17,9 +18,16 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 
 from services.campaigns.dal.episodes import DynamoEpisodeRepository
+from services.campaigns.dal.privacy import DynamoConsentProjection
 from services.campaigns.dal.projection import DynamoLastPurchaseRepository
-from services.campaigns.handlers import sfn_check_returned, sfn_record_outcome, sfn_record_start
+from services.campaigns.handlers import (
+    sfn_check_consent,
+    sfn_check_returned,
+    sfn_record_outcome,
+    sfn_record_start,
+)
 from services.campaigns.logic.churn_warning import JOURNEY, execution_input, execution_name
+from services.campaigns.logic.privacy import ConsentFact
 from services.campaigns.models.entities import Episode
 from shared import aws as shared_aws
 from shared import clock
@@ -35,6 +43,7 @@ Handler = Callable[[dict[str, Any], Any], Any]
 TASKS: dict[str, Handler] = {
     "mallcrm-test-campaigns-journey-record-start": sfn_record_start.handler,
     "mallcrm-test-campaigns-journey-check-returned": sfn_check_returned.handler,
+    "mallcrm-test-campaigns-journey-check-consent": sfn_check_consent.handler,
     "mallcrm-test-campaigns-journey-record-outcome": sfn_record_outcome.handler,
 }
 
@@ -80,6 +89,25 @@ def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     clock.set_clock(None)
 
 
+def consent(granted: bool, at: datetime, event_id: str, channel: str = "wechat") -> None:
+    fact = ConsentFact(
+        member_id=MEMBER,
+        purpose="marketing",
+        channel=channel,
+        granted=granted,
+        changed_at=at,
+        text_version="mkt-1",
+        event_id=event_id,
+    )
+    DynamoConsentProjection(TABLE).store_if_newer(fact, "anon_nobody")
+
+
+def states_entered(result: dict[str, Any]) -> list[str]:
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in result["history"] if "stateEnteredEventDetails" in e
+    ]
+
+
 def run(machine: str) -> dict[str, Any]:
     episode = Episode(
         episode_id=EPISODE,
@@ -110,6 +138,7 @@ def stored() -> Episode:
 
 
 def test_member_who_came_back_is_recorded_as_returned(machine: str) -> None:
+    consent(True, STARTED - timedelta(days=30), "E1")
     DynamoLastPurchaseRepository(TABLE).advance(MEMBER, STARTED + timedelta(days=2), "P1")
 
     result = run(machine)
@@ -127,6 +156,7 @@ def test_member_who_came_back_is_recorded_as_returned(machine: str) -> None:
 
 
 def test_member_who_stayed_away_is_recorded_as_dormant(machine: str) -> None:
+    consent(True, STARTED - timedelta(days=30), "E1", channel="sms")
     DynamoLastPurchaseRepository(TABLE).advance(MEMBER, STARTED - timedelta(days=90), "P0")
 
     result = run(machine)
@@ -142,9 +172,38 @@ def test_a_failing_task_is_caught_and_recorded_as_failed(
         raise RuntimeError("projection unavailable")
 
     monkeypatch.setitem(TASKS, "mallcrm-test-campaigns-journey-check-returned", broken)
+    consent(True, STARTED - timedelta(days=30), "E1")
 
     result = run(machine)
 
     assert result["status"] == "FAILED"
     episode = stored()
     assert (episode.status, episode.outcome, episode.error) == ("failed", "failed", "RuntimeError")
+
+
+def test_without_marketing_consent_the_episode_ends_skipped_and_never_waits(machine: str) -> None:
+    DynamoLastPurchaseRepository(TABLE).advance(MEMBER, STARTED - timedelta(days=90), "P0")
+
+    result = run(machine)
+
+    assert result["status"] == "SUCCEEDED"
+    assert json.loads(result["output"])["result"] == {"status": "completed", "outcome": "skipped_no_consent"}
+    entered = states_entered(result)
+    assert "CheckConsent" in entered
+    assert "Observe" not in entered and "CheckReturned" not in entered
+    assert (stored().status, stored().outcome) == ("completed", "skipped_no_consent")
+
+
+def test_a_withdrawn_marketing_consent_stops_the_journey_before_any_contact(machine: str) -> None:
+    """The consent-enforcement proof for now: the journey's contact steps (the message comes with
+    the campaigns issue) sit after CheckConsent, and a withdrawal (a newer event) keeps it from
+    going on; an older grant delivered late does not revive it."""
+    consent(True, STARTED - timedelta(days=30), "E1")
+    consent(False, STARTED - timedelta(days=1), "E2")
+    consent(True, STARTED - timedelta(days=20), "E0")  # out of order: older than the withdrawal
+
+    result = run(machine)
+
+    assert json.loads(result["output"])["consent"] == {"allowed": False, "channels": []}
+    assert "Observe" not in states_entered(result)
+    assert stored().outcome == "skipped_no_consent"

@@ -19,7 +19,7 @@ NOW = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
 
 @pytest.fixture
 def loyalty(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    create_table(TABLE)
+    create_table(TABLE, gsi1=True)  # gsi1: a member's purchases (erasure)
     secret = aws("secretsmanager").create_secret(
         Name="mallcrm/test/integration-keys",
         SecretString=json.dumps({"pos-main": KEY.decode(), "online-mall": "another-key"}),

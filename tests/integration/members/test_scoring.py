@@ -92,22 +92,29 @@ class TestNightlyScoring:
 
         summary = run_at(AS_OF)
 
+        bounds = summary.pop("bounds")
         assert summary == {
             "scored": 2,
             "published": 2,
             "skipped_concurrent": 0,
             "shards_done": 16,
             "complete": True,
+            "not_scored": 0,
         }
+        assert (bounds["source"], bounds["population"]) == ("fixed", 2)
         scores = stored_scores()
         assert (scores[WEEKLY]["churn_risk"], scores[WEEKLY]["recency_days"]) == ("low", 1)
         assert scores[WEEKLY]["frequency_90d"] == 5
         assert scores[WEEKLY]["monetary_90d_cents"] == 100_000
-        assert (scores[RARE]["segment"], scores[RARE]["churn_risk"]) == ("hibernating", "high")
+        assert (scores[RARE]["segment"], scores[RARE]["churn_risk"]) == ("general-retain", "high")
+        assert (scores[RARE]["lifecycle"], scores[WEEKLY]["lifecycle"]) == ("dormant", "new")
+        assert scores[WEEKLY]["why"]["bounds"]["source"] == "fixed"
         published = {data.member_id: data for data, _ in outbox()}
         assert published[WEEKLY].churn_risk == "low"
         assert published[WEEKLY].previous_churn_risk is None
-        assert published[RARE].rfm_segment == "hibernating"
+        assert published[RARE].rfm_segment == "general-retain"
+        assert published[RARE].lifecycle_stage == "dormant"
+        assert published[RARE].changed == ["rfm_segment", "lifecycle_stage", "churn_risk", "tags"]
 
     def test_rerun_publishes_nothing_new(self) -> None:
         seed_purchases(WEEKLY, [1, 8, 15])
@@ -129,6 +136,7 @@ class TestNightlyScoring:
         latest, _ = outbox()[-1]
         assert latest.member_id == WEEKLY
         assert (latest.previous_churn_risk, latest.churn_risk) == ("low", "high")
+        assert "churn_risk" in latest.changed
         assert stored_scores()[RARE]["recency_days"] == 230, "unchanged members are re-scored quietly"
 
     def test_a_score_changed_by_someone_else_is_not_overwritten(self) -> None:

@@ -39,9 +39,32 @@ def test_a_failing_resource_stops_the_boot_and_cleans_up(tmp_path) -> None:
     template = tmp_path / "broken.yaml"
     template.write_text(
         "Resources:\n  Machine:\n    Type: AWS::StepFunctions::StateMachine\n"
-        "    Properties:\n      DefinitionString: '{\"StartAt\": \"Nowhere\", \"States\": {}}'\n"
+        '    Properties:\n      DefinitionString: \'{"StartAt": "Nowhere", "States": {}}\'\n'
     )
     with pytest.raises(ProvisionError, match="Machine"):
         LocalCloud.start(ROOT, template=template)
     # The failed boot released moto and the patches: another cloud can start.
     start_cloud("machines.yaml").stop()
+
+
+def test_patches_install_and_uninstall_cleanly() -> None:
+    from infra.localcloud import moto_patches
+    from infra.localcloud.clock import VirtualClock
+
+    originals = {p.name: moto_patches.original(p) for p in moto_patches.PATCHES}
+    hooks = moto_patches.Hooks(
+        clock=VirtualClock(),
+        invoke=lambda *_: ("{}", False),
+        invoke_async=lambda *_: None,
+        rule_matched=lambda *_: [],
+        event_put=lambda *_: None,
+    )
+    moto_patches.install(hooks)
+    try:
+        for patch in moto_patches.PATCHES:
+            assert getattr(moto_patches._owner(patch), patch.attribute) is not originals[patch.name]
+    finally:
+        moto_patches.uninstall()
+    for patch in moto_patches.PATCHES:
+        assert getattr(moto_patches._owner(patch), patch.attribute) is originals[patch.name]
+    moto_patches.uninstall()  # a second uninstall is a no-op

@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -41,13 +41,17 @@ def test_advance_returns_the_new_time_and_never_goes_back(cloud: LocalCloud) -> 
 
 
 def test_a_synchronous_invoke_from_a_handler_re_enters_the_runner(cloud: LocalCloud) -> None:
-    result = cloud.invoke("InvokerFunction", {"target": cloud.physical_id("EchoFunction"), "payload": {"n": 1}})
+    result = cloud.invoke(
+        "InvokerFunction", {"target": cloud.physical_id("EchoFunction"), "payload": {"n": 1}}
+    )
     assert result.ok, result.error
     assert result.payload["inner"]["event"] == {"n": 1}
     assert result.payload["inner"]["env"]["ONLY_ECHO"] is None  # the inner function's own environment
     assert result.payload["my_env_after"] == "invoker"  # and the outer one's is back afterwards
     assert result.payload["my_name"] == cloud.functions["InvokerFunction"].name
-    failing = cloud.invoke("InvokerFunction", {"target": cloud.physical_id("EchoFunction"), "payload": {"fail": "inner"}})
+    failing = cloud.invoke(
+        "InvokerFunction", {"target": cloud.physical_id("EchoFunction"), "payload": {"fail": "inner"}}
+    )
     assert failing.payload["function_error"] and failing.payload["inner"]["errorType"] == "EchoError"
 
 
@@ -64,11 +68,18 @@ def test_outbox_and_invocations(cloud: LocalCloud) -> None:
     assert message["channel"] == "sms" and message["at"] == cloud.clock.now().isoformat() and message["id"]
     cloud.invoke("EchoFunction", {"headers": {"x-correlation-id": "c-77"}}, trigger="http")
     last = cloud.invocations[-1]
-    assert (last.logical_id, last.trigger, last.correlation_id, last.outcome) == ("EchoFunction", "http", "c-77", "ok")
+    assert (last.logical_id, last.trigger, last.correlation_id, last.outcome) == (
+        "EchoFunction",
+        "http",
+        "c-77",
+        "ok",
+    )
 
 
 def test_settle_detects_an_endless_loop(cloud: LocalCloud) -> None:
-    cloud.client("events").put_events(Entries=[{"Source": "fixture.loop", "DetailType": "Start", "Detail": "{}"}])
+    cloud.client("events").put_events(
+        Entries=[{"Source": "fixture.loop", "DetailType": "Start", "Detail": "{}"}]
+    )
     with pytest.raises(SettleError, match="a loop"):
         cloud.settle(max_rounds=20)
     # Break the loop so the module's other tests see a quiet cloud.
@@ -77,7 +88,7 @@ def test_settle_detects_an_endless_loop(cloud: LocalCloud) -> None:
 
 
 def test_front_door_without_a_socket(cloud: LocalCloud) -> None:
-    status, headers, body = cloud.http("GET", "/_local/health")
+    status, _headers, body = cloud.http("GET", "/_local/health")
     assert status == 200 and json.loads(body)["status"] == "ok"
 
 
@@ -87,7 +98,9 @@ def test_background_mode_settles_and_runs_the_clock(cloud: LocalCloud) -> None:
     try:
         assert cloud.clock.running
         first = cloud.clock.now()
-        cloud.client("sqs").send_message(QueueUrl=cloud.physical_id("WorkQueue"), MessageBody=json.dumps({"bg": 1}))
+        cloud.client("sqs").send_message(
+            QueueUrl=cloud.physical_id("WorkQueue"), MessageBody=json.dumps({"bg": 1})
+        )
         deadline = time.monotonic() + 5
         while not batch.SEEN and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -100,14 +113,10 @@ def test_background_mode_settles_and_runs_the_clock(cloud: LocalCloud) -> None:
     assert not cloud.clock.running
 
 
-def test_stop_aborts_executions_and_restores_everything() -> None:
-    # Runs after the module's cloud is gone (its own cloud; module fixtures are torn down first
-    # only between modules, so this test starts a second cloud only if the first is stopped).
-    pass
-
-
 def test_stop_leaves_nothing_behind(cloud: LocalCloud) -> None:
-    execution = cloud.client("stepfunctions").start_execution(stateMachineArn=cloud.physical_id("WeekMachine"))["executionArn"]
+    execution = cloud.client("stepfunctions").start_execution(
+        stateMachineArn=cloud.physical_id("WeekMachine")
+    )["executionArn"]
     cloud.settle()
     assert cloud.client("stepfunctions").describe_execution(executionArn=execution)["status"] == "RUNNING"
     threads_before = threading.active_count()
@@ -120,7 +129,8 @@ def test_stop_leaves_nothing_behind(cloud: LocalCloud) -> None:
     while threading.active_count() >= threads_before and time.monotonic() < deadline:
         time.sleep(0.02)
     assert threading.active_count() < threads_before  # the waiting execution's threads ended
-    assert abs(shared_clock.now() - __import__("datetime").datetime.now(__import__("datetime").UTC)) < timedelta(seconds=5)
+    assert moto_patches.sfn_running_executions("123456789012", "us-east-1") == []
+    assert abs(shared_clock.now() - datetime.now(UTC)) < timedelta(seconds=5)  # the real clock again
     with pytest.raises(RuntimeError, match="not running"):
         cloud.settle()
     cloud.stop()  # idempotent

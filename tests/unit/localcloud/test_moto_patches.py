@@ -146,14 +146,22 @@ def test_rule_targets_and_put_events(cloud: LocalCloud) -> None:
             {"Id": "sm", "Arn": cloud.physical_id("WeekMachine"), "Input": '{"from": "rule"}'},
         ],
     )
-    events.put_rule(Name="patch-disabled", EventPattern=json.dumps({"source": ["patch.test"]}), State="DISABLED")
+    events.put_rule(
+        Name="patch-disabled", EventPattern=json.dumps({"source": ["patch.test"]}), State="DISABLED"
+    )
     events.put_targets(Rule="patch-disabled", Targets=[{"Id": "q", "Arn": queue_arn, "Input": '"disabled"'}])
     events.put_rule(Name="patch-scheduled", ScheduleExpression="rate(1 day)")
-    events.put_targets(Rule="patch-scheduled", Targets=[{"Id": "q", "Arn": queue_arn, "Input": '"scheduled"'}])
+    events.put_targets(
+        Rule="patch-scheduled", Targets=[{"Id": "q", "Arn": queue_arn, "Input": '"scheduled"'}]
+    )
     echo.CALLS.clear()
     executions_before = len(cloud.executions("WeekMachine"))
-    events.put_events(Entries=[{"Source": "patch.test", "DetailType": "T", "Detail": json.dumps({"v": 'a"b'})}])
-    bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+    events.put_events(
+        Entries=[{"Source": "patch.test", "DetailType": "T", "Detail": json.dumps({"v": 'a"b'})}]
+    )
+    bodies = [
+        json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    ]
     assert bodies == [{"value": 'a"b', "text": 'v=a"b'}]
     cloud.settle()
     assert [c["event"] for c in echo.CALLS] == [{"v": 'a"b'}]
@@ -221,7 +229,9 @@ def test_stream_records_carry_the_virtual_time(cloud: LocalCloud) -> None:
     streams = cloud.client("dynamodbstreams")
     stream = streams.describe_stream(StreamArn=description["LatestStreamArn"])["StreamDescription"]
     iterator = streams.get_shard_iterator(
-        StreamArn=description["LatestStreamArn"], ShardId=stream["Shards"][0]["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        StreamArn=description["LatestStreamArn"],
+        ShardId=stream["Shards"][0]["ShardId"],
+        ShardIteratorType="TRIM_HORIZON",
     )["ShardIterator"]
     [record] = streams.get_records(ShardIterator=iterator)["Records"]
     created = record["dynamodb"]["ApproximateCreationDateTime"]
@@ -230,7 +240,56 @@ def test_stream_records_carry_the_virtual_time(cloud: LocalCloud) -> None:
 
 
 def test_filter_matcher_is_the_eventbridge_one() -> None:
-    match = moto_patches.event_pattern_matcher({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"n": {"N": [{"numeric": [">", 5]}]}}}})
+    match = moto_patches.event_pattern_matcher(
+        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"n": {"N": [{"numeric": [">", 5]}]}}}}
+    )
     assert match({"eventName": "INSERT", "dynamodb": {"NewImage": {"n": {"N": 7}}}})
     assert not match({"eventName": "INSERT", "dynamodb": {"NewImage": {"n": {"N": 3}}}})
     assert not match({"eventName": "MODIFY", "dynamodb": {"NewImage": {"n": {"N": 7}}}})
+
+
+def test_cognito_tokens_are_issued_on_the_virtual_clock(cloud: LocalCloud) -> None:
+    import jwt
+
+    cognito = cloud.client("cognito-idp")
+    pool = cognito.create_user_pool(PoolName="patch-pool")["UserPool"]["Id"]
+    client = cognito.create_user_pool_client(
+        UserPoolId=pool,
+        ClientName="c",
+        ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    cognito.admin_create_user(UserPoolId=pool, Username="staff@example.com", MessageAction="SUPPRESS")
+    cognito.admin_set_user_password(
+        UserPoolId=pool, Username="staff@example.com", Password="Passw0rd!Passw0rd", Permanent=True
+    )
+    cloud.advance(30 * 86400)
+    tokens = cognito.admin_initiate_auth(
+        UserPoolId=pool,
+        ClientId=client,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "staff@example.com", "PASSWORD": "Passw0rd!Passw0rd"},
+    )["AuthenticationResult"]
+    claims = jwt.decode(tokens["IdToken"], options={"verify_signature": False})
+    assert claims["iat"] == int(cloud.clock.timestamp())
+    assert claims["exp"] == claims["iat"] + 3600
+
+
+def test_kms_keys_work_without_generating_rsa_up_front(cloud: LocalCloud) -> None:
+    from moto.kms.models import kms_backends
+
+    kms = cloud.client("kms")
+    symmetric = kms.create_key()["KeyMetadata"]["KeyId"]
+    assert (
+        kms.decrypt(CiphertextBlob=kms.encrypt(KeyId=symmetric, Plaintext=b"x")["CiphertextBlob"])[
+            "Plaintext"
+        ]
+        == b"x"
+    )
+    key = kms_backends["123456789012"]["us-east-1"].keys[symmetric]
+    assert isinstance(key.private_key, moto_patches._LazyPrivateKey) and key.private_key._key is None
+    signing = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="RSA_2048")["KeyMetadata"]["KeyId"]
+    signature = kms.sign(KeyId=signing, Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+    verified = kms.verify(
+        KeyId=signing, Message=b"m", Signature=signature, SigningAlgorithm="RSASSA_PSS_SHA_256"
+    )
+    assert verified["SignatureValid"]

@@ -43,7 +43,9 @@ def _quiet(basic_cloud: LocalCloud):
     yield
 
 
-def test_sqs_partial_failure_then_dead_letter_queue_after_max_receive_count(basic_cloud: LocalCloud, caplog) -> None:
+def test_sqs_partial_failure_then_dead_letter_queue_after_max_receive_count(
+    basic_cloud: LocalCloud, caplog
+) -> None:
     cloud = basic_cloud
     since = len(cloud.invocations)
     _send(cloud, "WorkQueue", {"n": 1}, {"n": 2, "fail": True}, {"n": 3}, {"n": 4})

@@ -42,10 +42,16 @@ def test_bus_rules_and_targets(basic_cloud: LocalCloud) -> None:
     assert basic_cloud.physical_id("EventBus") == "fixture-dev"
     rule_name = basic_cloud.physical_id("RuleTargetFunctionOnThing")
     rule = events.describe_rule(Name=rule_name, EventBusName="fixture-dev")
-    assert json.loads(rule["EventPattern"]) == {"source": ["fixture.things"], "detail-type": ["ThingHappened"]}
+    assert json.loads(rule["EventPattern"]) == {
+        "source": ["fixture.things"],
+        "detail-type": ["ThingHappened"],
+    }
     [target] = events.list_targets_by_rule(Rule=rule_name, EventBusName="fixture-dev")["Targets"]
     assert target["Arn"] == basic_cloud.attribute("RuleTargetFunction", "Arn")
-    assert target["InputTransformer"]["InputPathsMap"] == {"thing": "$.detail.data.thing_id", "kind": "$.detail-type"}
+    assert target["InputTransformer"]["InputPathsMap"] == {
+        "thing": "$.detail.data.thing_id",
+        "kind": "$.detail-type",
+    }
     nightly = events.describe_rule(Name=basic_cloud.physical_id("RuleTargetFunctionNightly"))
     assert nightly["ScheduleExpression"] == "cron(0 3 * * ? *)"
     disabled = events.describe_rule(Name=basic_cloud.physical_id("DisabledRule"), EventBusName="fixture-dev")
@@ -66,8 +72,12 @@ def test_state_machines_get_their_substitutions(basic_cloud: LocalCloud) -> None
     definition = json.loads(flow["definition"])
     assert flow["name"] == "fixture-dev-flow"
     assert definition["States"]["WaitAWeek"]["Seconds"] == 604800
-    assert definition["States"]["Echo"]["Parameters"]["FunctionName"] == basic_cloud.attribute("EchoFunction", "Arn")
-    quick = json.loads(sfn.describe_state_machine(stateMachineArn=basic_cloud.physical_id("QuickFlow"))["definition"])
+    assert definition["States"]["Echo"]["Parameters"]["FunctionName"] == basic_cloud.attribute(
+        "EchoFunction", "Arn"
+    )
+    quick = json.loads(
+        sfn.describe_state_machine(stateMachineArn=basic_cloud.physical_id("QuickFlow"))["definition"]
+    )
     assert quick["States"]["Echo"]["Resource"] == basic_cloud.attribute("EchoFunction", "Arn")
 
 
@@ -75,23 +85,38 @@ def test_functions_exist_in_moto_and_run_locally(basic_cloud: LocalCloud) -> Non
     config = basic_cloud.client("lambda").get_function_configuration(FunctionName="fixture-dev-echo")
     assert config["Handler"] == "tests.fixtures.handlers.echo.handler"
     assert config["Timeout"] == 10 and config["MemorySize"] == 256
-    assert config["Layers"][0]["Arn"].startswith("arn:aws:lambda:us-east-1:123456789012:layer:fixture-dev-shared:")
+    assert config["Layers"][0]["Arn"].startswith(
+        "arn:aws:lambda:us-east-1:123456789012:layer:fixture-dev-shared:"
+    )
     spec = basic_cloud.functions["EchoFunction"]
     assert spec.environment["TABLE_NAME"] == "fixture-dev-items"
     assert spec.environment["EVENT_BUS_NAME"] == "fixture-dev"
     assert spec.environment["LOG_LEVEL"] == "DEBUG"
     assert spec.code_dir == ROOT / "tests" / "fixtures" / "handlers"
-    assert set(basic_cloud.functions) == {"EchoFunction", "WorkerFunction", "StreamFunction", "RuleTargetFunction"}
+    assert set(basic_cloud.functions) == {
+        "EchoFunction",
+        "WorkerFunction",
+        "StreamFunction",
+        "BisectFunction",
+        "RuleTargetFunction",
+    }
 
 
 def test_event_source_mappings_are_recorded_not_created(basic_cloud: LocalCloud) -> None:
     assert basic_cloud.client("lambda").list_event_source_mappings()["EventSourceMappings"] == []
     mappings = {p.mapping.logical_id: p.mapping for p in basic_cloud.pollers}
     work = mappings["WorkerFunctionWork"]
-    assert (work.kind, work.function, work.batch_size, work.report_batch_item_failures) == ("sqs", "WorkerFunction", 5, True)
+    assert (work.kind, work.function, work.batch_size, work.report_batch_item_failures) == (
+        "sqs",
+        "WorkerFunction",
+        5,
+        True,
+    )
     stream = mappings["StreamFunctionStream"]
     assert stream.kind == "dynamodb" and stream.starting_position == "TRIM_HORIZON"
-    assert stream.filters == [{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["outbox"]}}}}]
+    assert stream.filters == [
+        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["outbox"]}}}}
+    ]
     assert stream.maximum_retry_attempts == 2
     assert stream.on_failure_arn == basic_cloud.attribute("StreamDLQ", "Arn")
 
@@ -106,7 +131,9 @@ def test_identity_secrets_keys_and_the_rest(basic_cloud: LocalCloud) -> None:
     described = cognito.describe_user_pool(UserPoolId=pool.pool_id)["UserPool"]
     assert described["Name"] == "fixture-dev-staff"
     assert described["Policies"]["PasswordPolicy"]["MinimumLength"] == 12
-    secret = basic_cloud.client("secretsmanager").get_secret_value(SecretId=basic_cloud.physical_id("ApiSecret"))
+    secret = basic_cloud.client("secretsmanager").get_secret_value(
+        SecretId=basic_cloud.physical_id("ApiSecret")
+    )
     document = json.loads(secret["SecretString"])
     assert document["client"] == "pos" and len(document["key"]) == 40 and document["key"].isalnum()
     kms = basic_cloud.client("kms")

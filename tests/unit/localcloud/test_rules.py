@@ -38,10 +38,16 @@ def test_json_path_subset() -> None:
     [
         ('{"thing": <thing>, "n": <count>}', {"thing": "t-1", "n": 3}),
         ('{"label": "thing <thing> x<count>"}', {"label": "thing t-1 x3"}),
-        ('{"tags": <tags>, "all": <data>}', {"tags": ["a"], "all": {"thing_id": "t-1", "count": 3, "tags": ["a"]}}),
+        (
+            '{"tags": <tags>, "all": <data>}',
+            {"tags": ["a"], "all": {"thing_id": "t-1", "count": 3, "tags": ["a"]}},
+        ),
         ('{"missing": <nope>, "in": "[<nope>]"}', {"missing": None, "in": "[]"}),
         ('"<thing> is here"', "t-1 is here"),
-        ('{"rule": "<aws.events.rule-name>", "event": <aws.events.event.json>}', {"rule": "the-rule", "event": EVENT}),
+        (
+            '{"rule": "<aws.events.rule-name>", "event": <aws.events.event.json>}',
+            {"rule": "the-rule", "event": EVENT},
+        ),
     ],
 )
 def test_input_transformer_templates(template: str, expected: Any) -> None:
@@ -74,7 +80,14 @@ def test_input_and_input_path() -> None:
 def _put_thing(cloud: LocalCloud, thing_id: str, source: str = "fixture.things") -> None:
     detail = {"data": {"thing_id": thing_id}, "metadata": {"correlation_id": f"corr-{thing_id}"}}
     result = cloud.client("events").put_events(
-        Entries=[{"EventBusName": "fixture-dev", "Source": source, "DetailType": "ThingHappened", "Detail": json.dumps(detail)}]
+        Entries=[
+            {
+                "EventBusName": "fixture-dev",
+                "Source": source,
+                "DetailType": "ThingHappened",
+                "Detail": json.dumps(detail),
+            }
+        ]
     )
     assert result["FailedEntryCount"] == 0
 
@@ -139,14 +152,20 @@ def test_events_are_recorded_with_the_rules_they_matched(basic_cloud: LocalCloud
 def test_a_failing_lambda_target_is_retried_twice(basic_cloud: LocalCloud) -> None:
     cloud = basic_cloud
     events = cloud.client("events")
-    events.put_rule(Name="fail-rule", EventBusName="fixture-dev", EventPattern=json.dumps({"source": ["fixture.fail"]}))
+    events.put_rule(
+        Name="fail-rule", EventBusName="fixture-dev", EventPattern=json.dumps({"source": ["fixture.fail"]})
+    )
     events.put_targets(
         Rule="fail-rule",
         EventBusName="fixture-dev",
-        Targets=[{"Id": "echo", "Arn": cloud.attribute("EchoFunction", "Arn"), "Input": '{"fail": "always"}'}],
+        Targets=[
+            {"Id": "echo", "Arn": cloud.attribute("EchoFunction", "Arn"), "Input": '{"fail": "always"}'}
+        ],
     )
     since = len(cloud.invocations)
-    events.put_events(Entries=[{"EventBusName": "fixture-dev", "Source": "fixture.fail", "DetailType": "X", "Detail": "{}"}])
+    events.put_events(
+        Entries=[{"EventBusName": "fixture-dev", "Source": "fixture.fail", "DetailType": "X", "Detail": "{}"}]
+    )
     cloud.settle()
     outcomes = [r.outcome for r in cloud.invocations[since:] if r.logical_id == "EchoFunction"]
     assert outcomes == ["error:EchoError"] * 3  # Lambda's asynchronous retries: 2

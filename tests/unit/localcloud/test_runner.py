@@ -103,7 +103,9 @@ def test_one_log_line_per_invocation_with_virtual_time_and_correlation(runner: R
     assert line.endswith(" ok corr=corr-42")
     assert result.record.correlation_id == "corr-42"
     assert result.record.at == AT
-    partial = runner.invoke("Noop", {"batchItemFailures": [{"itemIdentifier": "1"}, {"itemIdentifier": "2"}]}, trigger="sqs")
+    partial = runner.invoke(
+        "Noop", {"batchItemFailures": [{"itemIdentifier": "1"}, {"itemIdentifier": "2"}]}, trigger="sqs"
+    )
     assert partial.record.outcome == "partial:2 failed"
 
 
@@ -145,7 +147,11 @@ def test_runner_overhead_is_small(runner: Runner) -> None:
         ({"Records": [{"body": '{"metadata": {"correlation_id": "sqs2"}}'}]}, "sqs2"),
         ({"Records": [{"body": "not json"}, {"body": '{"correlation_id": "sqs3"}'}]}, "sqs3"),
         (
-            {"Records": [{"dynamodb": {"NewImage": {"detail": {"S": '{"metadata": {"correlation_id": "ddb1"}}'}}}}]},
+            {
+                "Records": [
+                    {"dynamodb": {"NewImage": {"detail": {"S": '{"metadata": {"correlation_id": "ddb1"}}'}}}}
+                ]
+            },
             "ddb1",
         ),
         ({"metadata": {"correlation_id": "sfn1"}, "order_id": "o"}, "sfn1"),

@@ -27,9 +27,18 @@ def occurrences(expression: str, after: datetime, count: int, timezone: str | No
 
 
 def test_cron_in_utc_and_rate() -> None:
-    assert occurrences("cron(0 3 * * ? *)", utc(2026, 1, 5, 3, 0), 2) == [utc(2026, 1, 6, 3), utc(2026, 1, 7, 3)]
-    assert occurrences("cron(0 9 ? * MON-FRI *)", utc(2026, 1, 9, 12), 2) == [utc(2026, 1, 12, 9), utc(2026, 1, 13, 9)]
-    assert occurrences("rate(5 minutes)", utc(2026, 1, 5), 2) == [utc(2026, 1, 5, 0, 5), utc(2026, 1, 5, 0, 10)]
+    assert occurrences("cron(0 3 * * ? *)", utc(2026, 1, 5, 3, 0), 2) == [
+        utc(2026, 1, 6, 3),
+        utc(2026, 1, 7, 3),
+    ]
+    assert occurrences("cron(0 9 ? * MON-FRI *)", utc(2026, 1, 9, 12), 2) == [
+        utc(2026, 1, 12, 9),
+        utc(2026, 1, 13, 9),
+    ]
+    assert occurrences("rate(5 minutes)", utc(2026, 1, 5), 2) == [
+        utc(2026, 1, 5, 0, 5),
+        utc(2026, 1, 5, 0, 10),
+    ]
     assert next_occurrence("at(2026-02-01T10:00:00)", utc(2026, 1, 5), "Asia/Shanghai") == utc(2026, 2, 1, 2)
     assert next_occurrence("at(2026-02-01T10:00:00)", utc(2026, 3, 1)) is None
 
@@ -59,7 +68,15 @@ def test_time_zone_across_daylight_saving_end_fires_once() -> None:
 
 @pytest.mark.parametrize(
     "expression",
-    ["cron(0 9 * * *)", "cron(0 25 * * ? *)", "rate(1 minutes)", "rate(2 minute)", "rate(0 hours)", "every day", "at(2026-13-01T00:00:00)"],
+    [
+        "cron(0 9 * * *)",
+        "cron(0 25 * * ? *)",
+        "rate(1 minutes)",
+        "rate(2 minute)",
+        "rate(0 hours)",
+        "every day",
+        "at(2026-13-01T00:00:00)",
+    ],
 )
 def test_invalid_expressions_are_rejected(expression: str) -> None:
     with pytest.raises((ScheduleError, ValueError)):
@@ -75,7 +92,7 @@ def test_daily_schedules_fire_once_per_occurrence_in_order(basic_cloud: LocalClo
     since = len(cloud.invocations)
     first_fired = len(cloud.scheduler.fired)
     cloud.advance(3 * 86400)
-    fired = cloud.scheduler.fired[first_fired:]
+    fired = list(cloud.scheduler.fired)[first_fired:]
     assert [name for _, name in fired].count("schedule:RuleTargetFunctionDaily") == 3
     assert sum(1 for _, name in fired if name.startswith("rule:")) == 3
     times = [when for when, _ in fired]
@@ -83,7 +100,11 @@ def test_daily_schedules_fire_once_per_occurrence_in_order(basic_cloud: LocalClo
     daily = [when for when, name in fired if name == "schedule:RuleTargetFunctionDaily"]
     assert all((when.hour, when.minute) == (14, 30) for when in daily)  # 09:30 EST
     # Each firing ran the target at its own virtual time.
-    runs = [r for r in cloud.invocations[since:] if r.logical_id == "RuleTargetFunction" and r.trigger == "schedule"]
+    runs = [
+        r
+        for r in cloud.invocations[since:]
+        if r.logical_id == "RuleTargetFunction" and r.trigger == "schedule"
+    ]
     assert [r.at for r in runs] == times
 
 
@@ -98,13 +119,21 @@ def test_runtime_schedules_and_every_target_kind(basic_cloud: LocalCloud) -> Non
         Name="once-to-queue",
         ScheduleExpression=f"at({at})",
         ActionAfterCompletion="DELETE",
-        Target={"Arn": queue_arn, "RoleArn": "arn:aws:iam::123456789012:role/x", "Input": '{"at": "<aws.scheduler.scheduled-time>"}'},
+        Target={
+            "Arn": queue_arn,
+            "RoleArn": "arn:aws:iam::123456789012:role/x",
+            "Input": '{"at": "<aws.scheduler.scheduled-time>"}',
+        },
         **common,
     )
     scheduler.create_schedule(
         Name="hourly-flow",
         ScheduleExpression="rate(1 hour)",
-        Target={"Arn": cloud.physical_id("QuickFlow"), "RoleArn": "arn:aws:iam::123456789012:role/x", "Input": '{"from": "scheduler"}'},
+        Target={
+            "Arn": cloud.physical_id("QuickFlow"),
+            "RoleArn": "arn:aws:iam::123456789012:role/x",
+            "Input": '{"from": "scheduler"}',
+        },
         **common,
     )
     scheduler.create_schedule(
@@ -122,7 +151,11 @@ def test_runtime_schedules_and_every_target_kind(basic_cloud: LocalCloud) -> Non
         Name="disabled",
         ScheduleExpression="rate(1 hour)",
         State="DISABLED",
-        Target={"Arn": queue_arn, "RoleArn": "arn:aws:iam::123456789012:role/x", "Input": '{"disabled": true}'},
+        Target={
+            "Arn": queue_arn,
+            "RoleArn": "arn:aws:iam::123456789012:role/x",
+            "Input": '{"disabled": true}',
+        },
         **common,
     )
     flow_before = len(cloud.executions("QuickFlow"))
@@ -138,7 +171,9 @@ def test_runtime_schedules_and_every_target_kind(basic_cloud: LocalCloud) -> Non
     assert len(executions) - flow_before == 3
     assert all(e["status"] == "SUCCEEDED" for e in executions)
     ticks = [e for e in cloud.events if e["detail-type"] == "Tick"]
-    assert len(ticks) == 3 and ticks[0]["source"] == "fixture.scheduler" and ticks[0]["detail"] == {"tick": True}
+    assert (
+        len(ticks) == 3 and ticks[0]["source"] == "fixture.scheduler" and ticks[0]["detail"] == {"tick": True}
+    )
     for name in ("hourly-flow", "hourly-bus", "disabled"):
         scheduler.delete_schedule(Name=name)
     for message in messages:
@@ -157,6 +192,11 @@ def test_time_zone_schedule_across_dst_in_the_cloud(basic_cloud: LocalCloud) -> 
     )
     first = len(cloud.scheduler.fired)
     cloud.advance(4 * 86400)
-    fired = [when for when, name in cloud.scheduler.fired[first:] if name == "schedule:ny-morning"]
-    assert fired == [utc(2026, 3, 6, 14, 30), utc(2026, 3, 7, 14, 30), utc(2026, 3, 8, 13, 30), utc(2026, 3, 9, 13, 30)]
+    fired = [when for when, name in list(cloud.scheduler.fired)[first:] if name == "schedule:ny-morning"]
+    assert fired == [
+        utc(2026, 3, 6, 14, 30),
+        utc(2026, 3, 7, 14, 30),
+        utc(2026, 3, 8, 13, 30),
+        utc(2026, 3, 9, 13, 30),
+    ]
     cloud.client("scheduler").delete_schedule(Name="ny-morning")

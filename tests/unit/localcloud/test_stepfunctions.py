@@ -27,7 +27,9 @@ def cloud() -> Iterator[LocalCloud]:
 
 def _start(cloud: LocalCloud, machine: str, payload: dict[str, Any]) -> str:
     sfn = cloud.client("stepfunctions")
-    arn = sfn.start_execution(stateMachineArn=cloud.physical_id(machine), name=uuid.uuid4().hex, input=json.dumps(payload))
+    arn = sfn.start_execution(
+        stateMachineArn=cloud.physical_id(machine), name=uuid.uuid4().hex, input=json.dumps(payload)
+    )
     return str(arn["executionArn"])
 
 
@@ -108,7 +110,8 @@ def test_timestamp_waits_and_context_times_are_virtual(cloud: LocalCloud) -> Non
 def test_lambda_errors_reach_the_state_machine_as_error_types(cloud: LocalCloud) -> None:
     # The Invoke API reports handler errors with FunctionError and an errorType payload.
     response = cloud.client("lambda").invoke(
-        FunctionName=cloud.physical_id("FlakyFunction"), Payload=json.dumps({"key": uuid.uuid4().hex, "fail_times": 1})
+        FunctionName=cloud.physical_id("FlakyFunction"),
+        Payload=json.dumps({"key": uuid.uuid4().hex, "fail_times": 1}),
     )
     assert response["FunctionError"]
     payload = json.loads(response["Payload"].read())

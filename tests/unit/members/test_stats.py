@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from services.members.logic.stats import KEEP_DAYS, apply_purchase, apply_refund, empty_stats
+from services.members.logic.stats import (
+    KEEP_DAYS,
+    apply_parking,
+    apply_purchase,
+    apply_refund,
+    apply_survey,
+    apply_ticket_resolved,
+    empty_stats,
+)
 from services.members.models.entities import DayBucket
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -71,3 +79,72 @@ def test_refund_lowers_net_spend_on_its_day_but_keeps_the_visit():
     assert (stats.spend_cents, stats.purchase_count) == (3000, 1)
     assert (stats.refund_count, stats.refunded_cents) == (1, 2000)
     assert stats.days[date(2026, 3, 3)] == DayBucket(count=0, spend_cents=-2000)
+
+
+class TestParkingTicketsSurveys:
+    SATURDAY = datetime(2026, 6, 27, 2, 0, tzinfo=UTC)  # 10:00 Saturday in Shanghai
+    FRIDAY_NIGHT_UTC = datetime(2026, 6, 26, 17, 0, tzinfo=UTC)  # 01:00 Saturday in Shanghai
+
+    def test_a_session_is_a_visit_with_its_duration(self):
+        stats = apply_parking(
+            empty_stats("M1"),
+            entered_at=self.SATURDAY,
+            exited_at=self.SATURDAY + timedelta(minutes=190),
+            tz=SHANGHAI,
+        )
+        assert (stats.parking_sessions, stats.parking_minutes) == (1, 190)
+        assert (stats.parking_weekend_sessions, stats.parking_weekend_minutes) == (1, 190)
+        assert stats.days[date(2026, 6, 27)] == DayBucket(parking_count=1, parking_minutes=190)
+        assert stats.last_purchase_at is None
+
+    def test_the_weekend_is_the_malls_weekend(self):
+        stats = apply_parking(
+            empty_stats("M1"),
+            entered_at=self.FRIDAY_NIGHT_UTC,
+            exited_at=self.FRIDAY_NIGHT_UTC + timedelta(hours=1),
+            tz=SHANGHAI,
+        )
+        assert stats.parking_weekend_sessions == 1
+
+    def test_a_skewed_barrier_clock_is_zero_minutes(self):
+        stats = apply_parking(
+            empty_stats("M1"),
+            entered_at=self.SATURDAY,
+            exited_at=self.SATURDAY - timedelta(minutes=3),
+            tz=SHANGHAI,
+        )
+        assert stats.parking_minutes == 0
+
+    def test_parking_and_purchases_share_the_day_bucket(self):
+        stats = apply_parking(
+            empty_stats("M1"),
+            entered_at=self.SATURDAY,
+            exited_at=self.SATURDAY + timedelta(minutes=30),
+            tz=SHANGHAI,
+        )
+        stats = apply_purchase(
+            stats, occurred_at=self.SATURDAY, amount_cents=500, store_id="s", item_categories=[], tz=SHANGHAI
+        )
+        assert stats.days[date(2026, 6, 27)] == DayBucket(
+            count=1, spend_cents=500, parking_count=1, parking_minutes=30
+        )
+
+    def test_complaints_are_counted(self):
+        stats = apply_ticket_resolved(
+            empty_stats("M1"), category="inquiry", opened_at=self.SATURDAY, resolved_at=self.SATURDAY
+        )
+        stats = apply_ticket_resolved(
+            stats, category="complaint", opened_at=self.SATURDAY, resolved_at=self.SATURDAY
+        )
+        assert (stats.tickets_resolved, stats.complaint_count, stats.last_complaint_at) == (
+            2,
+            1,
+            self.SATURDAY,
+        )
+
+    def test_the_latest_survey_wins(self):
+        stats = apply_survey(empty_stats("M1"), csat=2, answered_at=self.SATURDAY)
+        stats = apply_survey(stats, csat=5, answered_at=self.SATURDAY - timedelta(days=1))
+        assert stats.last_csat == 2
+        stats = apply_survey(stats, csat=4, answered_at=self.SATURDAY + timedelta(days=1))
+        assert stats.last_csat == 4

@@ -1,0 +1,188 @@
+"""The consent projection, erasure and campaigns' pseudonym key (the only boto3 user for them).
+
+| item                  | pk                     | sk                                  |
+|-----------------------|------------------------|-------------------------------------|
+| consent projection    | ``MEMBER#<member_id>`` | ``CONSENT#<purpose>[#<channel>]``   |
+| erased tombstone      | ``ERASED#<pseudonym>`` | ``ERASED``                          |
+| (erasure also touches) ``MEMBER#<id>`` / ``LAST_PURCHASE`` and ``EPISODE#<id>`` refs, episodes, locks |
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+from services.campaigns.logic.privacy import ConsentFact, ErasureResult, ProjectOutcome
+from shared import clock
+from shared.aws import client
+from shared.dynamo import (
+    ConditionalCheckFailed,
+    from_item,
+    is_conditional_check_failed,
+    put_op,
+    to_item,
+    transact_write,
+)
+
+_TOMBSTONE_INDEX, _CONSENT_INDEX = 0, 1
+_lock = threading.Lock()
+_keys: dict[str, tuple[float, bytes]] = {}
+
+
+def pseudonym_key(secret_id: str, max_age_seconds: float = 300) -> bytes:
+    """Campaigns' HMAC key for pseudonyms (Secrets Manager), cached per container for 5 minutes."""
+    now = time.monotonic()
+    with _lock:
+        hit = _keys.get(secret_id)
+        if hit is not None and now - hit[0] < max_age_seconds:
+            return hit[1]
+    value = str(client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]).encode("utf-8")
+    if len(value) < 32:
+        raise ValueError("the pseudonym key must be at least 32 characters")
+    with _lock:
+        _keys[secret_id] = (now, value)
+    return value
+
+
+def clear_key_cache() -> None:
+    with _lock:
+        _keys.clear()
+
+
+def member_pk(member_id: str) -> str:
+    return f"MEMBER#{member_id}"
+
+
+def consent_sk(purpose: str, channel: str | None) -> str:
+    return f"CONSENT#{purpose}" + (f"#{channel}" if channel else "")
+
+
+def tombstone_key(pseudonym: str) -> dict[str, str]:
+    return {"pk": f"ERASED#{pseudonym}", "sk": "ERASED"}
+
+
+class DynamoConsentProjection:
+    """:class:`~services.campaigns.logic.privacy.ConsentProjectionRepository` on DynamoDB."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def store_if_newer(self, fact: ConsentFact, erased_marker: str) -> ProjectOutcome:
+        at = clock.to_utc_iso(fact.changed_at)
+        item = {
+            "pk": member_pk(fact.member_id),
+            "sk": consent_sk(fact.purpose, fact.channel),
+            "entity": "consent_projection",
+            "member_id": fact.member_id,
+            "purpose": fact.purpose,
+            "channel": fact.channel,
+            "granted": fact.granted,
+            "changed_at": at,
+            "text_version": fact.text_version,
+            "event_id": fact.event_id,
+        }
+        check = {
+            "ConditionCheck": {
+                "TableName": self.table_name,
+                "Key": to_item(tombstone_key(erased_marker)),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        put = put_op(
+            self.table_name,
+            item,
+            condition=(
+                "attribute_not_exists(pk) OR changed_at < :at OR (changed_at = :at AND event_id < :event)"
+            ),
+            values={":at": at, ":event": fact.event_id},
+        )
+        try:
+            transact_write([check, put])  # _TOMBSTONE_INDEX, _CONSENT_INDEX
+        except ConditionalCheckFailed as failed:
+            if _TOMBSTONE_INDEX in failed.failed_indexes:
+                return ProjectOutcome.ERASED
+            return ProjectOutcome.STALE
+        return ProjectOutcome.STORED
+
+    def marketing_channels(self, member_id: str) -> list[str]:
+        page = client("dynamodb").query(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues=to_item({":pk": member_pk(member_id), ":prefix": "CONSENT#marketing#"}),
+            ConsistentRead=True,
+        )
+        items = [from_item(i) for i in page.get("Items", [])]
+        return sorted(str(i["channel"]) for i in items if i.get("granted") is True)
+
+
+class DynamoErasureRepository:
+    """:class:`~services.campaigns.logic.privacy.ErasureRepository` on DynamoDB (Query, no Scan).
+
+    Every step is idempotent, so a redelivered MemberErased (or a retry after a crash half-way)
+    finishes the job: the tombstone is a plain Put, the member's partition is read with a Query
+    and whatever is still there is pseudonymised or deleted.
+    """
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def _member_items(self, member_id: str) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": to_item({":pk": member_pk(member_id)}),
+            "ConsistentRead": True,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            page = client("dynamodb").query(**kwargs)
+            items += [from_item(i) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def erase_member(
+        self, member_id: str, pseudonym: str, *, event_id: str, erased_at: datetime
+    ) -> ErasureResult:
+        ddb = client("dynamodb")
+        ddb.put_item(
+            TableName=self.table_name,
+            Item=to_item(
+                {
+                    **tombstone_key(pseudonym),
+                    "entity": "erased_member",
+                    "erased_at": clock.to_utc_iso(erased_at),
+                    "event_id": event_id,
+                }
+            ),
+        )
+        items = self._member_items(member_id)
+        episodes = 0
+        for item in items:
+            if item.get("entity") != "member_episode_ref":
+                continue
+            try:
+                ddb.update_item(
+                    TableName=self.table_name,
+                    Key=to_item({"pk": f"EPISODE#{item['episode_id']}", "sk": "EPISODE"}),
+                    UpdateExpression="SET member_id = :pseudonym, member_erased = :true",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues=to_item({":pseudonym": pseudonym, ":true": True}),
+                )
+                episodes += 1
+            except Exception as exc:
+                if not is_conditional_check_failed(exc):
+                    raise
+            ddb.delete_item(
+                TableName=self.table_name,
+                Key=to_item({"pk": f"JOURNEY#{item['journey']}#{member_id}", "sk": "ACTIVE"}),
+            )
+        for item in items:
+            ddb.delete_item(TableName=self.table_name, Key=to_item({"pk": item["pk"], "sk": item["sk"]}))
+        return ErasureResult(
+            projections_deleted=sum(1 for i in items if i.get("entity") != "member_episode_ref"),
+            episodes_pseudonymised=episodes,
+            already_done=not items,
+        )

@@ -1,0 +1,81 @@
+"""Pseudonymising a member's purchases (gsi1 ``MEMBER#<id>``) and loyalty's pseudonym key."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from services.loyalty.dal.purchases import member_partition
+from shared.aws import client
+from shared.dynamo import from_item, is_conditional_check_failed, to_item
+
+_lock = threading.Lock()
+_keys: dict[str, tuple[float, bytes]] = {}
+
+
+def pseudonym_key(secret_id: str, max_age_seconds: float = 300) -> bytes:
+    """Loyalty's HMAC key for pseudonyms (Secrets Manager), cached per container for 5 minutes."""
+    now = time.monotonic()
+    with _lock:
+        hit = _keys.get(secret_id)
+        if hit is not None and now - hit[0] < max_age_seconds:
+            return hit[1]
+    value = str(client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]).encode("utf-8")
+    if len(value) < 32:
+        raise ValueError("the pseudonym key must be at least 32 characters")
+    with _lock:
+        _keys[secret_id] = (now, value)
+    return value
+
+
+def clear_key_cache() -> None:
+    with _lock:
+        _keys.clear()
+
+
+class DynamoLedgerPseudonymiser:
+    """:class:`~services.loyalty.logic.privacy.LedgerPseudonymiser` on DynamoDB: Query gsi1, then
+    one conditional UpdateItem per purchase (condition: still the member's)."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def pseudonymise(self, member_id: str, alias: str) -> int:
+        ddb = client("dynamodb")
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :member",
+            "ExpressionAttributeValues": to_item({":member": member_partition(member_id)}),
+            "ProjectionExpression": "pk, sk",
+        }
+        changed = 0
+        while True:
+            page = ddb.query(**kwargs)
+            for raw in page.get("Items", []):
+                key = from_item(raw)
+                try:
+                    ddb.update_item(
+                        TableName=self.table_name,
+                        Key=to_item({"pk": key["pk"], "sk": key["sk"]}),
+                        UpdateExpression=(
+                            "SET member_id = :alias, gsi1pk = :alias_pk, member_pseudonymised = :t"
+                        ),
+                        ConditionExpression="member_id = :member",
+                        ExpressionAttributeValues=to_item(
+                            {
+                                ":alias": alias,
+                                ":alias_pk": member_partition(alias),
+                                ":t": True,
+                                ":member": member_id,
+                            }
+                        ),
+                    )
+                    changed += 1
+                except Exception as exc:
+                    if not is_conditional_check_failed(exc):
+                        raise
+            if "LastEvaluatedKey" not in page:
+                return changed
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

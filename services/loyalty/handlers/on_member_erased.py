@@ -1,0 +1,39 @@
+"""LoyaltyOnMemberErasedFunction: MemberErased (rule → queue → here) → the member's purchases keep
+their accounting facts under a pseudonym (services/loyalty/logic/privacy.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from services.loyalty.dal.privacy import DynamoLedgerPseudonymiser, pseudonym_key
+from services.loyalty.logic.privacy import erase_member
+from services.loyalty.models.settings import LoyaltyPrivacySettings
+from shared.consumer import process_event_batch, typed
+from shared.events.contracts import MemberErased
+from shared.observability import get_logger, get_metrics, get_tracer
+from shared.settings import load
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from shared.events.envelope import EventMetadata
+
+SERVICE = "loyalty"
+logger = get_logger(SERVICE)
+tracer = get_tracer(SERVICE)
+metrics = get_metrics(SERVICE)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load(LoyaltyPrivacySettings)
+    ledger = DynamoLedgerPseudonymiser(settings.table_name)
+
+    def on_erased(metadata: EventMetadata, data: MemberErased) -> None:
+        result = erase_member(data.member_id, ledger, pseudonym_key(settings.pseudonym_key_secret_arn))
+        logger.info("member pseudonymised in loyalty", extra={"purchases": result.purchases})
+        metrics.add_metric(name="PurchasesPseudonymised", unit="Count", value=result.purchases)
+
+    return process_event_batch(event, context, routes={"MemberErased": typed(MemberErased, on_erased)})

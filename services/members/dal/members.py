@@ -1,0 +1,168 @@
+"""Profiles, data keys, lookup keys, consents (read) and the audit log in MembersTable.
+
+| item | pk | sk |
+|---|---|---|
+| profile | ``MEMBER#<id>`` | ``PROFILE`` (gsi2: ``BDAY#<MMDD>`` / ``<id>``, sparse) |
+| data key | ``MEMBER#<id>`` | ``DATAKEY`` |
+| lookup key | ``IDENT#<kind>#<hmac>`` | ``IDENT`` |
+| back-reference | ``MEMBER#<id>`` | ``IDENT#<kind>#<hmac>`` |
+| consent / history | ``MEMBER#<id>`` | ``CONSENT#<purpose>[#<channel>]`` / ``CONSENTLOG#<ts>#<n>`` |
+| audit | ``AUDIT#<id>`` | ``<iso_ts>#<ulid>`` |
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Any
+
+from services.members.dal.consents import DynamoConsentRepository, consent_write_ops
+from services.members.logic.consents import ConsentPlan, ConsentState
+from services.members.logic.identity import IdentityKind, ident_key
+from services.members.logic.members import (
+    PRODUCER,
+    Delete,
+    Put,
+    RequireConsent,
+    Write,
+    conflict,
+    consent_sk,
+    member_key,
+)
+from shared.aws import client
+from shared.dynamo import ConditionalCheckFailed, from_item, put_op, to_item, transact_write
+
+
+class DynamoMembersRepository:
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def lookup(self, kind: IdentityKind, hash_hex: str) -> str | None:
+        response = client("dynamodb").get_item(
+            TableName=self.table_name,
+            Key=to_item({"pk": ident_key(kind, hash_hex), "sk": "IDENT"}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return str(from_item(item)["member_id"]) if item else None
+
+    def profile_and_key(self, member_id: str) -> tuple[dict[str, Any] | None, bytes | None]:
+        """The profile and the wrapped data key (one BatchGetItem, consistent)."""
+        keys = [to_item(member_key(member_id, "PROFILE")), to_item(member_key(member_id, "DATAKEY"))]
+        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        profile: dict[str, Any] | None = None
+        wrapped: bytes | None = None
+        for _ in range(5):
+            response = client("dynamodb").batch_get_item(RequestItems=request)
+            for raw in response.get("Responses", {}).get(self.table_name, []):
+                item = from_item(raw)
+                if item["sk"] == "PROFILE":
+                    profile = item
+                elif item["sk"] == "DATAKEY":
+                    wrapped = base64.b64decode(str(item["wrapped_key"]))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        return profile, wrapped
+
+    def _query(self, member_id: str, condition: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND " + condition,
+            "ExpressionAttributeValues": to_item({":pk": f"MEMBER#{member_id}", **values}),
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            page = client("dynamodb").query(**kwargs)
+            items += [from_item(i) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def consents(self, member_id: str) -> list[ConsentState]:
+        """The current consents (not the history), through the consents slice's repository."""
+        return list(DynamoConsentRepository(self.table_name).current(member_id).values())
+
+    def identity_refs(self, member_id: str) -> list[dict[str, Any]]:
+        return self._query(member_id, "begins_with(sk, :p)", {":p": "IDENT#"})
+
+    def stats(self, member_id: str) -> dict[str, Any] | None:
+        response = client("dynamodb").get_item(
+            TableName=self.table_name, Key=to_item(member_key(member_id, "STATS"))
+        )
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def _op(self, write: Write) -> dict[str, Any]:
+        if isinstance(write, Put):
+            return put_op(
+                self.table_name,
+                write.item,
+                condition="attribute_not_exists(pk)" if write.must_be_new else None,
+            )
+        if isinstance(write, Delete):
+            op: dict[str, Any] = {"TableName": self.table_name, "Key": to_item(write.key)}
+            if write.owned_by:
+                op["ConditionExpression"] = "member_id = :me"
+                op["ExpressionAttributeValues"] = to_item({":me": write.owned_by})
+            return {"Delete": op}
+        if isinstance(write, RequireConsent):
+            return {
+                "ConditionCheck": {
+                    "TableName": self.table_name,
+                    "Key": to_item(member_key(write.member_id, consent_sk(write.purpose, write.channel))),
+                    "ConditionExpression": "granted = :yes",
+                    "ExpressionAttributeValues": to_item({":yes": True}),
+                }
+            }
+        names = {f"#s{i}": name for i, name in enumerate(write.set)}
+        names.update({f"#r{i}": name for i, name in enumerate(write.remove)})
+        names.update({"#version": "version", "#status": "status"})
+        values = {f":s{i}": value for i, value in enumerate(write.set.values())}
+        values.update({":expected": write.expected_version, ":active": "active"})
+        expression = "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(write.set)))
+        if write.remove:
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(write.remove)))
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": to_item(member_key(write.member_id, "PROFILE")),
+                "UpdateExpression": expression,
+                "ConditionExpression": "#version = :expected AND #status = :active",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": to_item(values),
+            }
+        }
+
+    def apply(
+        self, writes: Sequence[Write], *, consents: ConsentPlan | None = None, correlation_id: str = ""
+    ) -> None:
+        ops = [self._op(w) for w in writes]
+        if consents is not None:
+            # New member: the profile Put guards it, so no condition on the current consents.
+            ops += consent_write_ops(
+                self.table_name,
+                consents,
+                correlation_id=correlation_id,
+                producer=PRODUCER,
+                condition_on_current=False,
+            )
+        try:
+            transact_write(ops)
+        except ConditionalCheckFailed as failed:
+            index = failed.failed_indexes[0] if failed.failed_indexes else None
+            write = writes[index] if index is not None and index < len(writes) else None
+            if isinstance(write, Put) and write.conflict:
+                raise conflict(write.conflict) from None
+            if isinstance(write, RequireConsent):
+                raise conflict("car_plate_consent_required") from None
+            raise conflict("member_changed") from None
+
+    def put_audit(self, entry: dict[str, Any]) -> None:
+        client("dynamodb").put_item(
+            TableName=self.table_name, Item=to_item(entry), ConditionExpression="attribute_not_exists(pk)"
+        )

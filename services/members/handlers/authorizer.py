@@ -1,0 +1,49 @@
+"""MemberAuthorizerFunction: the HTTP API's Lambda REQUEST authorizer for member routes.
+
+Payload 2.0, simple responses: ``{"isAuthorized": bool, "context": {...}}``. A valid member token
+(HS256, key derived from ``MemberTokenKeySecret``) gives the context that
+``shared.auth.principal_from_event`` reads from ``requestContext.authorizer.lambda``:
+``kind`` = ``member``, ``subject`` (keyed hash of the openid), ``member_id`` ("" until registered),
+``unionid_hash`` ("" when WeChat gave none). Anything else is ``isAuthorized: false`` (the gateway
+answers 403). The gateway caches the answer per Authorization header (``ReauthorizeEvery``), so
+the decision must not depend on the route — it does not.
+
+Kept light for cold starts: no Powertools resolver, no pydantic models, no PyJWT.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.members.dal.secrets import secret_bytes
+from services.members.logic.tokens import derive_key, verify_token
+from services.members.models.api_settings import MemberAuthorizerSettings
+from shared import clock
+from shared.errors import Unauthorized
+from shared.observability import get_logger
+from shared.settings import load
+
+logger = get_logger("members")
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    settings = load(MemberAuthorizerSettings)
+    sources = event.get("identitySource") or []
+    token = str(sources[0]) if sources else str((event.get("headers") or {}).get("authorization") or "")
+    try:
+        key = derive_key(
+            secret_bytes(settings.member_token_key_secret_arn, settings.secret_cache_seconds), "member-token"
+        )
+        claims = verify_token(key, token, now=clock.now())
+    except Unauthorized as refused:
+        logger.info("member token refused", extra={"reason": refused.code})
+        return {"isAuthorized": False}
+    return {
+        "isAuthorized": True,
+        "context": {
+            "kind": "member",
+            "subject": claims.subject,
+            "member_id": claims.member_id or "",
+            "unionid_hash": claims.unionid_hash or "",
+        },
+    }

@@ -1,0 +1,1 @@
+"""Routers of MembersApiFunction, one module per area (included by handlers/api.py)."""

@@ -1,0 +1,69 @@
+"""``GET /v1/members/me/code`` (member) and ``POST /v1/admin/members/verify-code`` (store staff and up)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from services.members.handlers.routes.common import Deps, caller, open_member
+from services.members.logic.audit import audit_entry
+from services.members.logic.members import masked_view
+from services.members.logic.tokens import issue_code, verify_code
+from services.members.models.api import MaskedMember, MemberCodeResponse, VerifyCodeRequest
+from shared import clock
+from shared.auth import require_member, require_roles
+from shared.errors import NotFound
+from shared.ids import new_ulid
+
+router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+VERIFY_CODE_ROLES = ("store_staff", "service_agent", "loyalty_ops", "admin")
+
+
+@router.get(
+    "/v1/members/me/code",
+    summary="A short-lived member code for the till's scanner",
+    description="Signed (HMAC), valid 60 s; fetch a new one when it expires. Compact enough for a QR code.",
+    tags=["members"],
+)
+def get_code() -> MemberCodeResponse:
+    member_id = require_member(caller(router.current_event.raw_event))
+    deps = Deps.load()
+    profile, _ = deps.repo.profile_and_key(member_id)
+    if profile is None or profile.get("status") != "active":
+        raise NotFound("member_not_found", "No such member.")
+    now = clock.now()
+    ttl = deps.settings.member_code_ttl_seconds
+    code, expires = issue_code(deps.code_key(), member_id, now=now, ttl_seconds=ttl)
+    return MemberCodeResponse(code=code, expires_at=clock.to_utc_iso(expires), expires_in=ttl)
+
+
+@router.post(
+    "/v1/admin/members/verify-code",
+    summary="Resolve a scanned member code to the member (masked)",
+    tags=["admin-members"],
+    responses={
+        422: {"description": "code_invalid (tampered/not a code) or code_expired"},
+        404: {"description": "Member gone"},
+    },
+)
+def post_verify_code(body: VerifyCodeRequest) -> MaskedMember:
+    staff = require_roles(caller(router.current_event.raw_event), *VERIFY_CODE_ROLES)
+    deps = Deps.load()
+    now = clock.now()
+    member_id = verify_code(deps.code_key(), body.code, now=now)
+    vault = deps.vault()
+    try:
+        profile, opened = open_member(deps, member_id, vault)
+    finally:
+        vault.forget()
+    deps.repo.put_audit(
+        audit_entry(
+            member_id=member_id,
+            actor=staff,
+            action="verify_code",
+            fields=(),
+            reason=None,
+            now=now,
+            entry_id=new_ulid(),
+        )
+    )
+    return masked_view(profile, opened)

@@ -1,0 +1,201 @@
+"""Member tokens and member codes: compact HMAC-signed credentials, pure (no AWS, no clock reads).
+
+* **Member token** — a JWT (RFC 7519) in JWS compact form, ``alg`` HS256 only (the header's ``alg``
+  is checked, never trusted: no ``none``, no algorithm confusion). Claims: ``iss``, ``aud``,
+  ``sub`` (the keyed hash of the WeChat openid — never the openid), ``mid`` (the member id, absent
+  until registration), ``uid`` (keyed hash of the unionid, when WeChat gave one), ``iat``, ``exp``,
+  ``jti``. Written here with ``hmac``/``base64``/``json`` rather than PyJWT: PyJWT costs ~220 ms of
+  cold import (it loads ``cryptography``), and HS256 is twenty lines.
+* **Member code** — what the till scans: ``MC1.<base64url(member id 16 B | expiry 4 B | nonce 4 B
+  | MAC 10 B)>`` = 50 characters, fits a small QR code or a Code 128 barcode. MAC = HMAC-SHA256
+  truncated to 80 bits (enough for a code that lives 60 s: forging one needs ~2^79 tries).
+
+Keys are derived from one secret (``MemberTokenKeySecret``) per purpose with HMAC (:func:`derive_key`),
+so a token key can never verify a member code and vice versa.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.errors import Unauthorized, Unprocessable
+
+__all__ = [
+    "CODE_PREFIX",
+    "TOKEN_AUDIENCE",
+    "TOKEN_ISSUER",
+    "MemberClaims",
+    "derive_key",
+    "issue_code",
+    "issue_token",
+    "verify_code",
+    "verify_token",
+]
+
+TOKEN_ISSUER = "mallcrm/members"  # noqa: S105 - a claim value, not a secret
+TOKEN_AUDIENCE = "mallcrm/member-api"  # noqa: S105 - a claim value
+CODE_PREFIX = "MC1."
+_CODE_MAC_BYTES = 10
+_CODE_LEN = 16 + 4 + 4 + _CODE_MAC_BYTES
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_HEADER = {"alg": "HS256", "typ": "JWT"}
+
+
+def derive_key(master: bytes, purpose: str) -> bytes:
+    """A 32-byte key for one purpose (``member-token``, ``member-code``) from the master secret."""
+    return hmac.new(master, f"mallcrm/members/{purpose}/v1".encode(), hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class MemberClaims:
+    subject: str
+    member_id: str | None
+    unionid_hash: str | None
+    issued_at: int
+    expires_at: int
+    token_id: str
+
+
+def issue_token(
+    key: bytes,
+    *,
+    subject: str,
+    member_id: str | None,
+    unionid_hash: str | None,
+    now: datetime,
+    ttl_seconds: int,
+) -> tuple[str, MemberClaims]:
+    """A signed member token and its claims."""
+    iat = int(now.timestamp())
+    claims = MemberClaims(subject, member_id, unionid_hash, iat, iat + ttl_seconds, secrets.token_hex(8))
+    payload: dict[str, Any] = {
+        "iss": TOKEN_ISSUER,
+        "aud": TOKEN_AUDIENCE,
+        "sub": subject,
+        "iat": iat,
+        "exp": claims.expires_at,
+        "jti": claims.token_id,
+    }
+    if member_id:
+        payload["mid"] = member_id
+    if unionid_hash:
+        payload["uid"] = unionid_hash
+    signing_input = (
+        _b64(json.dumps(_HEADER, separators=(",", ":")).encode())
+        + "."
+        + _b64(json.dumps(payload, separators=(",", ":")).encode())
+    )
+    signature = hmac.new(key, signing_input.encode("ascii"), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}", claims
+
+
+def _invalid(message: str = "The member token is not valid.") -> Unauthorized:
+    return Unauthorized("token_invalid", message)
+
+
+def verify_token(key: bytes, token: str, *, now: datetime, leeway_seconds: int = 30) -> MemberClaims:
+    """The claims of a valid token; :class:`Unauthorized` (``token_invalid``/``token_expired``)."""
+    if token[:7].lower() == "bearer ":
+        token = token[7:].strip()
+    parts = token.split(".")
+    if len(parts) != 3 or len(token) > 4096:
+        raise _invalid()
+    try:
+        header = json.loads(_unb64(parts[0]))
+        signature = _unb64(parts[2])
+    except (ValueError, UnicodeDecodeError):
+        raise _invalid() from None
+    if not isinstance(header, dict) or header.get("alg") != "HS256":
+        raise _invalid()
+    expected = hmac.new(key, f"{parts[0]}.{parts[1]}".encode("ascii"), hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, signature):
+        raise _invalid()
+    try:
+        payload = json.loads(_unb64(parts[1]))
+    except (ValueError, UnicodeDecodeError):
+        raise _invalid() from None
+    if not isinstance(payload, dict):
+        raise _invalid()
+    if payload.get("iss") != TOKEN_ISSUER or payload.get("aud") != TOKEN_AUDIENCE:
+        raise _invalid()
+    exp, iat, sub = payload.get("exp"), payload.get("iat"), payload.get("sub")
+    if not isinstance(exp, int) or not isinstance(iat, int) or not isinstance(sub, str) or not sub:
+        raise _invalid()
+    moment = now.timestamp()
+    if moment > exp + leeway_seconds:
+        raise Unauthorized("token_expired", "The member token has expired; log in again.")
+    if iat > moment + leeway_seconds:
+        raise _invalid()
+    mid, uid = payload.get("mid"), payload.get("uid")
+    return MemberClaims(
+        subject=sub,
+        member_id=mid if isinstance(mid, str) and mid else None,
+        unionid_hash=uid if isinstance(uid, str) and uid else None,
+        issued_at=iat,
+        expires_at=exp,
+        token_id=str(payload.get("jti") or ""),
+    )
+
+
+# --- member codes ----------------------------------------------------------------------------------
+
+
+def _ulid_to_bytes(ulid: str) -> bytes:
+    value = 0
+    for char in ulid.upper():
+        value = value * 32 + _CROCKFORD.index(char)
+    return value.to_bytes(16, "big")
+
+
+def _bytes_to_ulid(data: bytes) -> str:
+    value = int.from_bytes(data, "big")
+    chars = []
+    for _ in range(26):
+        value, rem = divmod(value, 32)
+        chars.append(_CROCKFORD[rem])
+    return "".join(reversed(chars))
+
+
+def issue_code(key: bytes, member_id: str, *, now: datetime, ttl_seconds: int = 60) -> tuple[str, datetime]:
+    """A member code valid for ``ttl_seconds`` and its expiry."""
+    expires = int(now.timestamp()) + ttl_seconds
+    body = _ulid_to_bytes(member_id) + struct.pack(">I", expires) + secrets.token_bytes(4)
+    mac = hmac.new(key, CODE_PREFIX.encode() + body, hashlib.sha256).digest()[:_CODE_MAC_BYTES]
+    return CODE_PREFIX + _b64(body + mac), datetime.fromtimestamp(expires, UTC)
+
+
+def verify_code(key: bytes, code: str, *, now: datetime, leeway_seconds: int = 5) -> str:
+    """The member id of a valid, unexpired code; 422 ``code_invalid`` / ``code_expired`` otherwise."""
+    code = code.strip()
+    if not code.startswith(CODE_PREFIX) or len(code) > 64:
+        raise Unprocessable("code_invalid", "This is not a member code.")
+    try:
+        raw = _unb64(code[len(CODE_PREFIX) :])
+    except ValueError:
+        raise Unprocessable("code_invalid", "This is not a member code.") from None
+    if len(raw) != _CODE_LEN:
+        raise Unprocessable("code_invalid", "This is not a member code.")
+    body, mac = raw[:-_CODE_MAC_BYTES], raw[-_CODE_MAC_BYTES:]
+    expected = hmac.new(key, CODE_PREFIX.encode() + body, hashlib.sha256).digest()[:_CODE_MAC_BYTES]
+    if not hmac.compare_digest(expected, mac):
+        raise Unprocessable("code_invalid", "The member code is not valid.")
+    (expires,) = struct.unpack(">I", body[16:20])
+    if now.timestamp() > expires + leeway_seconds:
+        raise Unprocessable("code_expired", "The member code has expired; ask for a fresh one.")
+    return _bytes_to_ulid(body[:16])

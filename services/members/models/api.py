@@ -1,0 +1,135 @@
+"""Request and response bodies of the members API (OpenAPI is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.members.models.consents import ConsentIn
+
+Gender = Literal["female", "male", "undisclosed"]
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # no control characters (names reach logs, masked)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class WeChatLoginRequest(_Strict):
+    code: str = Field(
+        min_length=1, max_length=256, description="wx.login() code (local cloud: local:<openid>)."
+    )
+
+
+class MemberTokenResponse(BaseModel):
+    token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name
+    expires_in: int
+    member_id: str | None = Field(description="Null until the member registers.")
+    registered: bool
+
+
+class StaffLoginRequest(_Strict):
+    username: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class StaffLoginResponse(BaseModel):
+    id_token: str
+    access_token: str
+    refresh_token: str | None
+    expires_in: int
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name
+    roles: list[str]
+
+
+class RegistrationRequest(_Strict):
+    phone: str = Field(min_length=3, max_length=32)
+    name: str = Field(min_length=1, max_length=50, pattern=_PRINTABLE)
+    gender: Gender = "undisclosed"
+    birthday: date | None = None
+    preferred_store_id: str | None = Field(default=None, min_length=1, max_length=64)
+    preferred_categories: list[str] = Field(default_factory=list, max_length=20)
+    card_number: str | None = Field(default=None, min_length=1, max_length=40)
+    plates: list[str] = Field(default_factory=list, max_length=5)
+    consents: list[ConsentIn] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Initial consent decisions (the consents API's ConsentIn; each consent at most once).",
+    )
+
+    @model_validator(mode="after")
+    def _unique_consents(self) -> RegistrationRequest:
+        seen: set[tuple[str, str | None]] = set()
+        for consent in self.consents:
+            if (consent.purpose, consent.channel) in seen:
+                raise ValueError("the same consent (purpose, channel) appears twice")
+            seen.add((consent.purpose, consent.channel))
+        return self
+
+
+class ProfilePatch(_Strict):
+    """Only the fields sent change. Changing the phone needs SMS verification (a later issue)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=50, pattern=_PRINTABLE)
+    gender: Gender | None = None
+    birthday: date | None = None
+    preferred_store_id: str | None = Field(default=None, min_length=1, max_length=64)
+    preferred_categories: list[str] | None = Field(default=None, max_length=20)
+    card_number: str | None = Field(default=None, min_length=1, max_length=40)
+    plates: list[str] | None = Field(default=None, max_length=5)
+
+
+class MemberOut(BaseModel):
+    """The owner's view: clear values."""
+
+    member_id: str
+    status: str
+    name: str | None
+    phone: str | None
+    gender: str
+    birthday: date | None
+    preferred_store_id: str | None
+    preferred_categories: list[str]
+    card_number: str | None
+    plates: list[str]
+    registered_at: str
+    channel: str
+
+
+class RegistrationResponse(BaseModel):
+    member: MemberOut
+    token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name
+    expires_in: int
+
+
+class MaskedMember(BaseModel):
+    """The staff view: masked values."""
+
+    member_id: str
+    status: str
+    name: str | None
+    phone: str | None
+    gender: str
+    birthday: str | None
+    card_number: str | None
+    plates: list[str]
+    preferred_store_id: str | None
+    registered_at: str
+
+
+class MemberSearchResponse(BaseModel):
+    members: list[MaskedMember]
+
+
+class MemberCodeResponse(BaseModel):
+    code: str
+    expires_at: str
+    expires_in: int
+
+
+class VerifyCodeRequest(_Strict):
+    code: str = Field(min_length=1, max_length=128)

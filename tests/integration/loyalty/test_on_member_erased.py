@@ -1,0 +1,74 @@
+"""LoyaltyOnMemberErasedFunction on moto: the erased member's purchases stay (accounting) under a
+keyed pseudonym; other members' purchases are untouched; redelivery is harmless."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from services.loyalty.dal import privacy as privacy_dal
+from services.loyalty.handlers import on_member_erased
+from services.loyalty.logic.privacy import pseudonym
+from shared.events.contracts import MemberErased
+from tests.integration.helpers import FakeContext, all_items, aws, contract_bus_event, sqs_event
+from tests.integration.loyalty.conftest import TABLE
+from tests.integration.loyalty.test_api_purchases import post, purchase_body
+
+MEMBER = "01HX9ZK3M5N7P9Q1R3S5T7V9WX"
+OTHER = "01HX9ZK3M5N7P9Q1R3S5T7V9WY"
+KEY = "loyalty-pseudonym-key-0123456789abcdef0123"
+
+
+@pytest.fixture
+def erasable(loyalty: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    arn = aws("secretsmanager").create_secret(Name="mallcrm/test/loyalty-pseudonym", SecretString=KEY)["ARN"]
+    monkeypatch.setenv("PSEUDONYM_KEY_SECRET_ARN", arn)
+    privacy_dal.clear_key_cache()
+
+
+def erased(member: str = MEMBER) -> dict:
+    return contract_bus_event(
+        MemberErased(member_id=member, erased_at=datetime(2026, 3, 2, tzinfo=UTC), requested_by="member")
+    )
+
+
+def purchases() -> list[dict]:
+    return [i for i in all_items(TABLE) if i["entity"] == "purchase"]
+
+
+@pytest.mark.usefixtures("erasable")
+def test_the_ledger_is_kept_under_a_pseudonym():
+    assert post(purchase_body(external_id="P-1"))[0] == 201
+    assert (
+        post(
+            purchase_body(
+                external_id="P-2",
+                amount_cents=100,
+                items=[{"sku": "S", "category": "c", "quantity": 1, "amount_cents": 100}],
+            )
+        )[0]
+        == 201
+    )
+    assert post(purchase_body(external_id="P-3", member_id=OTHER))[0] == 201
+
+    for _ in range(2):  # a redelivery changes nothing
+        assert on_member_erased.handler(sqs_event([erased()]), FakeContext()) == {"batchItemFailures": []}
+
+    alias = pseudonym(KEY.encode(), MEMBER)
+    by_id = {p["external_id"]: p for p in purchases()}
+    assert {by_id["P-1"]["member_id"], by_id["P-2"]["member_id"]} == {alias}
+    assert by_id["P-1"]["gsi1pk"] == f"MEMBER#{alias}"
+    assert by_id["P-1"]["amount_cents"] == 25900  # the accounting facts stay
+    assert by_id["P-3"]["member_id"] == OTHER
+    assert not [p for p in purchases() if MEMBER in (p.get("member_id"), p.get("gsi1pk", "")[7:])]
+
+
+@pytest.mark.usefixtures("erasable")
+def test_a_replayed_purchase_after_erasure_answers_with_the_pseudonym():
+    body = purchase_body(external_id="P-9")
+    assert post(body)[0] == 201
+    on_member_erased.handler(sqs_event([erased()]), FakeContext())
+    status, answer = post(body)
+    assert status == 200 and answer["replayed"] is True
+    assert answer["member_id"] == pseudonym(KEY.encode(), MEMBER)

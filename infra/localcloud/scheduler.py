@@ -236,7 +236,9 @@ class Scheduler:
                 and tracked.next_due is None
                 and getattr(item, "action_after_completion", None) == "DELETE"
             ):
-                moto_patches.delete_schedule(self.account_id, self.region, item.group_name, item.name)
+                self.dispatcher.clients("scheduler").delete_schedule(
+                    Name=item.name, GroupName=item.group_name
+                )
                 self._tracked.pop(tracked.key, None)
         return fired
 

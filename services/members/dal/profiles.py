@@ -323,7 +323,10 @@ class DynamoScoringRepository:
             page = client("dynamodb").query(**kwargs)
             for raw in page.get("Items", []):
                 item = from_item(raw)
-                yield stats_from_item(item), score_from_attribute(item.get("score"))
+                stored = item.get("score")
+                if stored:  # the why is not needed to compare and takes most of a score's memory
+                    stored = {k: v for k, v in stored.items() if k != "why"}
+                yield stats_from_item(item), score_from_attribute(stored)
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from services.members.logic.tags import TagRule, matching_tags
 from services.members.models.entities import (
     BehaviourStats,
+    DayBucket,
     Level,
     Lifecycle,
     ProfileScore,
@@ -116,16 +117,24 @@ class Features:
         return None if total <= 0 else spend.get(key, 0) / total
 
 
-def _window(days: dict[date, tuple[int, int, int]], today: date, length: int) -> tuple[int, int, int]:
-    """(purchases, net spend, parking sessions) over the ``length`` calendar days ending ``today``."""
-    start = today - timedelta(days=length - 1)
-    count = spend = parking = 0
-    for day, (c, s, p) in days.items():
-        if start <= day <= today:
-            count += c
-            spend += s
-            parking += p
-    return count, spend, parking
+def _windows(
+    days: dict[date, DayBucket], today: date
+) -> tuple[tuple[int, int, int], tuple[int, int, int], tuple[int, int, int]]:
+    """(purchases, net spend, parking sessions) over the 30, 90 and 365 calendar days ending
+    ``today`` (the 90-day window is today and the 89 days before), in one pass over the buckets."""
+    totals = [[0, 0, 0], [0, 0, 0], [0, 0, 0]]
+    for day, bucket in days.items():
+        age = (today - day).days
+        if age < 0 or age >= 365:
+            continue
+        for index, length in enumerate((30, 90, 365)):
+            if age < length:
+                window = totals[index]
+                window[0] += bucket.count
+                window[1] += bucket.spend_cents
+                window[2] += bucket.parking_count
+    w30, w90, w365 = (tuple(w) for w in totals)
+    return (w30[0], w30[1], w30[2]), (w90[0], w90[1], w90[2]), (w365[0], w365[1], w365[2])
 
 
 def cadence_days(stats: BehaviourStats, rules: ScoringRules = DEFAULT_RULES) -> float:
@@ -151,10 +160,7 @@ def features(stats: BehaviourStats, today: date, tz: tzinfo, rules: ScoringRules
     def days_since(moment: datetime) -> int:
         return max((today - moment.astimezone(tz).date()).days, 0)
 
-    days = {d: (b.count, b.spend_cents, b.parking_count) for d, b in stats.days.items()}
-    f30, _, _ = _window(days, today, 30)
-    f90, m90, p90 = _window(days, today, 90)
-    f365, m365, p365 = _window(days, today, 365)
+    (f30, _, _), (f90, m90, p90), (f365, m365, p365) = _windows(stats.days, today)
     return Features(
         member_id=stats.member_id,
         recency_days=days_since(stats.last_purchase_at),

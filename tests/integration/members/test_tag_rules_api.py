@@ -1,5 +1,6 @@
-"""``/v1/admin/tags`` on MembersApiFunction (in process, moto): CRUD for admin and marketer, the
-language's refusals as 422 with nothing written, optimistic versions, other roles refused."""
+"""``/v1/admin/tags`` on MembersApiFunction's resolver (in process, moto): CRUD for admin and
+marketer, the language's refusals as 422 with nothing written, optimistic versions, other roles
+refused. (The gateway routes for these paths are not in template.yaml yet: see the README.)"""
 
 from __future__ import annotations
 

@@ -194,7 +194,8 @@ def run(members: int = 20) -> list[Table]:
         writes = sum(calls.values()) - queries
         per_member = writes / scored if scored else float("nan")
         scoring_notes.append(
-            f"scoring {label}: {scored} members scored, {queries} Query (one per shard, fixed) + "
+            f"scoring {label}: {scored} members scored, {queries} Query "
+            "(fixed per run: the shard queries and lookups) + "
             f"{writes} writes = {per_member:.2f} write call(s) per member"
         )
     table.notes += [

@@ -183,6 +183,8 @@ _SFN_DATE_MODULES: tuple[str, ...] = (
 )
 _SFN_PARSER_DIR = "moto/stepfunctions/parser/"
 _THREADING_FILE = threading.__file__
+# Where a thread inside ``threading`` is actually blocked (innermost frame).
+_BLOCKING_CALLS = frozenset({"wait", "join", "_wait_for_tstate_lock"})
 
 _hooks: Hooks | None = None
 _originals: dict[tuple[str, str | None, str], Any] = {}
@@ -721,15 +723,18 @@ def _parked_in_interpreter(frame: types.FrameType) -> bool:
     while inner is not None and inner.f_code.co_filename == _THREADING_FILE:
         waits.append(inner)
         inner = inner.f_back
-    if not waits or inner is None:
-        return False
+    if not waits or inner is None or waits[0].f_code.co_name not in _BLOCKING_CALLS:
+        return False  # not blocked: building an Event, setting one, starting a thread...
     if _SFN_PARSER_DIR not in inner.f_code.co_filename.replace("\\", "/"):
         return False
     for wait in waits:
         owner = wait.f_locals.get("self")
-        if isinstance(owner, threading.Event) and owner.is_set():
-            return False
-        if isinstance(owner, threading.Thread) and not owner.is_alive():
+        try:
+            if isinstance(owner, threading.Event) and owner.is_set():
+                return False
+            if isinstance(owner, threading.Thread) and not owner.is_alive():
+                return False
+        except AttributeError:  # caught half-built: certainly not parked for good
             return False
     latch = inner.f_locals.get("self")
     return not (type(latch).__name__ == "CountDownLatch" and getattr(latch, "_num", 1) <= 0)

@@ -88,7 +88,7 @@ def test_running_clock_follows_real_time_plus_offset() -> None:
     # A short sleep on a running clock ends on real time.
     began = time.perf_counter()
     assert clock.sleep(0.05)
-    assert 0.04 <= time.perf_counter() - began < 1
+    assert 0.04 <= time.perf_counter() - began < 30
     clock.set_running(False)
     frozen = clock.now()
     time.sleep(0.01)

@@ -203,7 +203,8 @@ def test_step_functions_waits_retries_and_dates_use_the_virtual_clock(cloud: Loc
     cloud.advance(1800)  # the retry's backoff, on the virtual clock
     described = sfn.describe_execution(executionArn=execution)
     assert described["status"] == "SUCCEEDED"
-    assert time.perf_counter() - began < 2
+    # Functional, not a benchmark: 5.5 virtual hours must not be slept in real time.
+    assert time.perf_counter() - began < 60
     assert described["stopDate"] - described["startDate"] == timedelta(hours=5, minutes=30)
     assert abs(described["startDate"] - start) < timedelta(seconds=1)
 

@@ -53,7 +53,8 @@ def test_a_seven_day_wait_finishes_right_after_advancing_seven_days(cloud: Local
     # Execution dates are virtual too.
     assert described["startDate"].astimezone(UTC) - started_at < timedelta(seconds=1)
     assert described["stopDate"] - described["startDate"] >= timedelta(days=7)
-    assert elapsed < 2.0, f"a 7-day wait took {elapsed:.2f} s of real time"
+    # Functional, not a benchmark (make bench measures it): the week is not slept in real time.
+    assert elapsed < 60, f"a 7-day wait took {elapsed:.2f} s of real time"
 
 
 def test_retry_backoff_waits_on_the_virtual_clock(cloud: LocalCloud) -> None:

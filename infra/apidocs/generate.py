@@ -23,7 +23,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 
-from infra.localcloud.frontdoor import Route, RouteTable, api_from_template
+from infra.localcloud.frontdoor import JwtAuthorizer, LambdaAuthorizer, Route, RouteTable, api_from_template
 from infra.localcloud.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,21 +83,32 @@ def build_document(
                 continue
             route = found[0]
             documented.add(route.key)
+            # Powertools lists a router's tags in set order; sorted, the document is reproducible.
+            if "tags" in item[method]:
+                item[method]["tags"] = sorted(item[method]["tags"])
             if route.authorizer is not None:
                 item[method]["security"] = [{route.authorizer.name: list(route.scopes)}]
-                schemes[route.authorizer.name] = {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "bearerFormat": "JWT",
-                    "description": "A staff token from the Cognito user pool (POST /v1/auth/staff), "
-                    "verified by API Gateway's JWT authorizer.",
-                }
+                schemes[route.authorizer.name] = _security_scheme(route.authorizer)
     for route in routes:
         if route.key not in documented and route.function != "ApiDocsFunction":
             warn(f"openapi: the gateway routes {route.key} to {route.function}, which does not document it")
     if schemes:
         doc.setdefault("components", {}).setdefault("securitySchemes", {}).update(schemes)
     return doc
+
+
+def _security_scheme(authorizer: JwtAuthorizer | LambdaAuthorizer) -> dict[str, Any]:
+    if isinstance(authorizer, JwtAuthorizer):
+        description = (
+            "A staff token from the Cognito user pool (POST /v1/auth/staff), "
+            "verified by API Gateway's JWT authorizer."
+        )
+    else:
+        description = (
+            "A member token from POST /v1/auth/wechat (or POST /v1/members after registering), "
+            "verified by the members service's Lambda authorizer."
+        )
+    return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": description}
 
 
 def render(doc: dict[str, Any]) -> str:

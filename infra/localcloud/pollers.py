@@ -69,6 +69,17 @@ def failed_item_ids(result: InvokeResult, batch_ids: list[str], report: bool) ->
     return failed
 
 
+def _base64_binaries(value: Any) -> Any:
+    """Binary attribute values (``B`` and ``BS``) as the base64 text the Lambda service sends."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dict):
+        return {key: _base64_binaries(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_base64_binaries(item) for item in value]
+    return value
+
+
 @dataclass
 class _Invisible:
     deadline: datetime
@@ -277,7 +288,8 @@ class StreamPoller:
         return 0
 
     def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
-        dynamodb = dict(record["dynamodb"])
+        # boto3 decodes binary attributes to bytes; Lambda receives them base64-encoded in JSON.
+        dynamodb = _base64_binaries(dict(record["dynamodb"]))
         created = dynamodb.get("ApproximateCreationDateTime")
         if isinstance(created, datetime):
             dynamodb["ApproximateCreationDateTime"] = float(int(created.timestamp()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from typing import Any
@@ -97,6 +98,17 @@ def test_stream_filter_criteria(basic_cloud: LocalCloud) -> None:
     _put(cloud, "A", entity="outbox", note="changed")  # filtered out: MODIFY
     cloud.settle()
     assert [(s["pk"], s["event"]) for s in stream.SEEN] == [("A", "INSERT")]
+
+
+def test_stream_records_with_binary_attributes_pass_the_filter_as_base64(basic_cloud: LocalCloud) -> None:
+    """Regression: boto3 decodes B attributes to bytes; the filter and the handler must get what
+    Lambda sends (base64 text), not crash on bytes."""
+    cloud = basic_cloud
+    item = {"pk": {"S": "BIN"}, "sk": {"S": "X"}, "entity": {"S": "outbox"}, "blob": {"B": b"\x00\xffvault"}}
+    cloud.client("dynamodb").put_item(TableName=cloud.physical_id("ItemsTable"), Item=item)
+    cloud.settle()
+    assert [(s["pk"], s["event"]) for s in stream.SEEN] == [("BIN", "INSERT")]
+    assert stream.SEEN[0]["blob"] == base64.b64encode(b"\x00\xffvault").decode()
 
 
 def test_stream_retries_then_sends_a_failure_record_and_moves_on(basic_cloud: LocalCloud, caplog) -> None:

@@ -84,6 +84,11 @@ def _create(chosen: Target, service_name: str, region: str | None, endpoint: str
     if _session is None:
         import boto3  # noqa: PLC0415
 
+        if chosen == "aws":
+            from shared.observability import instrument_aws_sdk  # noqa: PLC0415
+
+            instrument_aws_sdk()
+
         _session = boto3.session.Session()
     created = _session.client(service_name, region_name=region, config=_config(chosen))
     if chosen == "local":

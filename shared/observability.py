@@ -230,10 +230,29 @@ def get_logger(service: str | None = None) -> Logger:
 
 
 def get_tracer(service: str | None = None) -> Tracer:
-    """The Powertools tracer (off outside Lambda via ``POWERTOOLS_TRACE_DISABLED``)."""
+    """The Powertools tracer (off outside Lambda via ``POWERTOOLS_TRACE_DISABLED``).
+
+    It does not patch libraries when it is created: patching imports every library the X-Ray SDK
+    supports (botocore, requests, sqlite3, ...), which cost ~150 ms of every cold start at import.
+    The AWS SDK, the only library we trace, is patched by :func:`instrument_aws_sdk` when
+    ``shared.aws`` creates its first client, where botocore is being loaded anyway."""
     from aws_lambda_powertools import Tracer  # noqa: PLC0415
 
-    return Tracer(service=service)
+    return Tracer(service=service, auto_patch=False)
+
+
+_aws_sdk_instrumented = False
+
+
+def instrument_aws_sdk() -> None:
+    """Trace AWS SDK calls as X-Ray subsegments, once per process (a no-op while tracing is off)."""
+    global _aws_sdk_instrumented  # noqa: PLW0603 - process-wide, set once
+    if _aws_sdk_instrumented:
+        return
+    from aws_lambda_powertools import Tracer  # noqa: PLC0415
+
+    Tracer(auto_patch=False).patch(["botocore"])
+    _aws_sdk_instrumented = True
 
 
 def get_metrics(service: str | None = None) -> Metrics:

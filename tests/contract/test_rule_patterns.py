@@ -65,8 +65,15 @@ def _value_for(filters: list[Any]) -> Any:
     return None
 
 
-def _overrides(node: Any) -> dict[str, Any]:
-    """Data overrides that satisfy the pattern's `detail.data` filters (leaves that name values)."""
+def _is_array(spec: dict[str, Any]) -> bool:
+    return spec.get("type") == "array" or any(s.get("type") == "array" for s in spec.get("anyOf", []))
+
+
+def _overrides(node: Any, properties: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Data overrides that satisfy the pattern's `detail.data` filters (leaves that name values).
+
+    EventBridge matches a pattern value against each element of an array field, so where the
+    contract's field is an array the chosen value is put inside one."""
     result: dict[str, Any] = {}
     if not isinstance(node, dict):
         return result
@@ -78,17 +85,32 @@ def _overrides(node: Any) -> dict[str, Any]:
         elif isinstance(value, list):
             chosen = _value_for(value)
             if chosen is not None:
-                result[key] = chosen
+                result[key] = [chosen] if _is_array((properties or {}).get(key) or {}) else chosen
     return result
+
+
+def _properties(detail_type: str) -> dict[str, Any]:
+    return dict(model_for(detail_type).model_json_schema().get("properties") or {})
 
 
 def _sample(rule: str, detail_type: str) -> dict[str, Any]:
     data_filter = (_pattern(rule).get("detail") or {}).get("data") or {}
     try:
-        return sample_event(detail_type, _overrides(data_filter))
+        return sample_event(detail_type, _overrides(data_filter, _properties(detail_type)))
     except ValidationError as exc:
         contract = f"the {detail_type} contract"
         pytest.fail(f"{rule} filters detail.data on {data_filter}, which {contract} cannot carry:\n{exc}")
+
+
+def _enum_of(spec: dict[str, Any], schema: dict[str, Any]) -> list[Any] | None:
+    """The allowed values of a field, of its array items, or of the definition either refers to."""
+    for candidate in [spec, *spec.get("anyOf", [])]:
+        for node in (candidate, candidate.get("items") or {}):
+            ref = node.get("$ref", "")
+            target = (schema.get("$defs") or {}).get(ref.removeprefix("#/$defs/"), {}) if ref else node
+            if target.get("enum"):
+                return list(target["enum"])
+    return None
 
 
 SUBSCRIPTIONS = _subscriptions()
@@ -130,9 +152,9 @@ def test_the_rule_ignores_near_misses(rule, detail_type):
         if not isinstance(filters, list):
             continue
         spec = (schema.get("properties") or {}).get(field) or {}
-        enum = spec.get("enum") or next((s.get("enum") for s in spec.get("anyOf", []) if s.get("enum")), None)
+        enum = _enum_of(spec, schema)
         left_out = [v for v in enum or [] if v not in filters]
         if left_out:
             near = json.loads(json.dumps(event))
-            near["detail"]["data"][field] = left_out[0]
+            near["detail"]["data"][field] = [left_out[0]] if _is_array(spec) else left_out[0]
             assert not pattern.matches_event(cast(Any, near)), f"{rule} matches {field}={left_out[0]!r}"

@@ -26,7 +26,6 @@ def _items(cloud: LocalCloud) -> dict[str, dict[str, object]]:
 
 
 def test_order_to_reminder_and_digests() -> None:
-    began = time.perf_counter()
     with LocalCloud.start(ROOT, template="tests/fixtures/templates/flow.yaml", start=START) as cloud:
         booted = time.perf_counter()
         cpu_booted = time.process_time()

@@ -32,11 +32,12 @@ a module runs at import (``aws_xray_sdk.core`` creates a botocore session and tw
 there). ``-X importtime`` inflates absolute times a little.
 
 1c. Building blocks, each alone in a fresh interpreter (``lambda`` configuration): what one
-module-level line of a handler costs — the first Powertools ``Tracer()`` (it imports the X-Ray SDK
-in its constructor even when tracing is disabled; enabled, it patches botocore and every other
-library the SDK supports, which imports them), botocore alone, ``Logger`` + ``Metrics``, the API
-resolver, pydantic, and a first boto3 client (not paid at import: ``shared.aws`` creates clients on
-first use, i.e. in the first invocation).
+module-level line of a handler costs — the project's tracer (Powertools ``Tracer(auto_patch=False)``:
+its constructor imports the X-Ray SDK even when tracing is disabled), for comparison a Tracer with
+Powertools' default auto-patching (which imports every library the X-Ray SDK supports, botocore
+included), botocore alone, ``Logger`` + ``Metrics``, the API resolver, pydantic, and the first
+``shared.aws`` client (not paid at import: clients are created on first use, i.e. in the first
+invocation, which is also when ``shared.aws`` has the Tracer patch botocore).
 """
 
 from __future__ import annotations
@@ -79,11 +80,11 @@ _REPORT = (
 
 # What one module-level line of a handler costs, alone in a fresh interpreter.
 BLOCKS: dict[str, str] = {
-    "Powertools Tracer() (X-Ray SDK + patching)": (
-        "from aws_lambda_powertools import Tracer\nTracer(service='bench')\n"
+    "shared.observability.get_tracer() (Tracer, auto_patch=False: X-Ray SDK)": (
+        "from shared.observability import get_tracer\nget_tracer('bench')\n"
     ),
-    "Tracer(patch_modules=['botocore']) (what-if: patch only botocore)": (
-        "from aws_lambda_powertools import Tracer\nTracer(service='bench', patch_modules=['botocore'])\n"
+    "Powertools Tracer() with auto_patch (patches every library the SDK supports)": (
+        "from aws_lambda_powertools import Tracer\nTracer(service='bench')\n"
     ),
     "import botocore.session, botocore.client (needed by the first AWS call anyway)": (
         "import botocore.session\nimport botocore.client\n"
@@ -96,8 +97,8 @@ BLOCKS: dict[str, str] = {
         "from shared.api import make_resolver\nmake_resolver()\n"
     ),
     "import pydantic": "import pydantic\n",
-    "first boto3 client (dynamodb), paid in the first invocation": (
-        "import boto3\nboto3.session.Session().client('dynamodb', region_name='us-east-1')\n"
+    "first shared.aws.client('dynamodb'), paid in the first invocation": (
+        "from shared import aws\naws.client('dynamodb')\n"
     ),
 }
 

@@ -14,10 +14,11 @@ Powertools is imported inside the functions: importing this module is cheap.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -229,16 +230,48 @@ def get_logger(service: str | None = None) -> Logger:
         return existing
 
 
-def get_tracer(service: str | None = None) -> Tracer:
-    """The Powertools tracer (off outside Lambda via ``POWERTOOLS_TRACE_DISABLED``).
+class LazyTracer:
+    """The Powertools tracer, created on the function's first invocation rather than at import.
 
-    It does not patch libraries when it is created: patching imports every library the X-Ray SDK
-    supports (botocore, requests, sqlite3, ...), which cost ~150 ms of every cold start at import.
-    The AWS SDK, the only library we trace, is patched by :func:`instrument_aws_sdk` when
-    ``shared.aws`` creates its first client, where botocore is being loaded anyway."""
-    from aws_lambda_powertools import Tracer  # noqa: PLC0415
+    Creating a Powertools ``Tracer`` imports the X-Ray SDK, whose sampler imports botocore: about
+    150 ms that every handler module would pay at import. botocore is loaded by the first AWS
+    client in the first invocation anyway, so building the tracer there costs the cold start
+    almost nothing extra and keeps the handler modules light. Only ``capture_lambda_handler`` is
+    offered: it is all the handlers use."""
 
-    return Tracer(service=service, auto_patch=False)
+    def __init__(self, service: str | None) -> None:
+        self.service = service
+        self._tracer: Tracer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def tracer(self) -> Tracer:
+        """The real tracer (created on first use; it does not patch libraries when created:
+        the AWS SDK is patched by :func:`instrument_aws_sdk` with the first real AWS client)."""
+        if self._tracer is None:
+            with self._lock:
+                if self._tracer is None:
+                    from aws_lambda_powertools import Tracer  # noqa: PLC0415
+
+                    self._tracer = Tracer(service=self.service, auto_patch=False)
+        return self._tracer
+
+    def capture_lambda_handler(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        traced: Callable[..., Any] | None = None
+
+        @functools.wraps(handler)
+        def wrapper(event: Any, context: Any) -> Any:
+            nonlocal traced
+            if traced is None:
+                traced = self.tracer.capture_lambda_handler(handler)
+            return traced(event, context)
+
+        return wrapper
+
+
+def get_tracer(service: str | None = None) -> LazyTracer:
+    """The tracer for a handler module (off outside Lambda via ``POWERTOOLS_TRACE_DISABLED``)."""
+    return LazyTracer(service)
 
 
 _aws_sdk_instrumented = False

@@ -108,3 +108,27 @@ def test_metrics_and_tracer_are_powertools_objects():
     tracer = observability.get_tracer("loyalty")
     assert tracer is not None
     assert logging.getLogger("loyalty") is not None
+
+
+def test_the_tracer_is_built_on_the_first_invocation_not_at_import():
+    """A handler module that only decorates with the tracer does not import the X-Ray SDK (and,
+    through its sampler, botocore); the first invocation builds the real tracer and runs the
+    handler through it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from shared.observability import get_tracer\n"
+        "tracer = get_tracer('probe')\n"
+        "@tracer.capture_lambda_handler\n"
+        "def handler(event, context):\n"
+        "    return {'echo': event}\n"
+        "assert 'aws_xray_sdk' not in sys.modules and 'botocore' not in sys.modules\n"
+        "assert handler({'a': 1}, None) == {'echo': {'a': 1}}\n"
+        "assert handler.__name__ == 'handler'\n"
+        "assert 'aws_xray_sdk' in sys.modules\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ".", "POWERTOOLS_TRACE_DISABLED": "true"}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

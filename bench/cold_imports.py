@@ -96,6 +96,9 @@ BLOCKS: dict[str, str] = {
     "shared.api.make_resolver() (Powertools HTTP resolver)": (
         "from shared.api import make_resolver\nmake_resolver()\n"
     ),
+    "APIGatewayHttpResolver() without enable_validation (what-if)": (
+        "from aws_lambda_powertools.event_handler import APIGatewayHttpResolver\nAPIGatewayHttpResolver()\n"
+    ),
     "import pydantic": "import pydantic\n",
     "first shared.aws.client('dynamodb'), paid in the first invocation": (
         "from shared import aws\naws.client('dynamodb')\n"

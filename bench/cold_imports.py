@@ -32,12 +32,12 @@ a module runs at import (``aws_xray_sdk.core`` creates a botocore session and tw
 there). ``-X importtime`` inflates absolute times a little.
 
 1c. Building blocks, each alone in a fresh interpreter (``lambda`` configuration): what one
-module-level line of a handler costs — the project's tracer (Powertools ``Tracer(auto_patch=False)``:
-its constructor imports the X-Ray SDK even when tracing is disabled), for comparison a Tracer with
-Powertools' default auto-patching (which imports every library the X-Ray SDK supports, botocore
-included), botocore alone, ``Logger`` + ``Metrics``, the API resolver, pydantic, and the first
-``shared.aws`` client (not paid at import: clients are created on first use, i.e. in the first
-invocation, which is also when ``shared.aws`` has the Tracer patch botocore).
+module-level line of a handler costs — the project's tracer (``get_tracer``, which builds the
+Powertools Tracer on the first invocation), for comparison a Powertools ``Tracer()`` built at import
+with its default auto-patching (it imports the X-Ray SDK and every library the SDK supports,
+botocore included), botocore alone, ``Logger`` + ``Metrics``, the API resolver with and without
+request validation, pydantic, and the first ``shared.aws`` client (not paid at import: clients are
+created on first use, i.e. in the first invocation, which is also when botocore gets patched).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ _REPORT = (
 
 # What one module-level line of a handler costs, alone in a fresh interpreter.
 BLOCKS: dict[str, str] = {
-    "shared.observability.get_tracer() (Tracer, auto_patch=False: X-Ray SDK)": (
+    "shared.observability.get_tracer() (the project's lazy tracer)": (
         "from shared.observability import get_tracer\nget_tracer('bench')\n"
     ),
     "Powertools Tracer() with auto_patch (patches every library the SDK supports)": (

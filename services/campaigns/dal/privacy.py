@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime
 from typing import Any
 
@@ -25,30 +23,17 @@ from shared.dynamo import (
     to_item,
     transact_write,
 )
+from shared.secrets import secret_bytes
 
 _TOMBSTONE_INDEX, _CONSENT_INDEX = 0, 1
-_lock = threading.Lock()
-_keys: dict[str, tuple[float, bytes]] = {}
 
 
 def pseudonym_key(secret_id: str, max_age_seconds: float = 300) -> bytes:
     """Campaigns' HMAC key for pseudonyms (Secrets Manager), cached per container for 5 minutes."""
-    now = time.monotonic()
-    with _lock:
-        hit = _keys.get(secret_id)
-        if hit is not None and now - hit[0] < max_age_seconds:
-            return hit[1]
-    value = str(client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]).encode("utf-8")
+    value = secret_bytes(secret_id, max_age_seconds)
     if len(value) < 32:
         raise ValueError("the pseudonym key must be at least 32 characters")
-    with _lock:
-        _keys[secret_id] = (now, value)
     return value
-
-
-def clear_key_cache() -> None:
-    with _lock:
-        _keys.clear()
 
 
 def member_pk(member_id: str) -> str:

@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 from services.loyalty.dal.purchases import member_partition
 from shared.aws import client
 from shared.dynamo import from_item, is_conditional_check_failed, to_item
-
-_lock = threading.Lock()
-_keys: dict[str, tuple[float, bytes]] = {}
+from shared.secrets import secret_bytes
 
 
 def pseudonym_key(secret_id: str, max_age_seconds: float = 300) -> bytes:
-    """Loyalty's HMAC key for pseudonyms (Secrets Manager), cached per container for 5 minutes."""
-    now = time.monotonic()
-    with _lock:
-        hit = _keys.get(secret_id)
-        if hit is not None and now - hit[0] < max_age_seconds:
-            return hit[1]
-    value = str(client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]).encode("utf-8")
+    """Loyalty' HMAC key for pseudonyms (Secrets Manager), cached per container for 5 minutes."""
+    value = secret_bytes(secret_id, max_age_seconds)
     if len(value) < 32:
         raise ValueError("the pseudonym key must be at least 32 characters")
-    with _lock:
-        _keys[secret_id] = (now, value)
     return value
-
-
-def clear_key_cache() -> None:
-    with _lock:
-        _keys.clear()
 
 
 class DynamoLedgerPseudonymiser:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.members.dal.secrets import secret_bytes
 from services.members.logic.tokens import derive_key, verify_token
 from services.members.models.api_settings import MemberAuthorizerSettings
 from shared import clock
 from shared.errors import Unauthorized
 from shared.observability import get_logger
+from shared.secrets import secret_bytes
 from shared.settings import load
 
 logger = get_logger("members")

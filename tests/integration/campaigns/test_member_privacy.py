@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.campaigns.dal import privacy as privacy_dal
 from services.campaigns.dal.episodes import DynamoEpisodeRepository
 from services.campaigns.dal.privacy import DynamoConsentProjection
 from services.campaigns.dal.projection import DynamoLastPurchaseRepository
@@ -15,6 +14,7 @@ from services.campaigns.handlers import on_member_privacy
 from services.campaigns.logic.churn_warning import JOURNEY, execution_name
 from services.campaigns.logic.privacy import pseudonym
 from services.campaigns.models.entities import Episode
+from shared import secrets as shared_secrets
 from shared.events.contracts import MemberConsentChanged, MemberErased
 from tests.integration.campaigns.conftest import TABLE
 from tests.integration.helpers import FakeContext, all_items, aws, contract_bus_event, sqs_event
@@ -31,7 +31,7 @@ def env(campaigns: str, monkeypatch: pytest.MonkeyPatch) -> None:
         "ARN"
     ]
     monkeypatch.setenv("PSEUDONYM_KEY_SECRET_ARN", arn)
-    privacy_dal.clear_key_cache()
+    shared_secrets.clear_cache()
 
 
 def consent_event(member=MEMBER, granted=True, at=T0, channel="sms", purpose="marketing"):

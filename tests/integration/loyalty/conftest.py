@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.loyalty.dal import integration_keys
 from shared import clock
+from shared import secrets as shared_secrets
 from tests.integration.helpers import aws, create_table
 
 TABLE = "mallcrm-test-loyalty"
@@ -31,7 +31,7 @@ def loyalty(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "INTEGRATION_KEYS_SECRET_ARN": secret["ARN"],
     }.items():
         monkeypatch.setenv(name, value)
-    integration_keys.clear_cache()
+    shared_secrets.clear_cache()
     clock.set_clock(lambda: NOW)
     yield
-    integration_keys.clear_cache()
+    shared_secrets.clear_cache()

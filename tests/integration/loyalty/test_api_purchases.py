@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from services.loyalty.dal import integration_keys
 from services.loyalty.handlers import api
+from shared.aws import client
 from shared.events import PurchaseRecorded, consume
 from tests.integration.helpers import FakeContext, all_items, http_event, signed_headers
 from tests.integration.loyalty.conftest import KEY, NOW, TABLE
@@ -219,16 +219,15 @@ class TestRejectedRequestsWriteNothing:
 @pytest.mark.usefixtures("loyalty")
 def test_integration_keys_are_cached_per_container() -> None:
     calls: list[str] = []
-    original = integration_keys._fetch
 
-    def counting(secret_id: str) -> Any:
-        calls.append(secret_id)
-        return original(secret_id)
+    def count_get_secret_value(params: dict[str, Any], **_: Any) -> None:
+        calls.append(params["SecretId"])
 
-    integration_keys._fetch = counting  # type: ignore[assignment]
+    events = client("secretsmanager").meta.events
+    events.register("provide-client-params.secrets-manager.GetSecretValue", count_get_secret_value)
     try:
         post(purchase_body())
         post(purchase_body(external_id="POS-2"))
     finally:
-        integration_keys._fetch = original  # type: ignore[assignment]
+        events.unregister("provide-client-params.secrets-manager.GetSecretValue", count_get_secret_value)
     assert len(calls) == 1

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.loyalty.dal import privacy as privacy_dal
 from services.loyalty.handlers import on_member_erased
 from services.loyalty.logic.privacy import pseudonym
+from shared import secrets as shared_secrets
 from shared.events.contracts import MemberErased
 from tests.integration.helpers import FakeContext, all_items, aws, contract_bus_event, sqs_event
 from tests.integration.loyalty.conftest import TABLE
@@ -24,7 +24,7 @@ KEY = "loyalty-pseudonym-key-0123456789abcdef0123"
 def erasable(loyalty: None, monkeypatch: pytest.MonkeyPatch) -> None:
     arn = aws("secretsmanager").create_secret(Name="mallcrm/test/loyalty-pseudonym", SecretString=KEY)["ARN"]
     monkeypatch.setenv("PSEUDONYM_KEY_SECRET_ARN", arn)
-    privacy_dal.clear_key_cache()
+    shared_secrets.clear_cache()
 
 
 def erased(member: str = MEMBER) -> dict:

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from services.members.dal import secrets as secrets_cache
 from services.members.dal.wechat import FakeWeChatLogin
 from services.members.handlers import api
 from services.members.handlers.routes import common
 from shared import clock
+from shared import secrets as secrets_cache
 from tests.integration.helpers import FakeContext, all_items, aws, http_event
 
 TABLE = "mallcrm-test-members"

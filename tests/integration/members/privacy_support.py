@@ -78,7 +78,7 @@ TOKEN_KEY = "token-master-key-0123456789abcdef0123456789"
 @pytest.fixture
 def members_api(members_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The environment of MembersApiFunction: KMS data key and the two secrets."""
-    from services.members.dal import secrets
+    from shared import secrets
 
     key = aws("kms").create_key(Description="members test")["KeyMetadata"]["Arn"]
     sm = aws("secretsmanager")

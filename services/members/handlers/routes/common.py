@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.members.dal.members import DynamoMembersRepository
-from services.members.dal.secrets import secret_bytes, secret_string
 from services.members.dal.vault import KmsDataKeyStore
 from services.members.dal.wechat import (
     FakeWeChatLogin,
@@ -21,6 +20,7 @@ from services.members.logic.vault import VaultError, VaultSession
 from services.members.models.api_settings import MembersApiSettings
 from shared.auth import Principal, principal_from_event
 from shared.errors import MallCrmError, NotFound
+from shared.secrets import secret_bytes, secret_string
 from shared.settings import load
 
 LOCAL_TARGETS = ("local", "localstack")

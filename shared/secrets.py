@@ -1,4 +1,8 @@
-"""Secrets Manager values of the members functions, cached per container for a short time."""
+"""Secrets Manager values, cached per container for a short time.
+
+Every service reads keys this way (integration keys, token and lookup keys, pseudonym keys): one
+GetSecretValue per secret per container every few minutes, so a rotated value is picked up without a
+deploy and a busy function does not pay Secrets Manager on every call."""
 
 from __future__ import annotations
 

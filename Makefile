@@ -85,8 +85,9 @@ $(SAM_STAMP):
 
 sam-venv: $(SAM_STAMP)
 
-build: sam-venv
+build: sam-venv venv
 	$(SAM_ENV) $(SAM) build --template template.yaml --build-dir .aws-sam/build --parallel
+	MALLCRM_CHECK_BUILD=1 $(VENV)/bin/pytest -q tests/infra/test_build_artifacts.py -k sam_build_output
 
 # --- the opt-in LocalStack tier (needs Docker; see infra/localstack/README.md) ---
 # LocalStack's free image applies no Lambda layers and runs Lambda in the host's CPU architecture

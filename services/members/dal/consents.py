@@ -6,6 +6,10 @@
 | consent history   | ``MEMBER#<id>``   | ``CONSENTLOG#<changed_at>#<ulid>``   |
 | profile (checked) | ``MEMBER#<id>``   | ``PROFILE`` (``status = active``)    |
 | outbox            | ``OUTBOX#<id>``   | ``OUTBOX`` (shared.outbox)           |
+
+Withdrawing ``car_plates`` also deletes the plate lookup keys (``IDENT#plate#<hmac>`` / ``IDENT``)
+and their back-references (``MEMBER#<id>`` / ``IDENT#plate#<hmac>``) and removes ``plates_ct``
+from the profile (version + 1, ``MemberProfileUpdated``) in the consents' transaction.
 """
 
 from __future__ import annotations
@@ -15,18 +19,26 @@ import binascii
 import json
 from typing import Any, cast
 
-from services.members.logic.consents import ConsentKey, ConsentPlan, ConsentState
+from services.members.logic.consents import (
+    ConsentKey,
+    ConsentPlan,
+    ConsentState,
+    withdraws_car_plates,
+)
 from services.members.models.consents import Channel, ConsentSource, Purpose
 from shared import clock
 from shared.aws import client
 from shared.dynamo import ConditionalCheckFailed, from_item, put_op, to_item, transact_write
 from shared.errors import BadRequest
+from shared.events.contracts import MemberProfileUpdated
 from shared.outbox import outbox_item
 
 CONSENT_PREFIX = "CONSENT#"
 LOG_PREFIX = "CONSENTLOG#"
 PROFILE_SK = "PROFILE"
 ACTIVE = "active"
+PLATE_REF_PREFIX = "IDENT#plate#"
+PLATES_FIELD = "plates_ct"
 
 
 class InvalidNextToken(BadRequest):
@@ -202,18 +214,93 @@ class DynamoConsentRepository:
         last = page.get("LastEvaluatedKey")
         return [from_item(i) for i in page.get("Items", [])], encode_token(last) if last else None
 
-    def apply(self, plan: ConsentPlan, *, correlation_id: str, producer: str) -> bool:
-        check = {
-            "ConditionCheck": {
-                "TableName": self.table_name,
-                "Key": to_item({"pk": member_pk(plan.member_id), "sk": PROFILE_SK}),
-                "ConditionExpression": "#status = :active",
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": to_item({":active": ACTIVE}),
+    def _plate_unlink_ops(
+        self, plan: ConsentPlan, *, correlation_id: str, producer: str
+    ) -> list[dict[str, Any]] | None:
+        """The operations that unlink the member's plates (replacing the profile's status check),
+        or None when the member has no plate linked."""
+        ddb = client("dynamodb")
+        pk = member_pk(plan.member_id)
+        refs = ddb.query(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues=to_item({":pk": pk, ":prefix": PLATE_REF_PREFIX}),
+            ConsistentRead=True,
+            ProjectionExpression="sk",
+        ).get("Items", [])  # at most five plates: one page
+        profile_raw = ddb.get_item(
+            TableName=self.table_name,
+            Key=to_item({"pk": pk, "sk": PROFILE_SK}),
+            ConsistentRead=True,
+            ProjectionExpression="#version, #plates",
+            ExpressionAttributeNames={"#version": "version", "#plates": PLATES_FIELD},
+        ).get("Item")
+        profile = from_item(profile_raw) if profile_raw else {}
+        if not refs and PLATES_FIELD not in profile:
+            return None
+        version = int(profile.get("version") or 1)
+        at = next(c.new.changed_at for c in plan.changes if c.new.purpose == "car_plates")
+        ops: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": to_item({"pk": pk, "sk": PROFILE_SK}),
+                    "UpdateExpression": "SET #version = :next, updated_at = :at REMOVE #plates",
+                    "ConditionExpression": "#status = :active AND #version = :version",
+                    "ExpressionAttributeNames": {
+                        "#status": "status",
+                        "#version": "version",
+                        "#plates": PLATES_FIELD,
+                    },
+                    "ExpressionAttributeValues": to_item(
+                        {
+                            ":active": ACTIVE,
+                            ":version": version,
+                            ":next": version + 1,
+                            ":at": clock.to_utc_iso(at),
+                        }
+                    ),
+                }
             }
-        }
+        ]
+        for raw in refs:
+            ident = str(from_item(raw)["sk"])
+            ops.append(
+                {
+                    "Delete": {
+                        "TableName": self.table_name,
+                        "Key": to_item({"pk": ident, "sk": "IDENT"}),
+                        "ConditionExpression": "attribute_not_exists(pk) OR member_id = :me",
+                        "ExpressionAttributeValues": to_item({":me": plan.member_id}),
+                    }
+                }
+            )
+            ops.append({"Delete": {"TableName": self.table_name, "Key": to_item({"pk": pk, "sk": ident})}})
+        event = MemberProfileUpdated(
+            member_id=plan.member_id, changed_fields=["plates"], updated_at=at, updated_by="member"
+        )
+        record = outbox_item(event, correlation_id=correlation_id, producer=producer, now=at)
+        ops.append(put_op(self.table_name, record, condition="attribute_not_exists(pk)"))
+        return ops
+
+    def apply(self, plan: ConsentPlan, *, correlation_id: str, producer: str) -> bool:
+        check: list[dict[str, Any]] | None = None
+        if withdraws_car_plates(plan):
+            check = self._plate_unlink_ops(plan, correlation_id=correlation_id, producer=producer)
+        if check is None:
+            check = [
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table_name,
+                        "Key": to_item({"pk": member_pk(plan.member_id), "sk": PROFILE_SK}),
+                        "ConditionExpression": "#status = :active",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": to_item({":active": ACTIVE}),
+                    }
+                }
+            ]
         ops = [
-            check,
+            *check,
             *consent_write_ops(self.table_name, plan, correlation_id=correlation_id, producer=producer),
         ]
         try:

@@ -99,6 +99,13 @@ class ConsentPlan:
     changes: tuple[ConsentChange, ...]
 
 
+def withdraws_car_plates(plan: ConsentPlan) -> bool:
+    """True when the plan withdraws the ``car_plates`` consent: the repository then unlinks the
+    member's plates (lookup keys, back-references, the sealed ``plates`` field) in the same
+    transaction, so no staff search by plate finds the member afterwards."""
+    return any(c.new.purpose == "car_plates" and not c.new.granted for c in plan.changes)
+
+
 def consent_sort_key(key: ConsentKey) -> int:
     return CATALOGUE.index(key)
 

@@ -200,3 +200,18 @@ def test_changed_at_is_the_time_of_the_decision():
         MEMBER, [decision()], repo, now=lambda: later, new_id=new_id, correlation_id="c", producer="tests"
     )
     assert repo.stored[("marketing", "sms")].changed_at == later
+
+
+def test_only_a_car_plates_withdrawal_unlinks_plates():
+    from services.members.logic.consents import withdraws_car_plates
+
+    def plan(current, *decisions):
+        return plan_changes("M1", current, list(decisions), now=NOW, new_id=new_id, source="member")
+
+    granted = {("car_plates", None): state("car_plates", None, granted=True)}
+    assert withdraws_car_plates(plan(granted, decision("car_plates", None, granted=False)))
+    assert withdraws_car_plates(plan({}, decision("car_plates", None, granted=False)))
+    assert not withdraws_car_plates(plan(granted, decision("car_plates", None, granted=True)))
+    assert not withdraws_car_plates(plan({}, decision("marketing", "sms", granted=False)))
+    refused = {("car_plates", None): state("car_plates", None, granted=False)}
+    assert not withdraws_car_plates(plan(refused, decision("car_plates", None, granted=False)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from services.members.logic.tokens import derive_key
 from services.members.logic.vault import VaultError, VaultSession
 from services.members.models.api_settings import MembersApiSettings
 from shared.auth import Principal, principal_from_event
+from shared.aws import target as aws_target
 from shared.errors import MallCrmError, NotFound
 from shared.secrets import secret_bytes, secret_string
 from shared.settings import load
@@ -54,7 +54,7 @@ class Deps:
         return secret_bytes(self.settings.lookup_pepper_secret_arn, self.settings.secret_cache_seconds)
 
     def wechat(self) -> WeChatLogin:
-        target = os.environ.get("MALLCRM_AWS_TARGET", "aws") or "aws"
+        target = aws_target()
         choice = self.settings.wechat_login_adapter
         if choice == "auto":
             choice = "fake" if target in LOCAL_TARGETS else "wechat"

@@ -72,6 +72,11 @@ def _banner(url: str, cloud: Any, door: Any, report: Any, timings: dict[str, flo
         _say()
         sources = ", ".join(report.sources)
         _say(f"  Integration sources {sources}; keys in {report.keys_file}")
+        _say(f"  Demo members (WeChat login code local:<openid>): {len(report.members)} registered")
+        for openid, member_id in report.members.items():
+            _say(f"    local:{openid:<20} {member_id}")
+        for failure in report.member_failures[:3]:
+            _say(f"    failed: {failure}")
         _say(f"  Demo purchases: {report.purchases_posted} recorded")
         for failure in report.purchase_failures[:3]:
             _say(f"    failed: {failure}")

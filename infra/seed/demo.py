@@ -7,13 +7,15 @@ One function per kind of data, each idempotent enough to run on a fresh local cl
 * :func:`seed_integration_keys` — a random HMAC key per demo integration source, merged into
   ``IntegrationKeysSecret`` (the secret's JSON map, as an operator adds a source), and written to
   ``.localcloud/integration-keys.json`` so ``python -m infra.seed.sign`` can sign requests;
+* :func:`seed_members` — the demo shoppers (:data:`DEMO_MEMBERS`), each logging in with the local
+  cloud's WeChat code ``local:<openid>`` and registering through ``POST /v1/members`` with their
+  consents, as the mini-program does;
 * :func:`seed_purchases` — purchases at the data file's stores, each a signed
-  ``POST /v1/integrations/purchases`` through the front door, exactly as a POS would send them.
+  ``POST /v1/integrations/purchases`` through the front door, exactly as a POS would send them;
+  two in three carry a demo member's id (:func:`assign_members`), the rest are anonymous.
 
 Stores and tenants live in ``data/mall.json``; nothing stores them yet (no API owns them), so the
-purchases only refer to them. :func:`seed_members` registers demo shoppers through the members API
-(WeChat login with ``local:<openid>`` codes); it is not called from :func:`seed_all` yet (the seed
-test's fake front door accepts signed requests only).
+purchases only refer to them.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class SeedReport:
     keys_file: Path | None = None
     purchases_posted: int = 0
     purchase_failures: list[str] = field(default_factory=list)
+    members: dict[str, str] = field(default_factory=dict)  # openid -> member_id
+    member_failures: list[str] = field(default_factory=list)
 
 
 def load_data(path: Path = DATA_FILE) -> dict[str, Any]:
@@ -198,6 +202,18 @@ def demo_purchases(data: Mapping[str, Any], source: str, channel: str, now: date
     return purchases
 
 
+def assign_members(purchases: Sequence[Mapping[str, Any]], member_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The purchases with a member id on two in three of them (members in turn), the third one
+    anonymous, as at a real till; deterministic, and unchanged without members."""
+    out = []
+    for n, purchase in enumerate(purchases):
+        linked = dict(purchase)
+        if member_ids and n % 3 != 2:
+            linked["member_id"] = member_ids[(n - n // 3) % len(member_ids)]
+        out.append(linked)
+    return out
+
+
 def seed_purchases(
     http: Http, purchases: Sequence[Mapping[str, Any]], source: str, key: str, now: Callable[[], datetime]
 ) -> tuple[int, list[str]]:
@@ -234,6 +250,11 @@ DEMO_MEMBERS: tuple[dict[str, Any], ...] = (
         "name": "李伟",
         "gender": "male",
         "birthday": "1985-11-23",
+        "plates": ["沪B12345"],
+        "consents": [
+            {"purpose": "marketing", "channel": "wechat", "granted": True, "text_version": "demo-consent-v1"},
+            {"purpose": "car_plates", "granted": True, "text_version": "demo-consent-v1"},
+        ],
     },
     {
         "openid": "demo-openid-0003",
@@ -243,7 +264,8 @@ DEMO_MEMBERS: tuple[dict[str, Any], ...] = (
         "birthday": "1999-07-15",
     },
 )
-"""Fictitious shoppers (13800000000-range numbers) registered through the members API."""
+"""Fictitious shoppers (13800000000-range numbers) registered through the members API; the second
+links a car plate (with the car-plate consent)."""
 
 
 def seed_members(
@@ -310,8 +332,11 @@ def seed_all(
     )
     if keys_file is not None:
         report.keys_file = write_keys_file(report.sources, base_url, keys_file)
+    report.members, report.member_failures = seed_members(http)
     pos = sources[0]
-    purchases = demo_purchases(data, pos["source"], pos["channel"], cloud.clock.now())
+    purchases = assign_members(
+        demo_purchases(data, pos["source"], pos["channel"], cloud.clock.now()), list(report.members.values())
+    )
     report.purchases_posted, report.purchase_failures = seed_purchases(
         http, purchases, pos["source"], report.sources[pos["source"]], cloud.clock.now
     )

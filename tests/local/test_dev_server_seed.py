@@ -52,7 +52,20 @@ def test_seed_all_goes_through_cognito_secrets_manager_and_signed_requests(aws, 
     received = []
     keys_seen = {}
 
+    registered = {}
+
     def http(method, path, headers, body):
+        # The members API of the fake front door: WeChat login (local:<openid>), then registration.
+        if path == "/v1/auth/wechat":
+            openid = json.loads(body)["code"].removeprefix("local:")
+            token = f"token-of-{openid}"
+            return 200, {}, json.dumps({"token": token, "member_id": registered.get(token)}).encode()
+        if path == "/v1/members":
+            token = headers["authorization"].removeprefix("Bearer ")
+            registration = json.loads(body)
+            assert registration["consents"] and "openid" not in registration
+            registered[token] = f"01JDEMO{len(registered):019d}"
+            return 201, {}, json.dumps({"member": {"member_id": registered[token]}}).encode()
         signed = verify_signed_request(
             headers, method, path, body, key_lookup=lambda s: keys_seen[s].encode(), now=cloud.clock.now()
         )
@@ -107,6 +120,15 @@ def test_seed_all_goes_through_cognito_secrets_manager_and_signed_requests(aws, 
     assert len({p["external_id"] for _, p in received}) == len(received)
     assert cloud.settled == 1
 
+    # Members: registered through the members API (login code local:<openid>, consents), and two in
+    # three purchases carry one of their ids.
+    assert report.member_failures == []
+    assert sorted(report.members) == sorted(m["openid"] for m in demo.DEMO_MEMBERS)
+    assert sorted(report.members.values()) == sorted(registered.values())
+    linked = [p["member_id"] for _, p in received if "member_id" in p]
+    assert set(linked) == set(report.members.values())
+    assert len(linked) == len(received) - len(received) // 3
+
 
 def test_seeding_staff_twice_is_harmless(aws):
     cloud, client = aws
@@ -123,6 +145,7 @@ def test_failed_purchases_are_reported_not_raised(aws, tmp_path):
     assert report.purchases_posted == 0
     assert len(report.purchase_failures) == demo.load_data()["purchases"]["count"]
     assert "401" in report.purchase_failures[0]
+    assert report.members == {} and len(report.member_failures) == len(demo.DEMO_MEMBERS)
 
 
 def test_purchases_are_deterministic():
@@ -167,3 +190,11 @@ def test_sign_cli_curl_form_and_missing_key(tmp_path, capsys):
     assert f"--data-binary @{body}" in out
     with pytest.raises(SystemExit, match="no key for source"):
         sign.main(["--keys-file", str(tmp_path / "none.json"), "--timestamp", "1"])
+
+
+def test_assign_members_links_two_in_three_purchases_in_turn():
+    purchases = [{"external_id": str(n)} for n in range(7)]
+    linked = demo.assign_members(purchases, ["A", "B", "C"])
+    assert [p.get("member_id") for p in linked] == ["A", "B", None, "C", "A", None, "B"]
+    assert demo.assign_members(purchases, []) == purchases
+    assert "member_id" not in purchases[0]  # the input is not changed

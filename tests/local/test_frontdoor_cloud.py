@@ -73,6 +73,21 @@ def test_the_seed_went_through_the_front_door(env):
     assert len(lines) >= report.purchases_posted
 
 
+def test_the_seed_registered_the_demo_members_and_their_purchases_name_them(env):
+    cloud, door, report = env
+    assert report.member_failures == []
+    assert sorted(report.members) == sorted(m["openid"] for m in demo.DEMO_MEMBERS)
+    members = set(report.members.values())
+    recorded = [e["detail"]["data"] for e in cloud.events if e["detail-type"] == "PurchaseRecorded"]
+    seeded = [r for r in recorded if r["external_id"].startswith("pos-demo-")]
+    assert {r["member_id"] for r in seeded} == members | {None}
+    # A demo shopper logs in with her local WeChat code and is the member the seed registered.
+    openid = demo.DEMO_MEMBERS[0]["openid"]
+    body = json.dumps({"code": f"local:{openid}"}).encode()
+    status, _, answer = door.handle("POST", "/v1/auth/wechat", {"content-type": "application/json"}, body)
+    assert status == 200 and json.loads(answer)["member_id"] == report.members[openid]
+
+
 def test_signed_purchase_is_recorded_and_replay_is_idempotent(env):
     cloud, door, report = env
     body = json.dumps(_purchase(report, "local-test-replay")).encode()

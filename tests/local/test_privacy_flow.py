@@ -7,6 +7,11 @@ her old token gets 404 on every member route, logging in with her WeChat account
 member, the members table holds no data key, lookup key or consent of hers and no clear or sealed
 PII; loyalty keeps her purchase (accounting) under a pseudonym only; campaigns keeps her episode's
 outcome under another pseudonym and nothing else of hers. The other shopper is untouched.
+
+Two further gaps closed: the other shopper links a plate and then withdraws the car-plate consent
+— staff search by that plate finds no one afterwards; and a till that cached the erased shopper's
+member id posts a purchase after the erasure — it is recorded (201) as an erased member's purchase
+under loyalty's pseudonym, its event carries no member id, and nothing ends in a dead-letter queue.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ ADMIN = "privacy.admin"
 MARKETER = "privacy.marketer"
 PHONE_A, PHONE_B = "13900000011", "13900000022"
 PLATE_A = "沪A99999"
+PLATE_B = "粤B12345"
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
@@ -47,6 +53,30 @@ def _scan(cloud: LocalCloud, logical_id: str) -> list[dict[str, Any]]:
 def _get(cloud: LocalCloud, path: str, token: str) -> tuple[int, Any]:
     status, _, body = cloud.http("GET", path, {"authorization": f"Bearer {token}"}, b"")
     return status, json.loads(body) if body else None
+
+
+def _json_call(cloud: LocalCloud, method: str, path: str, token: str, body: Any) -> tuple[int, Any]:
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    status, _, raw = cloud.http(method, path, headers, json.dumps(body).encode())
+    return status, json.loads(raw) if raw else None
+
+
+def _link_then_withdraw_plate(cloud: LocalCloud, token: str) -> dict[str, Any]:
+    """The other shopper grants car_plates, links a plate, staff find her by it; she withdraws."""
+    admin = flow.staff_token(cloud, ADMIN)
+    plates = {"purpose": "car_plates", "granted": True, "text_version": "plates-1"}
+    search = f"/v1/admin/members?plate={PLATE_B}"
+    facts: dict[str, Any] = {}
+    assert _json_call(cloud, "PUT", "/v1/members/me/consents", token, {"consents": [plates]})[0] == 200
+    facts["patch"] = _json_call(cloud, "PATCH", "/v1/members/me", token, {"plates": [PLATE_B]})
+    facts["found_before"] = _get(cloud, search, admin)
+    facts["withdraw"] = _json_call(
+        cloud, "PUT", "/v1/members/me/consents", token, {"consents": [{**plates, "granted": False}]}
+    )
+    facts["found_after"] = _get(cloud, search, admin)
+    facts["me_after"] = _get(cloud, "/v1/members/me", token)
+    cloud.settle()
+    return facts
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +113,7 @@ def erased() -> Iterator[dict[str, Any]]:
         assert status == 201, b
         facts["a"], facts["token_a"] = a["member"]["member_id"], a["token"]
         facts["b"] = b["member"]["member_id"]
+        facts["plate_flow"] = _link_then_withdraw_plate(cloud, b["token"])
         for member, external_id in ((facts["a"], "priv-0001"), (facts["b"], "priv-0002")):
             status, _ = flow.post_signed_purchase(
                 cloud, key, flow._purchase_body(member, external_id, cloud.clock.now(), 8_800)
@@ -106,6 +137,10 @@ def erased() -> Iterator[dict[str, Any]]:
         facts["repeat_delete_status"] = cloud.http(
             "DELETE", "/v1/members/me", {"authorization": f"Bearer {facts['token_a']}"}, b""
         )[0]
+        cloud.settle()
+        facts["late_purchase"] = flow.post_signed_purchase(
+            cloud, key, flow._purchase_body(facts["a"], "priv-0003", cloud.clock.now(), 4_200)
+        )
         cloud.settle()
         yield facts
     finally:
@@ -197,3 +232,38 @@ def test_nothing_ended_in_a_dead_letter_queue(erased):
                 QueueUrl=resource.physical_id, AttributeNames=["ApproximateNumberOfMessages"]
             )["Attributes"]
             assert attrs["ApproximateNumberOfMessages"] == "0", logical_id
+
+
+def test_withdrawing_the_car_plate_consent_unlinks_the_plate(erased):
+    facts, b = erased["plate_flow"], erased["b"]
+    status, body = facts["patch"]
+    assert status == 200 and body["plates"] == [PLATE_B], body
+    status, found = facts["found_before"]
+    assert status == 200 and [m["member_id"] for m in found["members"]] == [b]
+    status, body = facts["withdraw"]
+    assert status == 200 and body["changed"] == 1, body
+    status, found = facts["found_after"]
+    assert (status, found["members"]) == (200, [])
+    status, me = facts["me_after"]
+    assert status == 200 and me["plates"] == []
+    items = _scan(erased["cloud"], "MembersTable")
+    assert not [i for i in items if str(i["pk"]).startswith("IDENT#plate#") and i.get("member_id") == b]
+    assert not [i for i in items if i["pk"] == f"MEMBER#{b}" and str(i["sk"]).startswith("IDENT#plate#")]
+
+
+def test_a_purchase_for_the_erased_member_is_recorded_as_such(erased):
+    cloud, a = erased["cloud"], erased["a"]
+    status, answer = erased["late_purchase"]
+    assert status == 201, answer
+    assert answer["member_status"] == "erased" and answer["member_id"].startswith("anon_")
+    late = next(p for p in _scan(cloud, "LoyaltyTable") if p.get("external_id") == "priv-0003")
+    earlier = next(p for p in _scan(cloud, "LoyaltyTable") if p.get("external_id") == "priv-0001")
+    assert late["member_id"] == earlier["member_id"] == answer["member_id"]
+    recorded = [
+        e["detail"]["data"]
+        for e in cloud.events
+        if e["detail-type"] == "PurchaseRecorded" and e["detail"]["data"]["external_id"] == "priv-0003"
+    ]
+    assert [r["member_id"] for r in recorded] == [None]
+    stats = [i for i in _scan(cloud, "MembersTable") if i["pk"] == f"MEMBER#{a}" and i["sk"] == "STATS"]
+    assert all(i.get("purchase_count", 0) <= 1 for i in stats)

@@ -1,12 +1,17 @@
-"""Pseudonymising a member's purchases (gsi1 ``MEMBER#<id>``) and loyalty's pseudonym key."""
+"""Pseudonymising a member's purchases (gsi1 ``MEMBER#<id>``), loyalty's erasure tombstone
+(``ERASED#<pseudonym>`` / ``ERASED``) and loyalty's pseudonym key."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from services.loyalty.dal.purchases import member_partition
+from services.loyalty.dal.purchases import member_partition, tombstone_key
+from shared import clock
 from shared.aws import client
 from shared.dynamo import from_item, is_conditional_check_failed, to_item
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from datetime import datetime
 from shared.secrets import secret_bytes
 
 
@@ -24,6 +29,24 @@ class DynamoLedgerPseudonymiser:
 
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
+
+    def mark_erased(self, alias: str, erased_at: datetime) -> None:
+        """The tombstone (pseudonym only; kept, no TTL); the first erasure's time wins."""
+        try:
+            client("dynamodb").put_item(
+                TableName=self.table_name,
+                Item=to_item(
+                    {
+                        **tombstone_key(alias),
+                        "entity": "erasure_tombstone",
+                        "erased_at": clock.to_utc_iso(erased_at),
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except Exception as exc:
+            if not is_conditional_check_failed(exc):
+                raise
 
     def pseudonymise(self, member_id: str, alias: str) -> int:
         ddb = client("dynamodb")
@@ -44,7 +67,8 @@ class DynamoLedgerPseudonymiser:
                         TableName=self.table_name,
                         Key=to_item({"pk": key["pk"], "sk": key["sk"]}),
                         UpdateExpression=(
-                            "SET member_id = :alias, gsi1pk = :alias_pk, member_pseudonymised = :t"
+                            "SET member_id = :alias, gsi1pk = :alias_pk, member_pseudonymised = :t, "
+                            "member_status = :erased"
                         ),
                         ConditionExpression="member_id = :member",
                         ExpressionAttributeValues=to_item(
@@ -52,6 +76,7 @@ class DynamoLedgerPseudonymiser:
                                 ":alias": alias,
                                 ":alias_pk": member_partition(alias),
                                 ":t": True,
+                                ":erased": "erased",
                                 ":member": member_id,
                             }
                         ),

@@ -5,6 +5,7 @@
 | purchase | ``PURCHASE#<source>#<external_id>``  | ``PURCHASE`` |
 | nonce    | ``NONCE#<source>#<nonce>``           | ``NONCE``  (ttl) |
 | outbox   | ``OUTBOX#<event_id>``                | ``OUTBOX`` (ttl, see shared.outbox) |
+| erasure tombstone | ``ERASED#<pseudonym>``      | ``ERASED`` (written by the MemberErased consumer) |
 
 Purchases of a member carry ``gsi1pk = MEMBER#<member_id>``, ``gsi1sk = <occurred_at>#<purchase_id>``
 (sparse: anonymous purchases have none), so erasure finds a member's purchases without a scan.
@@ -29,7 +30,12 @@ from shared.dynamo import (
 from shared.outbox import outbox_item
 
 NOT_EXISTS = "attribute_not_exists(pk)"
-_NONCE_INDEX, _PURCHASE_INDEX = 0, 1
+_NONCE_INDEX, _PURCHASE_INDEX, _TOMBSTONE_INDEX = 0, 1, 3
+
+
+def tombstone_key(alias: str) -> dict[str, str]:
+    """Loyalty's erasure tombstone: keyed by the pseudonym, never by the member id."""
+    return {"pk": f"ERASED#{alias}", "sk": "ERASED"}
 
 
 def purchase_key(source_system: str, external_id: str) -> dict[str, str]:
@@ -58,6 +64,11 @@ def purchase_item(purchase: Purchase) -> dict[str, Any]:
         if purchase.member_id
         else {}
     )
+    erased = (
+        {"member_status": purchase.member_status, "member_pseudonymised": True}
+        if purchase.member_status
+        else {}
+    )
     return {
         **purchase_key(purchase.source_system, purchase.external_id),
         **by_member,
@@ -75,6 +86,7 @@ def purchase_item(purchase: Purchase) -> dict[str, Any]:
         "occurred_at": clock.to_utc_iso(purchase.occurred_at),
         "recorded_at": clock.to_utc_iso(purchase.recorded_at),
         "fingerprint": purchase.fingerprint,
+        **erased,
     }
 
 
@@ -93,6 +105,7 @@ def purchase_from_item(item: dict[str, Any]) -> Purchase:
         occurred_at=clock.parse_iso(item["occurred_at"]),
         recorded_at=clock.parse_iso(item["recorded_at"]),
         fingerprint=item["fingerprint"],
+        member_status=item.get("member_status"),
     )
 
 
@@ -102,7 +115,14 @@ class DynamoPurchaseRepository:
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
 
-    def insert(self, purchase: Purchase, outbox: OutboxEntry, nonce: NonceClaim) -> InsertOutcome:
+    def insert(
+        self,
+        purchase: Purchase,
+        outbox: OutboxEntry,
+        nonce: NonceClaim,
+        *,
+        unless_erased: str | None = None,
+    ) -> InsertOutcome:
         outbox_record = outbox_item(
             outbox.event, correlation_id=outbox.correlation_id, producer=outbox.producer, now=outbox.at
         )
@@ -111,6 +131,16 @@ class DynamoPurchaseRepository:
             put_op(self.table_name, purchase_item(purchase), condition=NOT_EXISTS),  # _PURCHASE_INDEX
             put_op(self.table_name, outbox_record, condition=NOT_EXISTS),
         ]
+        if unless_erased is not None:
+            items.append(  # _TOMBSTONE_INDEX
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table_name,
+                        "Key": to_item(tombstone_key(unless_erased)),
+                        "ConditionExpression": NOT_EXISTS,
+                    }
+                }
+            )
         try:
             transact_write(items)
         except ConditionalCheckFailed as failed:
@@ -118,6 +148,8 @@ class DynamoPurchaseRepository:
                 return InsertOutcome.NONCE_USED
             if _PURCHASE_INDEX in failed.failed_indexes:
                 return InsertOutcome.PURCHASE_EXISTS
+            if _TOMBSTONE_INDEX in failed.failed_indexes:
+                return InsertOutcome.MEMBER_ERASED
             raise
         return InsertOutcome.CREATED
 
@@ -129,6 +161,15 @@ class DynamoPurchaseRepository:
         )
         item = response.get("Item")
         return purchase_from_item(from_item(item)) if item else None
+
+    def is_erased(self, alias: str) -> bool:
+        response = client("dynamodb").get_item(
+            TableName=self.table_name,
+            Key=to_item(tombstone_key(alias)),
+            ConsistentRead=True,
+            ProjectionExpression="pk",
+        )
+        return "Item" in response
 
     def claim_nonce(self, nonce: NonceClaim) -> bool:
         try:

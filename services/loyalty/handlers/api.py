@@ -14,7 +14,9 @@ from aws_lambda_powertools.event_handler import Response, content_types  # resol
 from pydantic import ValidationError
 
 from services.loyalty.dal.integration_keys import integration_keys
+from services.loyalty.dal.privacy import pseudonym_key
 from services.loyalty.dal.purchases import DynamoPurchaseRepository
+from services.loyalty.logic.privacy import pseudonym
 from services.loyalty.logic.purchases import RecordedPurchase, SignedBy, record_purchase
 from services.loyalty.models.api import PurchaseItemOut, PurchaseRequest, PurchaseResponse
 from services.loyalty.models.settings import LoyaltyApiSettings
@@ -64,6 +66,7 @@ def _response_body(recorded: RecordedPurchase) -> PurchaseResponse:
         occurred_at=clock.to_utc_iso(p.occurred_at),
         recorded_at=clock.to_utc_iso(p.recorded_at),
         replayed=recorded.replayed,
+        member_status=p.member_status,
     )
 
 
@@ -124,6 +127,7 @@ def post_purchase() -> Response[PurchaseResponse]:
         producer="loyalty.api",
         # A nonce must outlive every timestamp that could still pass the skew check.
         nonce_ttl=timedelta(seconds=2 * settings.signature_max_skew_seconds + 60),
+        pseudonymise=lambda member_id: pseudonym(pseudonym_key(settings.pseudonym_key_secret_arn), member_id),
     )
     logger.info(
         "purchase replayed" if recorded.replayed else "purchase recorded",
@@ -136,6 +140,8 @@ def post_purchase() -> Response[PurchaseResponse]:
     metrics.add_metric(
         name="PurchaseReplayed" if recorded.replayed else "PurchaseRecorded", unit="Count", value=1
     )
+    if recorded.purchase.member_status and not recorded.replayed:
+        metrics.add_metric(name="PurchaseOfErasedMember", unit="Count", value=1)
     return Response(
         status_code=200 if recorded.replayed else 201,
         content_type=content_types.APPLICATION_JSON,

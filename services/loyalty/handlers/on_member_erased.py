@@ -32,7 +32,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ledger = DynamoLedgerPseudonymiser(settings.table_name)
 
     def on_erased(metadata: EventMetadata, data: MemberErased) -> None:
-        result = erase_member(data.member_id, ledger, pseudonym_key(settings.pseudonym_key_secret_arn))
+        result = erase_member(
+            data.member_id,
+            ledger,
+            pseudonym_key(settings.pseudonym_key_secret_arn),
+            erased_at=data.erased_at,
+        )
         logger.info("member pseudonymised in loyalty", extra={"purchases": result.purchases})
         metrics.add_metric(name="PurchasesPseudonymised", unit="Count", value=result.purchases)
 

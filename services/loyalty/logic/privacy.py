@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 PSEUDONYM_PREFIX = "anon_"
@@ -28,10 +29,21 @@ class PseudonymisedLedger:
 
 
 class LedgerPseudonymiser(Protocol):
+    def mark_erased(self, alias: str, erased_at: datetime) -> None:
+        """Keep the erasure tombstone under the pseudonym (idempotent)."""
+
     def pseudonymise(self, member_id: str, alias: str) -> int:
         """Replace ``member_id`` by ``alias`` on every purchase of the member; how many changed."""
 
 
-def erase_member(member_id: str, ledger: LedgerPseudonymiser, key: bytes) -> PseudonymisedLedger:
-    """Idempotent: a second run finds nothing under the member id any more."""
-    return PseudonymisedLedger(purchases=ledger.pseudonymise(member_id, pseudonym(key, member_id)))
+def erase_member(
+    member_id: str, ledger: LedgerPseudonymiser, key: bytes, *, erased_at: datetime
+) -> PseudonymisedLedger:
+    """Idempotent: a second run finds nothing under the member id any more.
+
+    The tombstone is written **first**: from then on ingestion records a purchase with the old
+    member id as erased (its insert checks the tombstone is absent in its own transaction), so no
+    purchase can be stored under the member id after the ledger was pseudonymised."""
+    alias = pseudonym(key, member_id)
+    ledger.mark_erased(alias, erased_at)
+    return PseudonymisedLedger(purchases=ledger.pseudonymise(member_id, alias))

@@ -3,6 +3,15 @@
 The purchase, its PurchaseRecorded event (outbox) and the request's nonce are written in one
 transaction by the repository. A repeat of the same purchase (same content) is an idempotent
 replay and returns the original; the same external id with different content is a conflict.
+
+A purchase for an **erased** member (a POS that cached the member id) is still recorded — it is an
+accounting fact — but as such: ``member_id`` is loyalty's pseudonym of the id, ``member_status`` is
+``erased`` and its ``PurchaseRecorded`` carries no member id, so no consumer links it to anyone.
+Erased means loyalty's erasure tombstone (keyed by the pseudonym, written by the MemberErased
+consumer) exists: read before the insert, and checked absent inside the insert's transaction, so a
+tombstone written in between turns the insert into ``MEMBER_ERASED`` and the purchase is recorded
+again as erased. Loyalty does not know which member ids exist: a purchase for an id members never
+issued is recorded under that id (members' statistics consumer decides what it is worth).
 """
 
 from __future__ import annotations
@@ -49,11 +58,27 @@ class InsertOutcome(Enum):
     CREATED = "created"
     PURCHASE_EXISTS = "purchase_exists"
     NONCE_USED = "nonce_used"
+    MEMBER_ERASED = "member_erased"
+
+
+ERASED = "erased"
 
 
 class PurchaseRepository(Protocol):
-    def insert(self, purchase: Purchase, outbox: OutboxEntry, nonce: NonceClaim) -> InsertOutcome:
-        """Write the purchase, its outbox item and the nonce in one transaction, or nothing."""
+    def insert(
+        self,
+        purchase: Purchase,
+        outbox: OutboxEntry,
+        nonce: NonceClaim,
+        *,
+        unless_erased: str | None = None,
+    ) -> InsertOutcome:
+        """Write the purchase, its outbox item and the nonce in one transaction, or nothing;
+        with ``unless_erased`` (a pseudonym) only while no erasure tombstone exists for it
+        (else ``MEMBER_ERASED``)."""
+
+    def is_erased(self, alias: str) -> bool:
+        """Whether loyalty's erasure tombstone exists for the pseudonym ``alias``."""
 
     def get(self, source_system: str, external_id: str) -> Purchase | None: ...
 
@@ -84,11 +109,12 @@ def fingerprint(request: PurchaseRequest) -> str:
 
 
 def to_event(purchase: Purchase) -> PurchaseRecorded:
+    """The event; a purchase of an erased member is published without a member id."""
     return PurchaseRecorded(
         purchase_id=purchase.purchase_id,
         external_id=purchase.external_id,
         source_system=purchase.source_system,
-        member_id=purchase.member_id,
+        member_id=None if purchase.member_status == ERASED else purchase.member_id,
         store_id=purchase.store_id,
         tenant_id=purchase.tenant_id,
         amount_cents=purchase.amount_cents,
@@ -102,6 +128,12 @@ def to_event(purchase: Purchase) -> PurchaseRecorded:
     )
 
 
+def as_erased(purchase: Purchase, alias: str) -> Purchase:
+    """The purchase of an erased member: under the pseudonym, flagged (its fingerprint stays the
+    request's, so a retry is still a replay)."""
+    return purchase.model_copy(update={"member_id": alias, "member_status": ERASED})
+
+
 def record_purchase(
     request: PurchaseRequest,
     signed_by: SignedBy,
@@ -112,8 +144,12 @@ def record_purchase(
     correlation_id: str,
     producer: str,
     nonce_ttl: timedelta,
+    pseudonymise: Callable[[str], str] | None = None,
 ) -> RecordedPurchase:
     """Record ``request`` once; replays return the original purchase with ``replayed=True``.
+
+    ``pseudonymise`` (loyalty's keyed pseudonym of a member id) enables the erasure check (module
+    doc); without it the member id is recorded as sent.
 
     Raises :class:`SourceMismatch` (403), ``Unprocessable`` (422, occurred_at in the future),
     :class:`NonceReused` (401) and :class:`PurchaseConflict` (409).
@@ -142,9 +178,20 @@ def record_purchase(
         recorded_at=now,
         fingerprint=fingerprint(request),
     )
+    alias = pseudonymise(request.member_id) if pseudonymise and request.member_id else None
+    if alias is not None and repo.is_erased(alias):
+        purchase = as_erased(purchase, alias)
+    guard = alias if alias is not None and purchase.member_status != ERASED else None
     outbox = OutboxEntry(event=to_event(purchase), correlation_id=correlation_id, producer=producer, at=now)
 
-    outcome = repo.insert(purchase, outbox, nonce)
+    outcome = repo.insert(purchase, outbox, nonce, unless_erased=guard)
+    if outcome is InsertOutcome.MEMBER_ERASED and alias is not None:
+        # The erasure landed between the read and the write: record the purchase as erased.
+        purchase = as_erased(purchase, alias)
+        outbox = OutboxEntry(
+            event=to_event(purchase), correlation_id=correlation_id, producer=producer, at=now
+        )
+        outcome = repo.insert(purchase, outbox, nonce)
     if outcome is InsertOutcome.CREATED:
         return RecordedPurchase(purchase=purchase, replayed=False)
     if outcome is InsertOutcome.NONCE_USED:

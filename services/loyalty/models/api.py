@@ -73,3 +73,8 @@ class PurchaseResponse(BaseModel):
     occurred_at: str
     recorded_at: str
     replayed: bool
+    member_status: Literal["erased"] | None = Field(
+        default=None,
+        description="erased: the member id sent belongs to an erased member; member_id is loyalty's "
+        "pseudonym of it and the purchase is linked to no one.",
+    )

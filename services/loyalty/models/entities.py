@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -37,3 +38,5 @@ class Purchase(BaseModel):
     occurred_at: datetime
     recorded_at: datetime
     fingerprint: str
+    member_status: Literal["erased"] | None = None
+    """``erased``: the member id sent belonged to an erased member; ``member_id`` is the pseudonym."""

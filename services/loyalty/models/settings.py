@@ -12,9 +12,11 @@ class LoyaltySettings(ServiceSettings):
 
 
 class LoyaltyApiSettings(LoyaltySettings):
-    """The API also needs the integration keys (a JSON map source -> HMAC key in Secrets Manager)."""
+    """The API also needs the integration keys (a JSON map source -> HMAC key in Secrets Manager)
+    and loyalty's pseudonym key (to check a purchase's member against the erasure tombstones)."""
 
     integration_keys_secret_arn: str
+    pseudonym_key_secret_arn: str
     signature_max_skew_seconds: int = 300
     integration_keys_cache_seconds: int = 60
 

@@ -24,11 +24,15 @@ def loyalty(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         Name="mallcrm/test/integration-keys",
         SecretString=json.dumps({"pos-main": KEY.decode(), "online-mall": "another-key"}),
     )
+    pseudonym_secret = aws("secretsmanager").create_secret(
+        Name="mallcrm/test/loyalty-pseudonym-key", SecretString="api-pseudonym-key-0123456789abcdef0123"
+    )
     for name, value in {
         "SERVICE_NAME": "loyalty",
         "POWERTOOLS_SERVICE_NAME": "loyalty",
         "TABLE_NAME": TABLE,
         "INTEGRATION_KEYS_SECRET_ARN": secret["ARN"],
+        "PSEUDONYM_KEY_SECRET_ARN": pseudonym_secret["ARN"],
     }.items():
         monkeypatch.setenv(name, value)
     shared_secrets.clear_cache()

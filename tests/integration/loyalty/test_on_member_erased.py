@@ -3,6 +3,7 @@ keyed pseudonym; other members' purchases are untouched; redelivery is harmless.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -72,3 +73,43 @@ def test_a_replayed_purchase_after_erasure_answers_with_the_pseudonym():
     status, answer = post(body)
     assert status == 200 and answer["replayed"] is True
     assert answer["member_id"] == pseudonym(KEY.encode(), MEMBER)
+    assert answer["member_status"] == "erased"
+
+
+@pytest.mark.usefixtures("erasable")
+def test_the_consumer_keeps_a_pseudonymous_tombstone():
+    for _ in range(2):
+        on_member_erased.handler(sqs_event([erased()]), FakeContext())
+    alias = pseudonym(KEY.encode(), MEMBER)
+    tombstones = [i for i in all_items(TABLE) if i["entity"] == "erasure_tombstone"]
+    assert [(t["pk"], t["sk"]) for t in tombstones] == [(f"ERASED#{alias}", "ERASED")]
+    assert tombstones[0]["erased_at"].startswith("2026-03-02T00:00:00")
+    assert MEMBER not in json.dumps(tombstones) and "ttl" not in tombstones[0]
+
+
+@pytest.mark.usefixtures("erasable")
+def test_a_purchase_for_an_erased_member_is_recorded_as_such_not_under_the_id():
+    on_member_erased.handler(sqs_event([erased()]), FakeContext())
+    alias = pseudonym(KEY.encode(), MEMBER)
+
+    body = purchase_body(external_id="P-LATE")
+    status, answer = post(body)
+    assert status == 201, answer
+    assert answer["member_id"] == alias and answer["member_status"] == "erased"
+    assert answer["replayed"] is False
+    stored = next(p for p in purchases() if p["external_id"] == "P-LATE")
+    assert stored["member_id"] == alias and stored["gsi1pk"] == f"MEMBER#{alias}"
+    assert stored["member_status"] == "erased" and stored["amount_cents"] == 25900
+    recorded = [i for i in all_items(TABLE) if i["entity"] == "outbox"]
+    assert len(recorded) == 1 and json.loads(recorded[0]["detail"])["data"]["member_id"] is None
+    assert MEMBER not in json.dumps(all_items(TABLE), default=str)
+
+    # A retry is still a replay (200, nothing new); another member's purchase is unaffected.
+    status, again = post(body)
+    assert status == 200 and again["replayed"] is True and again["member_status"] == "erased"
+    assert len([i for i in all_items(TABLE) if i["entity"] == "outbox"]) == 1
+    status, other = post(purchase_body(external_id="P-OTHER", member_id=OTHER))
+    assert status == 201 and other["member_id"] == OTHER and other["member_status"] is None
+    # A redelivered MemberErased finds nothing under the id and keeps the tombstone.
+    assert on_member_erased.handler(sqs_event([erased()]), FakeContext()) == {"batchItemFailures": []}
+    assert len([p for p in purchases() if p["member_id"] == alias]) == 1

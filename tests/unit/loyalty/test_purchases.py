@@ -28,13 +28,22 @@ class MemoryRepo:
         self.purchases: dict[tuple[str, str], Purchase] = {}
         self.nonces: set[tuple[str, str]] = set()
         self.outbox: list[OutboxEntry] = []
+        self.erased: set[str] = set()
+        self.erase_before_insert: str | None = None  # a tombstone written between read and write
 
-    def insert(self, purchase: Purchase, outbox: OutboxEntry, nonce: NonceClaim) -> InsertOutcome:
+    def insert(
+        self, purchase: Purchase, outbox: OutboxEntry, nonce: NonceClaim, *, unless_erased: str | None = None
+    ) -> InsertOutcome:
+        if self.erase_before_insert:
+            self.erased.add(self.erase_before_insert)
+            self.erase_before_insert = None
         if (nonce.source, nonce.nonce) in self.nonces:
             return InsertOutcome.NONCE_USED
         key = (purchase.source_system, purchase.external_id)
         if key in self.purchases:
             return InsertOutcome.PURCHASE_EXISTS
+        if unless_erased is not None and unless_erased in self.erased:
+            return InsertOutcome.MEMBER_ERASED
         self.purchases[key] = purchase
         self.nonces.add((nonce.source, nonce.nonce))
         self.outbox.append(outbox)
@@ -42,6 +51,9 @@ class MemoryRepo:
 
     def get(self, source_system: str, external_id: str) -> Purchase | None:
         return self.purchases.get((source_system, external_id))
+
+    def is_erased(self, alias: str) -> bool:
+        return alias in self.erased
 
     def claim_nonce(self, nonce: NonceClaim) -> bool:
         if (nonce.source, nonce.nonce) in self.nonces:
@@ -65,7 +77,17 @@ def request(**overrides: Any) -> PurchaseRequest:
     return PurchaseRequest.model_validate(body)
 
 
-def record(repo: MemoryRepo, req: PurchaseRequest, nonce: str = "n" * 16, source: str = "pos-main") -> Any:
+def alias_of(member_id: str) -> str:
+    return "anon_" + member_id.lower()
+
+
+def record(
+    repo: MemoryRepo,
+    req: PurchaseRequest,
+    nonce: str = "n" * 16,
+    source: str = "pos-main",
+    pseudonymise: Any = alias_of,
+) -> Any:
     ids = iter(f"01J{n:023d}" for n in range(100))
     return record_purchase(
         req,
@@ -76,6 +98,7 @@ def record(repo: MemoryRepo, req: PurchaseRequest, nonce: str = "n" * 16, source
         correlation_id="c-1",
         producer="tests",
         nonce_ttl=timedelta(minutes=11),
+        pseudonymise=pseudonymise,
     )
 
 
@@ -128,3 +151,44 @@ def test_future_purchase_is_unprocessable():
 def test_fingerprint_ignores_the_offset_but_not_the_content():
     assert fingerprint(request()) == fingerprint(request(occurred_at="2026-03-01T03:58:00Z"))
     assert fingerprint(request()) != fingerprint(request(store_id="store-2"))
+
+
+MEMBER = "01HX9ZK3M5N7P9Q1R3S5T7V9WX"
+
+
+def test_a_known_members_purchase_is_guarded_by_the_tombstone_and_keeps_the_id():
+    repo = MemoryRepo()
+    result = record(repo, request(member_id=MEMBER))
+    assert result.purchase.member_id == MEMBER and result.purchase.member_status is None
+    assert repo.outbox[0].event.member_id == MEMBER
+
+
+def test_a_purchase_for_an_erased_member_is_recorded_under_the_pseudonym_without_a_member_event():
+    repo = MemoryRepo()
+    repo.erased.add(alias_of(MEMBER))
+    result = record(repo, request(member_id=MEMBER))
+    assert result.replayed is False
+    assert result.purchase.member_id == alias_of(MEMBER)
+    assert result.purchase.member_status == "erased"
+    assert repo.outbox[0].event.member_id is None
+    assert MEMBER not in repo.outbox[0].event.model_dump_json()
+
+    again = record(repo, request(member_id=MEMBER), nonce="m" * 16)
+    assert again.replayed is True and again.purchase.member_status == "erased"
+    assert len(repo.outbox) == 1
+
+
+def test_an_erasure_between_the_read_and_the_write_records_the_purchase_as_erased():
+    repo = MemoryRepo()
+    repo.erase_before_insert = alias_of(MEMBER)
+    result = record(repo, request(member_id=MEMBER))
+    assert result.purchase.member_status == "erased" and result.purchase.member_id == alias_of(MEMBER)
+    assert [e.event.member_id for e in repo.outbox] == [None]
+
+
+def test_without_a_pseudonymiser_or_member_no_erasure_check_is_made():
+    repo = MemoryRepo()
+    repo.erased.add(alias_of(MEMBER))
+    assert record(repo, request(member_id=MEMBER), pseudonymise=None).purchase.member_id == MEMBER
+    anonymous = record(MemoryRepo(), request())
+    assert anonymous.purchase.member_id is None and anonymous.purchase.member_status is None

@@ -34,6 +34,10 @@ from shared.observability import get_logger, redact_text
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
     from aws_lambda_powertools.event_handler.api_gateway import CORSConfig
+    from aws_lambda_powertools.event_handler.openapi.exceptions import (
+        RequestUnsupportedContentType,
+        RequestValidationError,
+    )
 
 __all__ = [
     "DEFAULT_CORS_ALLOW_HEADERS",
@@ -128,24 +132,27 @@ def make_resolver(
     *,
     cors: CORSConfig | None = None,
     strip_prefixes: list[str] | None = None,
+    validation: bool = True,
 ) -> APIGatewayHttpResolver:
-    """An ``APIGatewayHttpResolver(enable_validation=True)`` with MallCRM's error mapping and CORS.
+    """An ``APIGatewayHttpResolver`` with MallCRM's error mapping and CORS.
+
+    ``validation`` turns on Powertools' request validation, which injects typed path, query and
+    body parameters into routes and answers 422 for bad ones. It costs ~90 ms of every cold start
+    (the OpenAPI/pydantic machinery), so an API whose routes take no injected parameters — a route
+    that must read the raw body, like a signed integration request — passes ``validation=False``
+    and validates with its own model.
 
     ``debug`` is forced off: Powertools' debug mode (``POWERTOOLS_DEV``) answers 500 with the
     stack trace, which must never reach a client.
     """
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver  # noqa: PLC0415
     from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError  # noqa: PLC0415
-    from aws_lambda_powertools.event_handler.openapi.exceptions import (  # noqa: PLC0415
-        RequestUnsupportedContentType,
-        RequestValidationError,
-    )
 
     app = APIGatewayHttpResolver(
         cors=cors or default_cors(),
         debug=False,
         strip_prefixes=list(strip_prefixes) if strip_prefixes else None,
-        enable_validation=True,
+        enable_validation=validation,
     )
 
     def _on_mallcrm_error(exc: MallCrmError) -> Response[str]:
@@ -197,9 +204,12 @@ def make_resolver(
     # Registered by call rather than decorator: Powertools' decorators are untyped.
     # Lookup walks the exception's MRO, so the most specific handler wins over Exception.
     app.exception_handler(MallCrmError)(_on_mallcrm_error)
-    app.exception_handler(RequestValidationError)(_on_validation_error)
     app.exception_handler(json.JSONDecodeError)(_on_json_error)
-    app.exception_handler(RequestUnsupportedContentType)(_on_content_type)
+    if validation:
+        from aws_lambda_powertools.event_handler.openapi import exceptions as openapi_errors  # noqa: PLC0415
+
+        app.exception_handler(openapi_errors.RequestValidationError)(_on_validation_error)
+        app.exception_handler(openapi_errors.RequestUnsupportedContentType)(_on_content_type)
     app.exception_handler(ServiceError)(_on_service_error)
     app.not_found(_on_not_found)
     app.exception_handler(Exception)(_on_unhandled)

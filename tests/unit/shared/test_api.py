@@ -181,3 +181,30 @@ def test_powertools_service_errors_use_the_same_shape():
     response = app.resolve(http_event("GET", "/pt"), None)
     assert response["statusCode"] == 400
     assert response_json(response) == {"error": {"code": "bad_request", "message": "nope", "fields": []}}
+
+
+def test_a_resolver_without_validation_maps_errors_the_same_way():
+    """validation=False (routes that read their raw body, like signed integrations) keeps the error
+    shape: MallCrmError → its status, malformed JSON → 400, unknown route → 404, wrong method → 405."""
+    app = make_resolver(validation=False)
+
+    @app.post("/v1/raw")
+    def raw() -> dict:
+        body = app.current_event.json_body
+        if body.get("taken"):
+            raise Conflict("already_recorded", "Recorded with other content.")
+        return {"echo": body}
+
+    def call(method: str, path: str, body: object = None) -> tuple[int, dict]:
+        response = app.resolve(http_event(method, path, body=body), None)
+        return response["statusCode"], response_json(response)
+
+    assert call("POST", "/v1/raw", {"a": 1}) == (200, {"echo": {"a": 1}})
+    status, body = call("POST", "/v1/raw", {"taken": True})
+    assert (status, body["error"]["code"]) == (409, "already_recorded")
+    status, body = call("POST", "/v1/raw", "{not json")
+    assert (status, body["error"]["code"]) == (400, "malformed_json")
+    status, body = call("GET", "/v1/nowhere")
+    assert (status, body["error"]["code"]) == (404, "route_not_found")
+    status, body = call("GET", "/v1/raw")
+    assert (status, body["error"]["code"]) == (405, "method_not_allowed")

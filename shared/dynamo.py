@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,6 +28,7 @@ __all__ = [
     "idempotency_put",
     "is_conditional_check_failed",
     "put_op",
+    "query_all",
     "to_item",
     "transact_write",
 ]
@@ -119,6 +120,20 @@ def is_conditional_check_failed(exc: BaseException) -> bool:
     if code == "ConditionalCheckFailedException":
         return True
     return "ConditionalCheckFailed" in cancellation_reasons(exc)
+
+
+def query_all(request: Mapping[str, Any], *, client: Any = None) -> Iterator[dict[str, Any]]:
+    """Every item a Query returns, page after page, deserialised (``request`` is the Query's
+    keyword arguments; it is not modified)."""
+    ddb = client if client is not None else aws.client("dynamodb")
+    kwargs = dict(request)
+    while True:
+        page = ddb.query(**kwargs)
+        for raw in page.get("Items", []):
+            yield from_item(raw)
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def transact_write(

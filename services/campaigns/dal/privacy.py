@@ -20,6 +20,7 @@ from shared.dynamo import (
     from_item,
     is_conditional_check_failed,
     put_op,
+    query_all,
     to_item,
     transact_write,
 )
@@ -120,13 +121,7 @@ class DynamoErasureRepository:
             "ExpressionAttributeValues": to_item({":pk": member_pk(member_id)}),
             "ConsistentRead": True,
         }
-        items: list[dict[str, Any]] = []
-        while True:
-            page = client("dynamodb").query(**kwargs)
-            items += [from_item(i) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return list(query_all(kwargs))
 
     def erase_member(
         self, member_id: str, pseudonym: str, *, event_id: str, erased_at: datetime

@@ -28,7 +28,7 @@ from services.members.logic.consents import (
 from services.members.models.consents import Channel, ConsentSource, Purpose
 from shared import clock
 from shared.aws import client
-from shared.dynamo import ConditionalCheckFailed, from_item, put_op, to_item, transact_write
+from shared.dynamo import ConditionalCheckFailed, from_item, put_op, query_all, to_item, transact_write
 from shared.errors import BadRequest
 from shared.events.contracts import MemberProfileUpdated
 from shared.outbox import outbox_item
@@ -188,14 +188,10 @@ class DynamoConsentRepository:
             "ConsistentRead": True,
         }
         states: dict[ConsentKey, ConsentState] = {}
-        while True:
-            page = client("dynamodb").query(**kwargs)
-            for raw in page.get("Items", []):
-                state = state_from_item(from_item(raw))
-                states[state.key] = state
-            if "LastEvaluatedKey" not in page:
-                return states
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in query_all(kwargs):
+            state = state_from_item(item)
+            states[state.key] = state
+        return states
 
     def history(
         self, member_id: str, *, limit: int, next_token: str | None

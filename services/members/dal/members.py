@@ -30,7 +30,7 @@ from services.members.logic.members import (
     member_key,
 )
 from shared.aws import client
-from shared.dynamo import ConditionalCheckFailed, from_item, put_op, to_item, transact_write
+from shared.dynamo import ConditionalCheckFailed, from_item, put_op, query_all, to_item, transact_write
 
 
 class DynamoMembersRepository:
@@ -73,13 +73,7 @@ class DynamoMembersRepository:
             "KeyConditionExpression": "pk = :pk AND " + condition,
             "ExpressionAttributeValues": to_item({":pk": f"MEMBER#{member_id}", **values}),
         }
-        items: list[dict[str, Any]] = []
-        while True:
-            page = client("dynamodb").query(**kwargs)
-            items += [from_item(i) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return list(query_all(kwargs))
 
     def consents(self, member_id: str) -> list[ConsentState]:
         """The current consents (not the history), through the consents slice's repository."""

@@ -15,6 +15,7 @@ from shared.dynamo import (
     from_item,
     is_conditional_check_failed,
     put_op,
+    query_all,
     to_item,
     transact_write,
 )
@@ -49,13 +50,7 @@ class DynamoPrivacyRepository:
             "ConsistentRead": True,
             "ProjectionExpression": "pk, sk, kind, created_at",
         }
-        items: list[dict[str, Any]] = []
-        while True:
-            page = client("dynamodb").query(**kwargs)
-            items += [from_item(i) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return list(query_all(kwargs))
 
     def erase(self, plan: ErasurePlan, *, correlation_id: str, producer: str) -> bool:
         """The erasure transaction; False when the member was not active (nothing written)."""

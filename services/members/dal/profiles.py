@@ -34,6 +34,7 @@ from shared.dynamo import (
     idempotency_put,
     is_conditional_check_failed,
     put_op,
+    query_all,
     to_item,
     transact_write,
 )
@@ -201,13 +202,7 @@ class DynamoTagRuleRepository:
             "ExpressionAttributeValues": to_item({":pk": TAG_RULES_PK}),
             "ConsistentRead": True,
         }
-        rules: list[TagRule] = []
-        while True:
-            page = client("dynamodb").query(**kwargs)
-            rules += [tag_rule_from_item(from_item(raw)) for raw in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return rules
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [tag_rule_from_item(item) for item in query_all(kwargs)]
 
     def get(self, tag_id: str) -> TagRule | None:
         response = client("dynamodb").get_item(
@@ -319,17 +314,11 @@ class DynamoScoringRepository:
             "KeyConditionExpression": "gsi1pk = :shard",
             "ExpressionAttributeValues": to_item({":shard": shard_key(shard)}),
         }
-        while True:
-            page = client("dynamodb").query(**kwargs)
-            for raw in page.get("Items", []):
-                item = from_item(raw)
-                stored = item.get("score")
-                if stored:  # the why is not needed to compare and takes most of a score's memory
-                    stored = {k: v for k, v in stored.items() if k != "why"}
-                yield stats_from_item(item), score_from_attribute(stored)
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in query_all(kwargs):
+            stored = item.get("score")
+            if stored:  # the why is not needed to compare and takes most of a score's memory
+                stored = {k: v for k, v in stored.items() if k != "why"}
+            yield stats_from_item(item), score_from_attribute(stored)
 
     def save_score(
         self,

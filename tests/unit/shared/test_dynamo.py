@@ -119,3 +119,19 @@ def test_other_transaction_errors_propagate(table):
 def test_transactions_are_limited_to_100_items():
     with pytest.raises(ValueError, match="100"):
         dynamo.transact_write([{"Put": {}}] * 101, client=object())
+
+
+def test_query_all_reads_every_page_and_deserialises(table):
+    ddb = table
+    for n in range(5):
+        ddb.put_item(TableName=TABLE, Item=dynamo.to_item({"pk": "MEMBER#1", "sk": f"ITEM#{n}", "n": n}))
+    ddb.put_item(TableName=TABLE, Item=dynamo.to_item({"pk": "MEMBER#2", "sk": "ITEM#0", "n": 9}))
+    request = {
+        "TableName": TABLE,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": dynamo.to_item({":pk": "MEMBER#1"}),
+        "Limit": 2,  # three pages
+    }
+    items = list(dynamo.query_all(request))
+    assert [item["n"] for item in items] == [0, 1, 2, 3, 4]
+    assert "ExclusiveStartKey" not in request

@@ -25,7 +25,7 @@ from typing import Any
 
 from bench.common import Table
 
-BENCHMARKS = ("imports", "boot", "overhead", "calls", "scoring")
+BENCHMARKS = ("imports", "boot", "overhead", "calls", "scoring", "tickets", "campaigns", "loyalty")
 
 
 def machine() -> dict[str, Any]:
@@ -68,7 +68,16 @@ def machine() -> dict[str, Any]:
 
 
 def _runners(quick: bool) -> dict[str, Callable[[], list[Table]]]:
-    from bench import aws_calls, boot, cold_imports, overhead, scoring
+    from bench import (
+        aws_calls,
+        boot,
+        campaigns_launch,
+        cold_imports,
+        loyalty_purchase,
+        overhead,
+        scoring,
+        tickets_kb,
+    )
 
     if quick:
         return {
@@ -77,6 +86,9 @@ def _runners(quick: bool) -> dict[str, Callable[[], list[Table]]]:
             "overhead": lambda: overhead.run(n=40, jwt_n=60, stub_n=100),
             "calls": lambda: aws_calls.run(members=5),
             "scoring": lambda: scoring.run(members=scoring.QUICK_MEMBERS),
+            "tickets": lambda: tickets_kb.run(segmenter_runs=2),
+            "campaigns": lambda: campaigns_launch.run(members=campaigns_launch.QUICK_MEMBERS),
+            "loyalty": lambda: loyalty_purchase.run(stub_n=100, sustained=40, members=10),
         }
     return {
         "imports": cold_imports.run,
@@ -84,6 +96,9 @@ def _runners(quick: bool) -> dict[str, Callable[[], list[Table]]]:
         "overhead": overhead.run,
         "calls": aws_calls.run,
         "scoring": lambda: scoring.run(members=scoring.BENCH_MEMBERS),
+        "tickets": tickets_kb.run,
+        "campaigns": lambda: campaigns_launch.run(members=campaigns_launch.BENCH_MEMBERS),
+        "loyalty": loyalty_purchase.run,
     }
 
 

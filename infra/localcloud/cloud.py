@@ -71,6 +71,22 @@ class UserPoolInfo:
 Poller = SqsPoller | StreamPoller
 
 
+OUTBOX_LOGGER = "mallcrm.local_outbox"
+
+
+class _OutboxLogHandler(logging.Handler):
+    """Records what local fake adapters 'sent' (a log record carrying ``outbox``) in the cloud's outbox."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        super().__init__(level=logging.INFO)
+        self.cloud = cloud
+
+    def emit(self, record: logging.LogRecord) -> None:
+        entry = getattr(record, "outbox", None)
+        if isinstance(entry, dict):
+            self.cloud.record_outbox(dict(entry))
+
+
 class LocalCloud:
     """The local cloud. Create it with :meth:`start`; one per process at a time."""
 
@@ -193,6 +209,7 @@ class LocalCloud:
                     self.pollers.append(poller)
             self.scheduler.refresh()
             self._install_shared_clock()
+            self._install_outbox_logger()
             self._phase("wire", t)
         except BaseException:
             self.stop()
@@ -233,9 +250,23 @@ class LocalCloud:
         shared_clock.set_clock(self.clock.now)
         self._shared_clock_installed = True
 
+    def _install_outbox_logger(self) -> None:
+        """Local fake channel adapters log each message on ``mallcrm.local_outbox`` with
+        ``extra={"outbox": {...}}`` (see /work/briefs/outbox.md); this turns those records into
+        :attr:`outbox` entries. Functions run in this process, so a logging handler is all it takes."""
+        handler = _OutboxLogHandler(self)
+        outbox_logger = logging.getLogger(OUTBOX_LOGGER)
+        outbox_logger.setLevel(logging.INFO)
+        outbox_logger.addHandler(handler)
+        self._outbox_handler: _OutboxLogHandler | None = handler
+
     def stop(self) -> None:
         """Stop background work, abort running executions, restore moto, and drop every resource."""
         self.stop_background()
+        outbox_handler = getattr(self, "_outbox_handler", None)
+        if outbox_handler is not None:
+            logging.getLogger(OUTBOX_LOGGER).removeHandler(outbox_handler)
+            self._outbox_handler = None
         if self._shared_clock_installed:
             from shared import clock as shared_clock
 

@@ -10,6 +10,9 @@ One function per kind of data, each idempotent enough to run on a fresh local cl
 * :func:`seed_members` — the demo shoppers (:data:`DEMO_MEMBERS`), each logging in with the local
   cloud's WeChat code ``local:<openid>`` and registering through ``POST /v1/members`` with their
   consents, as the mini-program does;
+* :func:`seed_coupon_templates` — the coupon templates campaigns' built-in journeys issue
+  (``birthday``, ``win-back``: :data:`DEMO_COUPON_TEMPLATES`), created by the demo loyalty operator
+  through ``POST /v1/auth/staff`` and ``POST /v1/admin/coupon-templates``;
 * :func:`seed_purchases` — purchases at the data file's stores, each a signed
   ``POST /v1/integrations/purchases`` through the front door, exactly as a POS would send them;
   two in three carry a demo member's id (:func:`assign_members`), the rest are anonymous.
@@ -72,6 +75,8 @@ class SeedReport:
     purchase_failures: list[str] = field(default_factory=list)
     members: dict[str, str] = field(default_factory=dict)  # openid -> member_id
     member_failures: list[str] = field(default_factory=list)
+    coupon_templates: list[str] = field(default_factory=list)  # created or already there
+    coupon_template_failures: list[str] = field(default_factory=list)
 
 
 def load_data(path: Path = DATA_FILE) -> dict[str, Any]:
@@ -308,6 +313,63 @@ def seed_members(
     return registered, failures
 
 
+# -- coupon templates -------------------------------------------------------------------------------
+
+DEMO_COUPON_TEMPLATES: tuple[dict[str, Any], ...] = (
+    {
+        # The birthday journey's coupon (campaigns' BIRTHDAY_COUPON_TEMPLATE_ID): once a year per
+        # member is campaigns' rule (jrn#birthday#<member>#<year>), so no lifetime per-member limit.
+        "template_id": "birthday",
+        "name": "生日礼券 ¥50 (满 ¥200)",
+        "kind": "amount_off",
+        "amount_off_cents": 5000,
+        "min_spend_cents": 20000,
+        "valid_days": 30,
+    },
+    {
+        # The churn journey's win-back offer (WIN_BACK_COUPON_TEMPLATE_ID): 20 % off, at most ¥100.
+        "template_id": "win-back",
+        "name": "回归礼 8 折 (最高减 ¥100)",
+        "kind": "percent_off",
+        "percent_off": 20,
+        "max_discount_cents": 10000,
+        "valid_days": 14,
+    },
+)
+"""The templates campaigns' built-in journeys name; without them their messages are suppressed
+``offer_unknown_template`` (contract B)."""
+
+
+def seed_coupon_templates(
+    http: Http,
+    username: str,
+    password: str,
+    templates: Sequence[Mapping[str, Any]] = DEMO_COUPON_TEMPLATES,
+) -> tuple[list[str], list[str]]:
+    """A loyalty operator signs in (``POST /v1/auth/staff``) and creates each template
+    (``POST /v1/admin/coupon-templates``); one that exists already (409) is kept as it is.
+    Returns ``(template ids in place, failures)``."""
+    json_headers = {"content-type": "application/json"}
+    credentials = json.dumps({"username": username, "password": password}).encode()
+    status, _, answer = http("POST", "/v1/auth/staff", json_headers, credentials)
+    if status != 200:
+        return [], [f"staff login {username}: {status} {answer[:200].decode('utf-8', 'replace')}"]
+    headers = {**json_headers, "authorization": f"Bearer {json.loads(answer)['id_token']}"}
+    done: list[str] = []
+    failures: list[str] = []
+    for template in templates:
+        status, _, answer = http("POST", "/v1/admin/coupon-templates", headers, json.dumps(template).encode())
+        if status in (201, 409):
+            done.append(str(template["template_id"]))
+        else:
+            failures.append(f"{template['template_id']}: {status} {answer[:200].decode('utf-8', 'replace')}")
+    return done, failures
+
+
+def _staff_with_role(staff: Sequence[Mapping[str, str]], role: str) -> str:
+    return next(person["username"] for person in staff if person["role"] == role)
+
+
 # -- all of it --------------------------------------------------------------------------------------
 
 
@@ -333,6 +395,9 @@ def seed_all(
     if keys_file is not None:
         report.keys_file = write_keys_file(report.sources, base_url, keys_file)
     report.members, report.member_failures = seed_members(http)
+    report.coupon_templates, report.coupon_template_failures = seed_coupon_templates(
+        http, _staff_with_role(data["staff"], "loyalty_ops"), report.password
+    )
     pos = sources[0]
     purchases = assign_members(
         demo_purchases(data, pos["source"], pos["channel"], cloud.clock.now()), list(report.members.values())

@@ -46,10 +46,18 @@ def test_example_is_valid_and_round_trips_through_the_consumer(detail_type):
     assert metadata.event_version == model.VERSION
 
 
+# Named exceptions, each with its reason. MemberBirthdayToday.birthday_on (contract F, fixed in the
+# session-3 brief): the event *is* "it is the member's birthday"; the field is this year's date of
+# the celebration (month-day), never the date of birth (no year of birth).
+NOT_PII = {("MemberBirthdayToday", "birthday_on")}
+
+
 @pytest.mark.parametrize("detail_type", EVENTS)
 def test_no_personal_data_fields(detail_type):
     model = ALL_EVENTS[detail_type]
     for name in model.model_fields:
+        if (detail_type, name) in NOT_PII:
+            continue
         words = set(name.split("_"))
         assert not words & PII_WORDS and "id_card" not in name, (
             f"{detail_type}.{name} looks like personal data"

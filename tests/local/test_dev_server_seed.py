@@ -53,8 +53,21 @@ def test_seed_all_goes_through_cognito_secrets_manager_and_signed_requests(aws, 
     keys_seen = {}
 
     registered = {}
+    templates = {}
 
     def http(method, path, headers, body):
+        # Loyalty's admin API: the loyalty operator's staff login, then the coupon templates.
+        if path == "/v1/auth/staff":
+            login = json.loads(body)
+            assert login == {"username": "demo.loyalty", "password": report_password}
+            return 200, {}, json.dumps({"id_token": "staff-token"}).encode()
+        if path == "/v1/admin/coupon-templates":
+            assert headers["authorization"] == "Bearer staff-token"
+            template = json.loads(body)
+            if template["template_id"] in templates:
+                return 409, {}, b'{"error":{"code":"coupon_template_exists"}}'
+            templates[template["template_id"]] = template
+            return 201, {}, body
         # The members API of the fake front door: WeChat login (local:<openid>), then registration.
         if path == "/v1/auth/wechat":
             openid = json.loads(body)["code"].removeprefix("local:")
@@ -84,6 +97,7 @@ def test_seed_all_goes_through_cognito_secrets_manager_and_signed_requests(aws, 
             real.put_secret_value = put
         return real
 
+    report_password = demo.demo_password()
     report = demo.seed_all(
         cloud, http, client=spy, base_url="http://127.0.0.1:3000", keys_file=tmp_path / "keys.json"
     )
@@ -129,6 +143,13 @@ def test_seed_all_goes_through_cognito_secrets_manager_and_signed_requests(aws, 
     assert set(linked) == set(report.members.values())
     assert len(linked) == len(received) - len(received) // 3
 
+    # Coupon templates: the two campaigns' journeys name, created through loyalty's admin API.
+    assert report.coupon_templates == ["birthday", "win-back"] and report.coupon_template_failures == []
+    assert templates["birthday"]["kind"] == "amount_off" and templates["win-back"]["percent_off"] == 20
+    # Seeding again keeps them (409 is "already there"), as a second `make dev` on old state would.
+    again, failures = demo.seed_coupon_templates(http, "demo.loyalty", report_password)
+    assert again == ["birthday", "win-back"] and failures == []
+
 
 def test_seeding_staff_twice_is_harmless(aws):
     cloud, client = aws
@@ -146,6 +167,16 @@ def test_failed_purchases_are_reported_not_raised(aws, tmp_path):
     assert len(report.purchase_failures) == demo.load_data()["purchases"]["count"]
     assert "401" in report.purchase_failures[0]
     assert report.members == {} and len(report.member_failures) == len(demo.DEMO_MEMBERS)
+    assert report.coupon_templates == []
+    assert "staff login demo.loyalty: 401" in report.coupon_template_failures[0]
+
+
+def test_coupon_templates_are_valid_for_loyalty():
+    from services.loyalty.models.coupons import CouponTemplateIn
+
+    for template in demo.DEMO_COUPON_TEMPLATES:
+        CouponTemplateIn.model_validate(template)
+    assert {t["template_id"] for t in demo.DEMO_COUPON_TEMPLATES} == {"birthday", "win-back"}
 
 
 def test_purchases_are_deterministic():

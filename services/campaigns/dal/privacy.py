@@ -5,6 +5,7 @@
 | consent projection    | ``MEMBER#<member_id>`` | ``CONSENT#<purpose>[#<channel>]``   |
 | erased tombstone      | ``ERASED#<pseudonym>`` | ``ERASED``                          |
 | (erasure also touches) ``MEMBER#<id>`` / ``LAST_PURCHASE`` and ``EPISODE#<id>`` refs, episodes, locks |
+| (and the export parts named by ``MEMBER#<id>`` / ``EXPORT#<export_id>`` pointers, in S3)             |
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from services.campaigns.dal.audience_keys import audience_keys
 from services.campaigns.logic.privacy import ConsentFact, ErasureResult, ProjectOutcome
 from shared import clock
 from shared.aws import client
@@ -68,6 +70,9 @@ class DynamoConsentProjection:
             "changed_at": at,
             "text_version": fact.text_version,
             "event_id": fact.event_id,
+            # In the sparse audience index too: the segment materialisation reads consents with
+            # the attribute rows, one Query per shard (dal/audience.py).
+            **audience_keys(fact.member_id, consent_sk(fact.purpose, fact.channel)),
         }
         check = {
             "ConditionCheck": {
@@ -111,8 +116,9 @@ class DynamoErasureRepository:
     and whatever is still there is pseudonymised or deleted.
     """
 
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, exports_bucket: str | None = None) -> None:
         self.table_name = table_name
+        self.exports_bucket = exports_bucket
 
     def _member_items(self, member_id: str) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -159,6 +165,11 @@ class DynamoErasureRepository:
                 TableName=self.table_name,
                 Key=to_item({"pk": f"JOURNEY#{item['journey']}#{member_id}", "sk": "ACTIVE"}),
             )
+        # Only erasures need dispatch's store: consent changes (the frequent event) skip its import.
+        from services.campaigns.dal.dispatch import erase_member_delivery  # noqa: PLC0415
+
+        erase_member_delivery(self.table_name, member_id, items)  # send records, caps, due entries
+        self._delete_export_parts(items)
         for item in items:
             ddb.delete_item(TableName=self.table_name, Key=to_item({"pk": item["pk"], "sk": item["sk"]}))
         return ErasureResult(
@@ -166,3 +177,15 @@ class DynamoErasureRepository:
             episodes_pseudonymised=episodes,
             already_done=not items,
         )
+
+    def _delete_export_parts(self, items: list[dict[str, Any]]) -> None:
+        """Export parts written for the member (``EXPORT#<export_id>`` pointers, dal/exports.py):
+        members deletes the parts it finds when the erasure starts; these pointers cover a part
+        written after that. Deleting a missing object is a no-op, so this is idempotent."""
+        refs = [i for i in items if i.get("entity") == "export_part_ref"]
+        if not refs:
+            return
+        if not self.exports_bucket:
+            raise RuntimeError("MEMBER_EXPORTS_BUCKET is not set: export parts cannot be erased")
+        for ref in refs:
+            client("s3").delete_object(Bucket=self.exports_bucket, Key=str(ref["object_key"]))

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from services.campaigns.dal.episodes import DynamoEpisodeRepository
-from services.campaigns.logic.journeys import list_episodes
+from services.campaigns.handlers.routes import campaigns as planning_campaigns
+from services.campaigns.handlers.routes import inbox as delivery_inbox
+from services.campaigns.handlers.routes import segments as planning_segments
 from services.campaigns.models.api import EpisodeOut, EpisodePage
 from services.campaigns.models.settings import CampaignsSettings
 from shared import clock
@@ -29,6 +30,9 @@ SERVICE = "campaigns"
 logger = get_logger(SERVICE)
 tracer = get_tracer(SERVICE)
 app = make_resolver()
+app.include_router(planning_campaigns.router)
+app.include_router(planning_segments.router)
+app.include_router(delivery_inbox.router)  # served by CampaignsInboxApiFunction; here for the API doc
 
 
 def _iso(value: Any) -> str | None:
@@ -60,6 +64,9 @@ def list_journey_executions(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> EpisodePage:
+
+    from services.campaigns.dal.episodes import DynamoEpisodeRepository  # noqa: PLC0415
+    from services.campaigns.logic.journeys import list_episodes  # noqa: PLC0415
 
     require_roles(principal_from_event(app.current_event.raw_event), "admin", "marketer")
     repo = DynamoEpisodeRepository(load(CampaignsSettings).table_name)

@@ -33,7 +33,7 @@ metrics = get_metrics(SERVICE)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load(CampaignsPrivacySettings)
     projection = DynamoConsentProjection(settings.table_name)
-    erasure = DynamoErasureRepository(settings.table_name)
+    erasure = DynamoErasureRepository(settings.table_name, settings.member_exports_bucket)
 
     def on_consent(metadata: EventMetadata, data: MemberConsentChanged) -> None:
         outcome = project_consent(
@@ -58,6 +58,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             },
         )
         metrics.add_metric(name="MemberErasures", unit="Count", value=1)
+        # Planning: the member's id out of recent launches' assignment buckets. Imported here: it
+        # brings the launch logic, which consent changes (the frequent event) do not need.
+        from services.campaigns.dal.attribution import DynamoAttributionRepository  # noqa: PLC0415
+
+        buckets = DynamoAttributionRepository(settings.table_name).forget_member(
+            data.member_id, data.erased_at
+        )
+        logger.info("member removed from launch assignments", extra={"buckets_changed": buckets})
 
     return process_event_batch(
         event,

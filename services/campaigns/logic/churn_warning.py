@@ -21,13 +21,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from services.campaigns.logic.errors import EpisodeAlreadyClosed, EpisodeNotFound
 from services.campaigns.logic.projection import LastPurchaseRepository
 from services.campaigns.models.entities import Episode, Outcome
 from shared import clock
-from shared.events.contracts import MemberProfileScored
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from shared.events.contracts import MemberProfileScored
 
 JOURNEY = "churn_warning"
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")

@@ -21,3 +21,8 @@ class EpisodeNotFound(LookupError):
 
 class EpisodeAlreadyClosed(RuntimeError):
     """An episode already has a different outcome (fails the task)."""
+
+
+class InboxMessageNotFound(NotFound):
+    CODE = "message_not_found"
+    MESSAGE = "No message with this id in your inbox."

@@ -21,9 +21,10 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from shared.events.contracts import MemberConsentChanged
+if TYPE_CHECKING:  # pragma: no cover - typing only: the event module loads when a consumer parses one
+    from shared.events.contracts import MemberConsentChanged
 
 PSEUDONYM_PREFIX = "anon_"
 

@@ -7,10 +7,12 @@ changes nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from services.campaigns.logic.privacy import pseudonym
-from shared.events.contracts import PurchaseRecorded
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from shared.events.contracts import PurchaseRecorded
 
 
 class LastPurchaseRepository(Protocol):

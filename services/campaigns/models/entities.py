@@ -8,7 +8,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 EpisodeStatus = Literal["starting", "observing", "completed", "failed"]
-Outcome = Literal["returned", "dormant", "skipped_no_consent", "failed"]
+Outcome = Literal[
+    "returned", "dormant", "escalated", "skipped_no_consent", "skipped_recent_contact", "failed"
+]
 
 
 class Episode(BaseModel):
@@ -18,7 +20,7 @@ class Episode(BaseModel):
     episode instead of opening another one.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     episode_id: str
     journey: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from services.loyalty.dal.ledger import DynamoLedgerRepository
 from services.loyalty.dal.purchases import member_partition, tombstone_key
 from shared import clock
 from shared.aws import client
@@ -47,6 +48,9 @@ class DynamoLedgerPseudonymiser:
         except Exception as exc:
             if not is_conditional_check_failed(exc):
                 raise
+
+    def erase_ledger(self, alias: str, erased_at: datetime) -> None:
+        DynamoLedgerRepository(self.table_name).mark_erased(alias, erased_at)
 
     def pseudonymise(self, member_id: str, alias: str) -> int:
         ddb = client("dynamodb")

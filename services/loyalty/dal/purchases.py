@@ -15,15 +15,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.loyalty.dal.attrs import item_attrs, put
+from services.loyalty.dal.ledger import DynamoLedgerRepository
+from services.loyalty.logic.ledger import EventsOut
+from services.loyalty.logic.purchase_points import PurchaseLedgerPlan
 from services.loyalty.logic.purchases import InsertOutcome, NonceClaim, OutboxEntry
 from services.loyalty.models.entities import Purchase, PurchaseLine
 from shared import clock
 from shared.aws import client
 from shared.dynamo import (
     ConditionalCheckFailed,
+    cancellation_reasons,
     from_item,
     is_conditional_check_failed,
-    put_op,
     to_item,
     transact_write,
 )
@@ -86,6 +90,9 @@ def purchase_item(purchase: Purchase) -> dict[str, Any]:
         "occurred_at": clock.to_utc_iso(purchase.occurred_at),
         "recorded_at": clock.to_utc_iso(purchase.recorded_at),
         "fingerprint": purchase.fingerprint,
+        "points_earned": purchase.points_earned,
+        "points_movement_id": purchase.points_movement_id,
+        "refunded_cents": purchase.refunded_cents,
         **erased,
     }
 
@@ -106,6 +113,9 @@ def purchase_from_item(item: dict[str, Any]) -> Purchase:
         recorded_at=clock.parse_iso(item["recorded_at"]),
         fingerprint=item["fingerprint"],
         member_status=item.get("member_status"),
+        points_earned=item.get("points_earned"),
+        points_movement_id=item.get("points_movement_id"),
+        refunded_cents=item.get("refunded_cents", 0),
     )
 
 
@@ -122,25 +132,28 @@ class DynamoPurchaseRepository:
         nonce: NonceClaim,
         *,
         unless_erased: str | None = None,
+        ledger: PurchaseLedgerPlan | None = None,
     ) -> InsertOutcome:
         outbox_record = outbox_item(
             outbox.event, correlation_id=outbox.correlation_id, producer=outbox.producer, now=outbox.at
         )
         items = [
-            put_op(self.table_name, nonce_item(nonce), condition=NOT_EXISTS),  # _NONCE_INDEX
-            put_op(self.table_name, purchase_item(purchase), condition=NOT_EXISTS),  # _PURCHASE_INDEX
-            put_op(self.table_name, outbox_record, condition=NOT_EXISTS),
+            put(self.table_name, nonce_item(nonce), condition=NOT_EXISTS),  # _NONCE_INDEX
+            put(self.table_name, purchase_item(purchase), condition=NOT_EXISTS),  # _PURCHASE_INDEX
+            put(self.table_name, outbox_record, condition=NOT_EXISTS),
         ]
         if unless_erased is not None:
             items.append(  # _TOMBSTONE_INDEX
                 {
                     "ConditionCheck": {
                         "TableName": self.table_name,
-                        "Key": to_item(tombstone_key(unless_erased)),
+                        "Key": item_attrs(tombstone_key(unless_erased)),
                         "ConditionExpression": NOT_EXISTS,
                     }
                 }
             )
+        if ledger is not None:
+            items += self._ledger_items(ledger, outbox)
         try:
             transact_write(items)
         except ConditionalCheckFailed as failed:
@@ -150,8 +163,27 @@ class DynamoPurchaseRepository:
                 return InsertOutcome.PURCHASE_EXISTS
             if _TOMBSTONE_INDEX in failed.failed_indexes:
                 return InsertOutcome.MEMBER_ERASED
+            if ledger is not None:
+                return InsertOutcome.LEDGER_CONFLICT
+            raise
+        except Exception as exc:
+            # Two purchases of one member at the same instant: the other transaction held the
+            # balance item. Same as a version conflict: read again.
+            if ledger is not None and "TransactionConflict" in cancellation_reasons(exc):
+                return InsertOutcome.LEDGER_CONFLICT
             raise
         return InsertOutcome.CREATED
+
+    def _ledger_items(self, plan: PurchaseLedgerPlan, outbox: OutboxEntry) -> list[dict[str, Any]]:
+        ledger = DynamoLedgerRepository(self.table_name)
+        events = EventsOut(
+            events=plan.events, correlation_id=outbox.correlation_id, producer=outbox.producer, at=outbox.at
+        )
+        if plan.change is not None:
+            return ledger.change_items(plan.change, events=events)
+        # Nothing earned: the balance still records the spend (and maybe a tier upgrade on spend).
+        ops = [ledger.balance_op(plan.before, plan.after)]
+        return ops + ledger.change_items_events(events)
 
     def get(self, source_system: str, external_id: str) -> Purchase | None:
         response = client("dynamodb").get_item(

@@ -1,5 +1,8 @@
 """LoyaltyApiFunction: the loyalty HTTP API.
 
+Cold start: the routes import their logic and DynamoDB modules when they first run (each route
+uses a few of them), so importing this module registers every route without loading them all.
+
 ``POST /v1/integrations/purchases`` — signed by the integrating system (HMAC, shared.auth): no
 gateway authorizer; the signature is checked here before the body is even parsed, so an unsigned
 request learns nothing about the body's validation.
@@ -8,16 +11,20 @@ request learns nothing about the body's validation.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types  # resolved at runtime (OpenAPI)
 from pydantic import ValidationError
 
-from services.loyalty.dal.integration_keys import integration_keys
-from services.loyalty.dal.privacy import pseudonym_key
-from services.loyalty.dal.purchases import DynamoPurchaseRepository
-from services.loyalty.logic.privacy import pseudonym
-from services.loyalty.logic.purchases import RecordedPurchase, SignedBy, record_purchase
+from services.loyalty.handlers.routes import adjustments as wallet_adjustments
+from services.loyalty.handlers.routes import coupons as wallet_coupons
+from services.loyalty.handlers.routes import earning_admin as ledger_admin
+from services.loyalty.handlers.routes import parking as wallet_parking
+from services.loyalty.handlers.routes import points as ledger_points
+from services.loyalty.handlers.routes import receipts as wallet_receipts
+from services.loyalty.handlers.routes import refunds as ledger_refunds
+from services.loyalty.handlers.routes import rewards as wallet_rewards
+from services.loyalty.handlers.routes import wechatpay as wallet_wechatpay
 from services.loyalty.models.api import PurchaseItemOut, PurchaseRequest, PurchaseResponse
 from services.loyalty.models.settings import LoyaltyApiSettings
 from shared import clock
@@ -31,6 +38,8 @@ from shared.settings import load
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+    from services.loyalty.logic.purchases import RecordedPurchase
+
 SERVICE = "loyalty"
 PURCHASES_PATH = "/v1/integrations/purchases"
 
@@ -40,6 +49,15 @@ metrics = get_metrics(SERVICE)
 # The signature covers the raw body, so the route reads and validates it itself (_parse_purchase):
 # no injected parameters, and no validation machinery to pay for at every cold start.
 app = make_resolver(validation=False)
+app.include_router(wallet_coupons.router)  # L2: coupons (handlers/routes/coupons.py)
+app.include_router(wallet_rewards.router)  # L2: rewards and redemptions
+app.include_router(wallet_adjustments.router)  # L2: points adjustments (four eyes)
+app.include_router(wallet_receipts.router)  # L2: receipt-photo claims
+app.include_router(wallet_parking.router)  # L2: parking sessions, quotes, offsets
+app.include_router(wallet_wechatpay.router)  # L2: WeChat Pay business-district notices
+app.include_router(ledger_points.router)  # L1: the member's points and movements
+app.include_router(ledger_refunds.router)  # L1: signed refunds
+app.include_router(ledger_admin.router)  # L1: earning rules, tiers, tier floors
 
 
 def _parse_purchase(raw: bytes) -> PurchaseRequest:
@@ -69,7 +87,16 @@ def _response_body(recorded: RecordedPurchase) -> PurchaseResponse:
         recorded_at=clock.to_utc_iso(p.recorded_at),
         replayed=recorded.replayed,
         member_status=p.member_status,
+        points_earned=p.points_earned,
+        points_status=_points_status(recorded),
     )
+
+
+def _points_status(recorded: RecordedPurchase) -> Literal["pending", "available"] | None:
+    plan = recorded.plan
+    if plan is None or plan.change is None:
+        return None
+    return "pending" if plan.change.movement.kind == "pending" else "available"
 
 
 _PURCHASE_DESCRIPTION = (
@@ -102,6 +129,13 @@ _JSON = "application/json"
     },
 )
 def post_purchase() -> Response[PurchaseResponse]:
+    from services.loyalty.dal.integration_keys import integration_keys  # noqa: PLC0415 - cold start
+    from services.loyalty.dal.privacy import pseudonym_key  # noqa: PLC0415 - cold start
+    from services.loyalty.dal.purchases import DynamoPurchaseRepository  # noqa: PLC0415 - cold start
+    from services.loyalty.handlers.ledger_deps import ledger_repo, loyalty_config  # noqa: PLC0415 - cold start
+    from services.loyalty.logic.privacy import pseudonym  # noqa: PLC0415 - cold start
+    from services.loyalty.logic.purchases import PurchasePoints, SignedBy, record_purchase  # noqa: PLC0415 - cold start
+
     settings = load(LoyaltyApiSettings)
     event = app.current_event
     raw = event_body_bytes(event.raw_event)
@@ -130,6 +164,7 @@ def post_purchase() -> Response[PurchaseResponse]:
         # A nonce must outlive every timestamp that could still pass the skew check.
         nonce_ttl=timedelta(seconds=2 * settings.signature_max_skew_seconds + 60),
         pseudonymise=lambda member_id: pseudonym(pseudonym_key(settings.pseudonym_key_secret_arn), member_id),
+        points=PurchasePoints(ledger=ledger_repo(settings), config=loyalty_config(settings)),
     )
     logger.info(
         "purchase replayed" if recorded.replayed else "purchase recorded",

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from services.loyalty.dal.exports import S3ExportWriter
 from services.loyalty.dal.privacy import DynamoLedgerPseudonymiser, pseudonym_key
-from services.loyalty.logic.privacy import erase_member
+from services.loyalty.dal.wallet_privacy import DynamoWalletEraser
+from services.loyalty.logic.privacy import erase_member, pseudonym
 from services.loyalty.models.settings import LoyaltyPrivacySettings
+from shared import clock
 from shared.consumer import process_event_batch, typed
 from shared.events.contracts import MemberErased
 from shared.observability import get_logger, get_metrics, get_tracer
@@ -40,5 +43,20 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
         logger.info("member pseudonymised in loyalty", extra={"purchases": result.purchases})
         metrics.add_metric(name="PurchasesPseudonymised", unit="Count", value=result.purchases)
+        # L2: coupons and receipts removed, redemptions/adjustments kept under the pseudonym
+        # (after the tombstone: from then on no coupon can be issued to the member).
+        wallet = DynamoWalletEraser(settings.table_name, clock.zone(settings.mall_timezone)).erase(
+            data.member_id, pseudonym(pseudonym_key(settings.pseudonym_key_secret_arn), data.member_id)
+        )
+        logger.info("member wallet erased", extra={"coupons": wallet.coupons, "receipts": wallet.receipts})
+        metrics.add_metric(name="CouponsErased", unit="Count", value=wallet.coupons)
+        # Loyalty's export parts written before this erasure (members deleted those it saw; a part
+        # written after its sweep is only known here).
+        if wallet.export_objects:
+            if not settings.member_exports_bucket:
+                raise RuntimeError("MEMBER_EXPORTS_BUCKET is not set")
+            writer = S3ExportWriter(settings.member_exports_bucket)
+            for object_key in wallet.export_objects:
+                writer.delete(object_key)
 
     return process_event_batch(event, context, routes={"MemberErased": typed(MemberErased, on_erased)})

@@ -35,6 +35,10 @@ class LedgerPseudonymiser(Protocol):
     def pseudonymise(self, member_id: str, alias: str) -> int:
         """Replace ``member_id`` by ``alias`` on every purchase of the member; how many changed."""
 
+    def erase_ledger(self, alias: str, erased_at: datetime) -> None:
+        """The points ledger is already kept under ``alias``: drop its one link to the member
+        (the balance item's ``member_id``) and mark it erased (idempotent)."""
+
 
 def erase_member(
     member_id: str, ledger: LedgerPseudonymiser, key: bytes, *, erased_at: datetime
@@ -46,4 +50,5 @@ def erase_member(
     purchase can be stored under the member id after the ledger was pseudonymised."""
     alias = pseudonym(key, member_id)
     ledger.mark_erased(alias, erased_at)
+    ledger.erase_ledger(alias, erased_at)
     return PseudonymisedLedger(purchases=ledger.pseudonymise(member_id, alias))

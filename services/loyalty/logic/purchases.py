@@ -19,12 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
 from services.loyalty.logic.errors import NonceReused, PurchaseConflict, SourceMismatch
+from services.loyalty.logic.ledger import Balance, LedgerBusy, new_balance
+from services.loyalty.logic.purchase_points import LoyaltyConfig, PurchaseLedgerPlan, plan_purchase_points
 from services.loyalty.models.api import PurchaseRequest
 from services.loyalty.models.entities import Purchase, PurchaseLine
 from shared import clock
@@ -59,6 +61,8 @@ class InsertOutcome(Enum):
     PURCHASE_EXISTS = "purchase_exists"
     NONCE_USED = "nonce_used"
     MEMBER_ERASED = "member_erased"
+    LEDGER_CONFLICT = "ledger_conflict"
+    """The member's balance changed since it was read (or another transaction held it): retry."""
 
 
 ERASED = "erased"
@@ -72,10 +76,12 @@ class PurchaseRepository(Protocol):
         nonce: NonceClaim,
         *,
         unless_erased: str | None = None,
+        ledger: PurchaseLedgerPlan | None = None,
     ) -> InsertOutcome:
         """Write the purchase, its outbox item and the nonce in one transaction, or nothing;
         with ``unless_erased`` (a pseudonym) only while no erasure tombstone exists for it
-        (else ``MEMBER_ERASED``)."""
+        (else ``MEMBER_ERASED``); with ``ledger`` also the member's points (balance conditioned
+        on the version read, else ``LEDGER_CONFLICT``)."""
 
     def is_erased(self, alias: str) -> bool:
         """Whether loyalty's erasure tombstone exists for the pseudonym ``alias``."""
@@ -94,10 +100,25 @@ class SignedBy:
     nonce: str
 
 
+class LedgerHead(Protocol):
+    def get_balance(self, ledger_id: str) -> Balance | None: ...
+
+
+@dataclass(frozen=True)
+class PurchasePoints:
+    """What earning points on the purchase path needs: the member's balance item (the only
+    read) and the configuration (cached per container by the caller)."""
+
+    ledger: LedgerHead
+    config: LoyaltyConfig
+    attempts: int = 6
+
+
 @dataclass(frozen=True)
 class RecordedPurchase:
     purchase: Purchase
     replayed: bool
+    plan: PurchaseLedgerPlan | None = None
 
 
 def fingerprint(request: PurchaseRequest) -> str:
@@ -145,11 +166,14 @@ def record_purchase(
     producer: str,
     nonce_ttl: timedelta,
     pseudonymise: Callable[[str], str] | None = None,
+    points: PurchasePoints | None = None,
 ) -> RecordedPurchase:
     """Record ``request`` once; replays return the original purchase with ``replayed=True``.
 
     ``pseudonymise`` (loyalty's keyed pseudonym of a member id) enables the erasure check (module
-    doc); without it the member id is recorded as sent.
+    doc); without it the member id is recorded as sent. With ``points`` (and ``pseudonymise``) a
+    member's purchase also earns points in the same transaction (logic/purchase_points.py); the
+    balance item, keyed by the pseudonym, then also answers "is the member erased?".
 
     Raises :class:`SourceMismatch` (403), ``Unprocessable`` (422, occurred_at in the future),
     :class:`NonceReused` (401) and :class:`PurchaseConflict` (409).
@@ -179,21 +203,37 @@ def record_purchase(
         fingerprint=fingerprint(request),
     )
     alias = pseudonymise(request.member_id) if pseudonymise and request.member_id else None
-    if alias is not None and repo.is_erased(alias):
-        purchase = as_erased(purchase, alias)
-    guard = alias if alias is not None and purchase.member_status != ERASED else None
-    outbox = OutboxEntry(event=to_event(purchase), correlation_id=correlation_id, producer=producer, at=now)
-
-    outcome = repo.insert(purchase, outbox, nonce, unless_erased=guard)
-    if outcome is InsertOutcome.MEMBER_ERASED and alias is not None:
-        # The erasure landed between the read and the write: record the purchase as erased.
-        purchase = as_erased(purchase, alias)
+    if points is not None and alias is not None and request.member_id is not None:
+        outcome, purchase, plan = _insert_with_points(
+            purchase,
+            request.member_id,
+            alias,
+            points,
+            repo,
+            nonce,
+            now=now,
+            new_id=new_id,
+            correlation_id=correlation_id,
+            producer=producer,
+        )
+    else:
+        plan = None
+        if alias is not None and repo.is_erased(alias):
+            purchase = as_erased(purchase, alias)
+        guard = alias if alias is not None and purchase.member_status != ERASED else None
         outbox = OutboxEntry(
             event=to_event(purchase), correlation_id=correlation_id, producer=producer, at=now
         )
-        outcome = repo.insert(purchase, outbox, nonce)
+        outcome = repo.insert(purchase, outbox, nonce, unless_erased=guard)
+        if outcome is InsertOutcome.MEMBER_ERASED and alias is not None:
+            # The erasure landed between the read and the write: record the purchase as erased.
+            purchase = as_erased(purchase, alias)
+            outbox = OutboxEntry(
+                event=to_event(purchase), correlation_id=correlation_id, producer=producer, at=now
+            )
+            outcome = repo.insert(purchase, outbox, nonce)
     if outcome is InsertOutcome.CREATED:
-        return RecordedPurchase(purchase=purchase, replayed=False)
+        return RecordedPurchase(purchase=purchase, replayed=False, plan=plan)
     if outcome is InsertOutcome.NONCE_USED:
         raise NonceReused()
 
@@ -206,3 +246,53 @@ def record_purchase(
     if original.fingerprint != purchase.fingerprint:
         raise PurchaseConflict()
     return RecordedPurchase(purchase=original, replayed=True)
+
+
+def _insert_with_points(  # noqa: PLR0917 - internal helper, all keywords at the call
+    purchase: Purchase,
+    member_id: str,
+    alias: str,
+    points: PurchasePoints,
+    repo: PurchaseRepository,
+    nonce: NonceClaim,
+    *,
+    now: datetime,
+    new_id: Callable[[], str],
+    correlation_id: str,
+    producer: str,
+) -> tuple[InsertOutcome, Purchase, PurchaseLedgerPlan | None]:
+    """Read the balance, plan the points, write everything at once; a concurrent change of the
+    member's balance (another purchase, a redemption) means: read again and re-plan."""
+    base = purchase
+    for _ in range(points.attempts):
+        balance = points.ledger.get_balance(alias) or new_balance(alias, member_id)
+        if balance.erased_at is not None:
+            erased = as_erased(base, alias)
+            outbox = OutboxEntry(
+                event=to_event(erased), correlation_id=correlation_id, producer=producer, at=now
+            )
+            return repo.insert(erased, outbox, nonce), erased, None
+        if balance.member_id is None:
+            balance = replace(balance, member_id=member_id)
+        plan = plan_purchase_points(base, balance, points.config, movement_id=new_id(), now=now)
+        purchase = base.model_copy(
+            update={
+                "points_earned": plan.calculation.points,
+                "points_movement_id": plan.change.movement.movement_id if plan.change else None,
+            }
+        )
+        outbox = OutboxEntry(
+            event=to_event(purchase), correlation_id=correlation_id, producer=producer, at=now
+        )
+        outcome = repo.insert(purchase, outbox, nonce, unless_erased=alias, ledger=plan)
+        if outcome is InsertOutcome.LEDGER_CONFLICT:
+            continue
+        if outcome is InsertOutcome.MEMBER_ERASED:
+            # Erased before the balance knew (a tombstone from an earlier erasure): no points.
+            erased = as_erased(base, alias)
+            outbox = OutboxEntry(
+                event=to_event(erased), correlation_id=correlation_id, producer=producer, at=now
+            )
+            return repo.insert(erased, outbox, nonce), erased, None
+        return outcome, purchase, plan
+    raise LedgerBusy()

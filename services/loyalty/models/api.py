@@ -21,7 +21,7 @@ Cents = Annotated[StrictInt, Field(ge=0, le=10_000_000_000)]
 class PurchaseItemIn(BaseModel):
     """One line of a purchase."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     sku: str = Field(min_length=1, max_length=64)
     category: str = Field(min_length=1, max_length=64)
@@ -36,7 +36,7 @@ class PurchaseRequest(BaseModel):
     ``(source_system, external_id)``.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     external_id: str = Field(min_length=1, max_length=128, pattern=KEY_SAFE_PATTERN)
     source_system: str = Field(pattern=SOURCE_PATTERN)
@@ -51,6 +51,8 @@ class PurchaseRequest(BaseModel):
 
 
 class PurchaseItemOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     sku: str
     category: str
     quantity: int
@@ -59,6 +61,8 @@ class PurchaseItemOut(BaseModel):
 
 class PurchaseResponse(BaseModel):
     """A recorded purchase; ``replayed`` is true when this request repeated an earlier one."""
+
+    model_config = ConfigDict(defer_build=True)
 
     purchase_id: str
     external_id: str
@@ -77,4 +81,12 @@ class PurchaseResponse(BaseModel):
         default=None,
         description="erased: the member id sent belongs to an erased member; member_id is loyalty's "
         "pseudonym of it and the purchase is linked to no one.",
+    )
+    points_earned: int | None = Field(
+        default=None, description="Points the purchase earned (null: no member, or erased)."
+    )
+    points_status: Literal["pending", "available"] | None = Field(
+        default=None,
+        description="pending: within the tenant's return window (released later); "
+        "only on the first recording.",
     )

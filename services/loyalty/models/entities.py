@@ -11,7 +11,7 @@ from services.loyalty.models.api import Channel
 
 
 class PurchaseLine(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     sku: str
     category: str
@@ -23,7 +23,7 @@ class Purchase(BaseModel):
     """A purchase as an ingested fact. ``fingerprint`` identifies the request content, so a repeat
     with the same external id can be told apart from a conflicting one."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     purchase_id: str
     external_id: str
@@ -40,3 +40,8 @@ class Purchase(BaseModel):
     fingerprint: str
     member_status: Literal["erased"] | None = None
     """``erased``: the member id sent belonged to an erased member; ``member_id`` is the pseudonym."""
+    points_earned: int | None = None
+    """Points the purchase earned (None: no member, or recorded before points existed)."""
+    points_movement_id: str | None = None
+    refunded_cents: int = 0
+    """Refunded so far (refunds are capped by the purchase amount)."""

@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import ConfigDict
+
 from shared.settings import ServiceSettings
 
 
 class LoyaltySettings(ServiceSettings):
     """``TABLE_NAME`` is required for every loyalty function."""
 
+    model_config = ConfigDict(defer_build=True)
+
     table_name: str
 
 
-class LoyaltyApiSettings(LoyaltySettings):
+class PointsSettings(LoyaltySettings):
+    """The points ledger's policy (L1): lot expiry, reminders, configuration cache."""
+
+    points_expiry_policy: Literal["end_of_following_year", "days"] = "end_of_following_year"
+    points_expiry_days: int = 365
+    points_expiring_notice_days: int = 30
+    loyalty_config_cache_seconds: int = 60
+
+
+class LedgerJobSettings(PointsSettings):
+    """Scheduled ledger jobs (release, expiry, tier review): they publish with member ids, which
+    the balance item holds; no pseudonym key needed."""
+
+
+class LoyaltyApiSettings(PointsSettings):
     """The API also needs the integration keys (a JSON map source -> HMAC key in Secrets Manager)
     and loyalty's pseudonym key (to check a purchase's member against the erasure tombstones)."""
 
@@ -22,6 +42,16 @@ class LoyaltyApiSettings(LoyaltySettings):
 
 
 class LoyaltyPrivacySettings(LoyaltySettings):
-    """The MemberErased consumer: loyalty's pseudonym key (Secrets Manager)."""
+    """The MemberErased consumer: loyalty's pseudonym key (Secrets Manager) and the members'
+    export bucket (to delete loyalty's export parts an erasure overtook)."""
 
     pseudonym_key_secret_arn: str
+    member_exports_bucket: str | None = None
+
+
+class LoyaltyExportSettings(LoyaltySettings):
+    """The MemberExportRequested consumer: the pseudonym key (the member's ledger id, the erasure
+    tombstone) and the members' export bucket, where loyalty writes its part."""
+
+    pseudonym_key_secret_arn: str
+    member_exports_bucket: str | None = None

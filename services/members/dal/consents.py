@@ -30,7 +30,7 @@ from shared import clock
 from shared.aws import client
 from shared.dynamo import ConditionalCheckFailed, from_item, put_op, query_all, to_item, transact_write
 from shared.errors import BadRequest
-from shared.events.contracts import MemberProfileUpdated
+from shared.events.contracts import MemberProfileUpdated, MemberVehiclesChanged
 from shared.outbox import outbox_item
 
 CONSENT_PREFIX = "CONSENT#"
@@ -277,6 +277,13 @@ class DynamoConsentRepository:
         )
         record = outbox_item(event, correlation_id=correlation_id, producer=producer, now=at)
         ops.append(put_op(self.table_name, record, condition="attribute_not_exists(pk)"))
+        if refs:
+            unlinked = [str(from_item(raw)["sk"]).removeprefix(PLATE_REF_PREFIX) for raw in refs]
+            vehicles = MemberVehiclesChanged(
+                member_id=plan.member_id, linked=[], unlinked=unlinked, changed_at=at
+            )
+            record = outbox_item(vehicles, correlation_id=correlation_id, producer=producer, now=at)
+            ops.append(put_op(self.table_name, record, condition="attribute_not_exists(pk)"))
         return ops
 
     def apply(self, plan: ConsentPlan, *, correlation_id: str, producer: str) -> bool:

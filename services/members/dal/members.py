@@ -14,23 +14,30 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from services.members.dal.consents import DynamoConsentRepository, consent_write_ops
-from services.members.logic.consents import ConsentPlan, ConsentState
 from services.members.logic.identity import IdentityKind, ident_key
-from services.members.logic.members import (
-    PRODUCER,
-    Delete,
-    Put,
-    RequireConsent,
-    Write,
-    conflict,
-    consent_sk,
-    member_key,
-)
 from shared.aws import client
-from shared.dynamo import ConditionalCheckFailed, from_item, put_op, query_all, to_item, transact_write
+from shared.dynamo import (
+    ConditionalCheckFailed,
+    from_item,
+    is_conditional_check_failed,
+    put_op,
+    query_all,
+    to_item,
+    transact_write,
+)
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from services.members.logic.consents import ConsentPlan, ConsentState
+    from services.members.logic.members import Write
+
+# The write plans (logic.members) and the consents slice are imported by the methods that write:
+# every read route uses this repository, and need not load them (cold start).
+
+
+def member_key(member_id: str, sk: str) -> dict[str, str]:
+    return {"pk": f"MEMBER#{member_id}", "sk": sk}
 
 
 class DynamoMembersRepository:
@@ -77,6 +84,8 @@ class DynamoMembersRepository:
 
     def consents(self, member_id: str) -> list[ConsentState]:
         """The current consents (not the history), through the consents slice's repository."""
+        from services.members.dal.consents import DynamoConsentRepository  # noqa: PLC0415
+
         return list(DynamoConsentRepository(self.table_name).current(member_id).values())
 
     def identity_refs(self, member_id: str) -> list[dict[str, Any]]:
@@ -92,6 +101,8 @@ class DynamoMembersRepository:
     # -- writes ---------------------------------------------------------------------------------
 
     def _op(self, write: Write) -> dict[str, Any]:
+        from services.members.logic.members import Delete, Put, RequireConsent, consent_sk  # noqa: PLC0415
+
         if isinstance(write, Put):
             return put_op(
                 self.table_name,
@@ -100,9 +111,18 @@ class DynamoMembersRepository:
             )
         if isinstance(write, Delete):
             op: dict[str, Any] = {"TableName": self.table_name, "Key": to_item(write.key)}
+            conditions: list[str] = []
+            values: dict[str, Any] = {}
             if write.owned_by:
-                op["ConditionExpression"] = "member_id = :me"
-                op["ExpressionAttributeValues"] = to_item({":me": write.owned_by})
+                conditions.append("member_id = :me")
+                values[":me"] = write.owned_by
+            for i, (name, value) in enumerate((write.expected or {}).items()):
+                op.setdefault("ExpressionAttributeNames", {})[f"#e{i}"] = name
+                conditions.append(f"#e{i} = :e{i}")
+                values[f":e{i}"] = value
+            if conditions:
+                op["ConditionExpression"] = " AND ".join(conditions)
+                op["ExpressionAttributeValues"] = to_item(values)
             return {"Delete": op}
         if isinstance(write, RequireConsent):
             return {
@@ -135,6 +155,15 @@ class DynamoMembersRepository:
     def apply(
         self, writes: Sequence[Write], *, consents: ConsentPlan | None = None, correlation_id: str = ""
     ) -> None:
+        from services.members.dal.consents import consent_write_ops  # noqa: PLC0415
+        from services.members.logic.members import (  # noqa: PLC0415
+            PRODUCER,
+            Delete,
+            Put,
+            RequireConsent,
+            conflict,
+        )
+
         ops = [self._op(w) for w in writes]
         if consents is not None:
             # New member: the profile Put guards it, so no condition on the current consents.
@@ -150,11 +179,28 @@ class DynamoMembersRepository:
         except ConditionalCheckFailed as failed:
             index = failed.failed_indexes[0] if failed.failed_indexes else None
             write = writes[index] if index is not None and index < len(writes) else None
-            if isinstance(write, Put) and write.conflict:
+            if isinstance(write, Put | Delete) and write.conflict:
                 raise conflict(write.conflict) from None
             if isinstance(write, RequireConsent):
                 raise conflict("car_plate_consent_required") from None
             raise conflict("member_changed") from None
+
+    def store_sealed_openid(self, member_id: str, sealed: str) -> bool:
+        """Keep the member's sealed openid (contact directory); False when already there or not active."""
+        try:
+            client("dynamodb").update_item(
+                TableName=self.table_name,
+                Key=to_item(member_key(member_id, "PROFILE")),
+                UpdateExpression="SET #o = :o",
+                ConditionExpression="#status = :active AND attribute_not_exists(#o)",
+                ExpressionAttributeNames={"#o": "wechat_openid_ct", "#status": "status"},
+                ExpressionAttributeValues=to_item({":o": sealed, ":active": "active"}),
+            )
+        except Exception as exc:
+            if is_conditional_check_failed(exc):
+                return False
+            raise
+        return True
 
     def put_audit(self, entry: dict[str, Any]) -> None:
         client("dynamodb").put_item(

@@ -23,7 +23,10 @@ from shared.errors import Conflict
 from shared.outbox import outbox_item
 
 _TOMBSTONE_INDEX = 0
-_ERASED_PREFIXES = ("IDENT#", "CONSENT#", "CONSENTLOG#")
+# BIRTHDAY#<year>: the birthday job's yearly marker (its existence dates the birthday).
+# EXPORT#<id>: export requests (their objects in the export bucket are deleted first, by the caller).
+# PHONECHANGE: a pending phone change (the new number sealed, its lookup hash).
+_ERASED_PREFIXES = ("IDENT#", "CONSENT#", "CONSENTLOG#", "BIRTHDAY#", "EXPORT#", "PHONECHANGE")
 
 
 class DynamoPrivacyRepository:
@@ -71,6 +74,13 @@ class DynamoPrivacyRepository:
                 condition="attribute_not_exists(pk)",
             ),
         ]
+        if plan.audit is not None:
+            ops.append(put_op(self.table_name, plan.audit, condition="attribute_not_exists(pk)"))
+        if plan.vehicles is not None:
+            vehicles = outbox_item(
+                plan.vehicles, correlation_id=correlation_id, producer=producer, now=plan.event.erased_at
+            )
+            ops.append(put_op(self.table_name, vehicles, condition="attribute_not_exists(pk)"))
         for key in plan.in_transaction:
             delete: dict[str, Any] = {"TableName": self.table_name, "Key": to_item(key)}
             if key in plan.lookups_in_transaction:

@@ -15,16 +15,21 @@ attributes), so the two writers cannot overwrite each other.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
+from services.members.dal.tag_rules import (  # noqa: F401 - re-exported (older imports)
+    TAG_RULES_PK,
+    DynamoTagRuleRepository,
+    tag_rule_from_item,
+    tag_rule_item,
+)
 from services.members.logic.behaviour import SaveOutcome
 from services.members.logic.scoring import ScoredEvent
-from services.members.logic.tags import TagRule, parse
+from services.members.logic.tags import TagRule
 from services.members.models.entities import BehaviourStats, ProfileScore
 from shared import clock
 from shared.aws import client
@@ -44,7 +49,6 @@ STATS_SHARDS = 16
 """Write-sharding of gsi1 for the nightly job. Changing it needs a backfill of gsi1pk."""
 STATS_CONSUMER = "members.on_purchase_recorded"
 ACTIVITY_CONSUMER = "members.on_activity"
-TAG_RULES_PK = "TAGRULES"
 _STATS_INDEX, _MARKER_INDEX = 0, 1
 
 
@@ -158,91 +162,6 @@ def score_from_attribute(value: dict[str, Any] | None) -> ProfileScore | None:
         return ProfileScore.model_validate(value)
     except ValidationError:
         return None
-
-
-def tag_rule_item(rule: TagRule) -> dict[str, Any]:
-    return {
-        "pk": TAG_RULES_PK,
-        "sk": f"TAG#{rule.tag_id}",
-        "entity": "tag_rule",
-        "tag_id": rule.tag_id,
-        "name": rule.name,
-        "description": rule.description,
-        "rule_json": json.dumps(rule.as_dict()["rule"], separators=(",", ":")),  # floats stay exact
-        "enabled": rule.enabled,
-        "version": rule.version,
-        "updated_at": rule.updated_at,
-        "updated_by": rule.updated_by,
-    }
-
-
-def tag_rule_from_item(item: dict[str, Any]) -> TagRule:
-    return TagRule(
-        tag_id=item["tag_id"],
-        name=item["name"],
-        description=item.get("description", ""),
-        rule=parse(json.loads(item["rule_json"])),
-        enabled=bool(item.get("enabled", True)),
-        version=int(item.get("version", 1)),
-        updated_at=item.get("updated_at", ""),
-        updated_by=item.get("updated_by", ""),
-    )
-
-
-class DynamoTagRuleRepository:
-    """Operators' tag rules: one partition (``TAGRULES``), read with Query — a few dozen items."""
-
-    def __init__(self, table_name: str) -> None:
-        self.table_name = table_name
-
-    def list(self) -> list[TagRule]:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": to_item({":pk": TAG_RULES_PK}),
-            "ConsistentRead": True,
-        }
-        return [tag_rule_from_item(item) for item in query_all(kwargs)]
-
-    def get(self, tag_id: str) -> TagRule | None:
-        response = client("dynamodb").get_item(
-            TableName=self.table_name,
-            Key=to_item({"pk": TAG_RULES_PK, "sk": f"TAG#{tag_id}"}),
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return tag_rule_from_item(from_item(item)) if item else None
-
-    def put(self, rule: TagRule, *, expected_version: int | None) -> bool:
-        """Create (``expected_version`` None: the tag must not exist) or replace the version read;
-        False when the condition failed."""
-        kwargs: dict[str, Any] = {"TableName": self.table_name, "Item": to_item(tag_rule_item(rule))}
-        if expected_version is None:
-            kwargs["ConditionExpression"] = "attribute_not_exists(pk)"
-        else:
-            kwargs["ConditionExpression"] = "#v = :expected"
-            kwargs["ExpressionAttributeNames"] = {"#v": "version"}
-            kwargs["ExpressionAttributeValues"] = to_item({":expected": expected_version})
-        try:
-            client("dynamodb").put_item(**kwargs)
-        except Exception as exc:
-            if is_conditional_check_failed(exc):
-                return False
-            raise
-        return True
-
-    def delete(self, tag_id: str) -> bool:
-        try:
-            client("dynamodb").delete_item(
-                TableName=self.table_name,
-                Key=to_item({"pk": TAG_RULES_PK, "sk": f"TAG#{tag_id}"}),
-                ConditionExpression="attribute_exists(pk)",
-            )
-        except Exception as exc:
-            if is_conditional_check_failed(exc):
-                return False
-            raise
-        return True
 
 
 class DynamoStatsRepository:

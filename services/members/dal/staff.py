@@ -12,6 +12,8 @@ from shared.errors import Forbidden, Unauthorized
 
 @dataclass(frozen=True)
 class StaffTokens:
+    """Cognito's tokens for a staff login, and the roles (groups)."""
+
     id_token: str
     access_token: str
     refresh_token: str | None

@@ -28,6 +28,8 @@ _RATE_LIMITED = {45011}
 
 @dataclass(frozen=True)
 class WeChatSession:
+    """What code2session tells about the shopper (session_key is dropped)."""
+
     openid: str
     unionid: str | None
 

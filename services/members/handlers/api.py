@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from services.members.handlers.routes import admin, auth, code, consents, privacy, profile, tags
+from services.members.handlers.routes import (
+    admin,
+    auth,
+    code,
+    consents,
+    phone,
+    preferences,
+    privacy,
+    profile,
+    tags,
+    tokens,
+)
 from shared.api import make_resolver
 from shared.observability import get_logger, get_tracer
 
@@ -24,8 +35,11 @@ app.include_router(profile.router)
 app.include_router(code.router)
 app.include_router(admin.router)
 app.include_router(consents.router)
+app.include_router(preferences.router)
+app.include_router(phone.router)
 app.include_router(privacy.router)
 app.include_router(tags.router)
+app.include_router(tokens.router)
 
 
 @logger.inject_lambda_context(clear_state=True)

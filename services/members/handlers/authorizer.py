@@ -5,8 +5,13 @@ Payload 2.0, simple responses: ``{"isAuthorized": bool, "context": {...}}``. A v
 ``shared.auth.principal_from_event`` reads from ``requestContext.authorizer.lambda``:
 ``kind`` = ``member``, ``subject`` (keyed hash of the openid), ``member_id`` ("" until registered),
 ``unionid_hash`` ("" when WeChat gave none). Anything else is ``isAuthorized: false`` (the gateway
-answers 403). The gateway caches the answer per Authorization header (``ReauthorizeEvery``), so
-the decision must not depend on the route — it does not.
+answers 403). The gateway caches the answer per Authorization header (``ReauthorizeEvery``, 60 s),
+so the decision must not depend on the route — it does not.
+
+Keys: the token's ``kid`` picks the current or the previous version of ``MemberTokenKeySecret``
+(rotation). Revocation: a registered member's token issued at or before the profile's
+``tokens_valid_after`` is refused (one GetItem per cache miss) — at most 60 s after a revocation
+(the gateway's cache) no request passes with a revoked token.
 
 Kept light for cold starts: no Powertools resolver, no pydantic models, no PyJWT.
 """
@@ -15,12 +20,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.members.logic.tokens import derive_key, verify_token
-from services.members.models.api_settings import MemberAuthorizerSettings
+from services.members.dal.tokens import token_masters, tokens_valid_after
+from services.members.logic.tokens import derive_key, is_revoked, verify_token
+from services.members.models.authorizer_settings import MemberAuthorizerSettings
 from shared import clock
 from shared.errors import Unauthorized
 from shared.observability import get_logger
-from shared.secrets import secret_bytes
 from shared.settings import load
 
 logger = get_logger("members")
@@ -31,10 +36,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     sources = event.get("identitySource") or []
     token = str(sources[0]) if sources else str((event.get("headers") or {}).get("authorization") or "")
     try:
-        key = derive_key(
-            secret_bytes(settings.member_token_key_secret_arn, settings.secret_cache_seconds), "member-token"
-        )
-        claims = verify_token(key, token, now=clock.now())
+        masters = token_masters(settings.member_token_key_secret_arn, settings.secret_cache_seconds)
+        claims = verify_token([derive_key(m, "member-token") for m in masters], token, now=clock.now())
+        if claims.member_id and is_revoked(
+            claims.issued_at, tokens_valid_after(settings.table_name, claims.member_id)
+        ):
+            raise Unauthorized("token_revoked", "The member's tokens were revoked.")
     except Unauthorized as refused:
         logger.info("member token refused", extra={"reason": refused.code})
         return {"isAuthorized": False}

@@ -1,6 +1,8 @@
-"""The members audit log: one append-only entry per staff action on a member's personal data. Pure.
+"""The members audit log: one append-only entry per staff action on a member's personal data, and
+per service access (``contact_lookup``: campaigns' dispatch reading an address to send to). Pure.
 
-Item ``AUDIT#<member_id>`` / ``<iso_ts>#<ulid>``: who (staff ``sub`` and roles), what (``action``),
+Item ``AUDIT#<member_id>`` / ``<iso_ts>#<ulid>``: who (staff ``sub`` and roles, or the calling
+service as an ``integration`` principal), what (``action``),
 which fields, why (``reason``), when. Never a value: an entry says "revealed phone", not the phone.
 """
 
@@ -15,7 +17,7 @@ from shared.auth import Principal
 
 __all__ = ["AuditAction", "audit_entry"]
 
-AuditAction = Literal["reveal", "search", "view", "verify_code"]
+AuditAction = Literal["reveal", "search", "view", "verify_code", "erase", "revoke_tokens", "contact_lookup"]
 
 
 def audit_entry(

@@ -95,6 +95,8 @@ class ConsentChange:
 
 @dataclass(frozen=True)
 class ConsentPlan:
+    """The changed consents of one request, in catalogue order."""
+
     member_id: str
     changes: tuple[ConsentChange, ...]
 
@@ -178,6 +180,8 @@ class ConsentRepository(Protocol):
 
 @dataclass(frozen=True)
 class Applied:
+    """The consents after a request and how many changed."""
+
     consents: dict[ConsentKey, ConsentState]
     changed: int
 

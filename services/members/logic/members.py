@@ -22,20 +22,16 @@ from services.members.logic.identity import (
     IdentityKind,
     ident_key,
     lookup_hash,
-    mask_birthday,
-    mask_card,
-    mask_member_name,
-    mask_member_phone,
-    mask_plate,
     normalise_card,
     normalise_phone,
     normalise_plate,
 )
 from services.members.logic.vault import VaultSession
-from services.members.models.api import MaskedMember, MemberOut, ProfilePatch, RegistrationRequest
+from services.members.logic.views import masked_view, owner_view, plates_of
+from services.members.models.api import ProfilePatch, RegistrationRequest
 from shared import clock
 from shared.errors import Conflict, Unprocessable
-from shared.events.contracts import MemberProfileUpdated, MemberRegistered
+from shared.events.contracts import MemberProfileUpdated, MemberRegistered, MemberVehiclesChanged
 from shared.outbox import outbox_item
 
 __all__ = [
@@ -48,6 +44,8 @@ __all__ = [
     "UpdateProfile",
     "Write",
     "consent_sk",
+    "ident_removal",
+    "ident_writes",
     "masked_view",
     "member_key",
     "owner_view",
@@ -66,6 +64,7 @@ CONFLICT_MESSAGES = {
     "plate_already_linked": "This car plate is linked to another member.",
     "member_changed": "The profile changed meanwhile; read it and try again.",
     "car_plate_consent_required": "Car plates need the car-plate consent.",
+    "phone_code_used": "This code was used or replaced meanwhile; ask for a new one.",
 }
 _IDENT_CONFLICT: dict[IdentityKind, str] = {
     "openid": "already_registered",
@@ -89,6 +88,8 @@ def consent_sk(purpose: str, channel: str | None) -> str:
 
 @dataclass(frozen=True)
 class Put:
+    """Put an item (new unless ``must_be_new`` is False); ``conflict``: the 409 code if it exists."""
+
     item: dict[str, Any]
     must_be_new: bool = True
     conflict: str | None = None
@@ -96,12 +97,18 @@ class Put:
 
 @dataclass(frozen=True)
 class Delete:
+    """Delete an item, optionally only while it is ours / still as read."""
+
     key: dict[str, str]
     owned_by: str | None = None  # condition member_id = owned_by (lookup keys)
+    expected: dict[str, Any] | None = None  # condition: each attribute still has this value
+    conflict: str | None = None  # the 409 code when ``expected`` no longer holds
 
 
 @dataclass(frozen=True)
 class UpdateProfile:
+    """Update the profile if its version is still the one read and it is active."""
+
     member_id: str
     expected_version: int
     set: dict[str, Any]
@@ -110,6 +117,8 @@ class UpdateProfile:
 
 @dataclass(frozen=True)
 class RequireConsent:
+    """ConditionCheck: the consent is granted."""
+
     member_id: str
     purpose: str
     channel: str | None = None
@@ -120,6 +129,8 @@ Write = Put | Delete | UpdateProfile | RequireConsent
 
 @dataclass(frozen=True)
 class RegistrationPlan:
+    """A registration's writes and the new member as the API returns it."""
+
     member_id: str
     writes: list[Write]
     profile: dict[str, Any]
@@ -129,6 +140,8 @@ class RegistrationPlan:
 
 @dataclass(frozen=True)
 class PatchPlan:
+    """A profile change's writes and the profile after it."""
+
     writes: list[Write]
     changed_fields: list[str]
     profile: dict[str, Any]
@@ -210,6 +223,16 @@ def _ident_writes(member_id: str, kind: IdentityKind, hash_hex: str, now_iso: st
 def _ident_removal(member_id: str, kind: IdentityKind, hash_hex: str) -> list[Write]:
     key = ident_key(kind, hash_hex)
     return [Delete({"pk": key, "sk": "IDENT"}, owned_by=member_id), Delete(member_key(member_id, key))]
+
+
+def ident_writes(member_id: str, kind: IdentityKind, hash_hex: str, now_iso: str) -> list[Write]:
+    """A lookup key (``attribute_not_exists``: one member per value) and its back-reference."""
+    return _ident_writes(member_id, kind, hash_hex, now_iso)
+
+
+def ident_removal(member_id: str, kind: IdentityKind, hash_hex: str) -> list[Write]:
+    """Delete a lookup key (only while it is this member's) and its back-reference."""
+    return _ident_removal(member_id, kind, hash_hex)
 
 
 def _bday(birthday: date | None) -> dict[str, Any]:
@@ -295,8 +318,15 @@ def plan_registration(
     writes += _ident_writes(member_id, "phone", lookup_hash(pepper, "phone", phone), at)
     if card:
         writes += _ident_writes(member_id, "card", lookup_hash(pepper, "card", card), at)
-    for plate in plates:
-        writes += _ident_writes(member_id, "plate", lookup_hash(pepper, "plate", plate), at)
+    plate_refs = [lookup_hash(pepper, "plate", plate) for plate in plates]
+    for ref in plate_refs:
+        writes += _ident_writes(member_id, "plate", ref, at)
+    if plate_refs:
+        writes.append(
+            vehicles_changed(
+                member_id, linked=plate_refs, unlinked=[], now=now, correlation_id=correlation_id
+            )
+        )
     consents = plan_initial(member_id, request.consents, now=now, new_id=new_id)
     registered = MemberRegistered(member_id=member_id, registered_at=now, channel="mini_program")
     writes.append(Put(outbox_item(registered, correlation_id=correlation_id, producer=PRODUCER, now=now)))
@@ -305,53 +335,13 @@ def plan_registration(
     )
 
 
-# --- views ---------------------------------------------------------------------------------------
-
-
-def _plates_of(opened: Mapping[str, str]) -> list[str]:
-    raw = opened.get("plates")
-    return [str(p) for p in json.loads(raw)] if raw else []
-
-
-def owner_view(profile: Mapping[str, Any], opened: Mapping[str, str]) -> MemberOut:
-    birthday = opened.get("birthday")
-    return MemberOut(
-        member_id=str(profile["member_id"]),
-        status=str(profile["status"]),
-        name=opened.get("name"),
-        phone=opened.get("phone"),
-        gender=str(profile.get("gender") or "undisclosed"),
-        birthday=date.fromisoformat(birthday) if birthday else None,
-        preferred_store_id=profile.get("preferred_store_id"),
-        preferred_categories=list(profile.get("preferred_categories") or []),
-        card_number=opened.get("card_number"),
-        plates=_plates_of(opened),
-        registered_at=str(profile["registered_at"]),
-        channel=str(profile.get("channel") or "mini_program"),
-    )
-
-
-def masked_view(profile: Mapping[str, Any], opened: Mapping[str, str]) -> MaskedMember:
-    birthday = opened.get("birthday")
-    return MaskedMember(
-        member_id=str(profile["member_id"]),
-        status=str(profile["status"]),
-        name=mask_member_name(opened["name"]) if opened.get("name") else None,
-        phone=mask_member_phone(opened["phone"]) if opened.get("phone") else None,
-        gender=str(profile.get("gender") or "undisclosed"),
-        birthday=mask_birthday(date.fromisoformat(birthday)) if birthday else None,
-        card_number=mask_card(opened["card_number"]) if opened.get("card_number") else None,
-        plates=[mask_plate(p) for p in _plates_of(opened)],
-        preferred_store_id=profile.get("preferred_store_id"),
-        registered_at=str(profile["registered_at"]),
-    )
-
-
 # --- profile changes -----------------------------------------------------------------------------
 
 
 @dataclass
 class _Change:
+    """What a patch changes, collected field by field."""
+
     set: dict[str, Any] = field(default_factory=dict)
     remove: list[str] = field(default_factory=list)
     sealed: dict[str, str] = field(default_factory=dict)
@@ -419,15 +409,26 @@ def plan_patch(  # noqa: PLR0912, PLR0915 - one branch per patchable field
                 new_opened.pop("card_number", None)
             change.changed.append("card_number")
     if "plates" in sent and patch.plates is not None:
-        old = _plates_of(opened)
+        old = plates_of(opened)
         plates = _plates(patch.plates)
         if plates != old:
-            for plate in old:
-                if plate not in plates:
-                    change.writes += _ident_removal(member_id, "plate", lookup_hash(pepper, "plate", plate))
+            removed_refs = [lookup_hash(pepper, "plate", p) for p in old if p not in plates]
+            for ref in removed_refs:
+                change.writes += _ident_removal(member_id, "plate", ref)
             added = [p for p in plates if p not in old]
-            for plate in added:
-                change.writes += _ident_writes(member_id, "plate", lookup_hash(pepper, "plate", plate), at)
+            added_refs = [lookup_hash(pepper, "plate", p) for p in added]
+            for ref in added_refs:
+                change.writes += _ident_writes(member_id, "plate", ref, at)
+            if added_refs or removed_refs:  # the same plates in a new order link nothing
+                change.writes.append(
+                    vehicles_changed(
+                        member_id,
+                        linked=added_refs,
+                        unlinked=removed_refs,
+                        now=now,
+                        correlation_id=correlation_id,
+                    )
+                )
             if added:
                 change.writes.append(RequireConsent(member_id, "car_plates"))
             if plates:
@@ -455,6 +456,15 @@ def plan_patch(  # noqa: PLR0912, PLR0915 - one branch per patchable field
     ]
     new_profile = {k: v for k, v in {**profile, **change.set}.items() if k not in change.remove}
     return PatchPlan(writes=writes, changed_fields=changed, profile=new_profile, opened=new_opened)
+
+
+def vehicles_changed(
+    member_id: str, *, linked: list[str], unlinked: list[str], now: datetime, correlation_id: str
+) -> Put:
+    """``MemberVehiclesChanged`` for loyalty's plate projection (/work/briefs/plates.md): the plates'
+    lookup hashes (``vehicle_ref``), never a plate; in the transaction that links or unlinks them."""
+    event = MemberVehiclesChanged(member_id=member_id, linked=linked, unlinked=unlinked, changed_at=now)
+    return Put(outbox_item(event, correlation_id=correlation_id, producer=PRODUCER, now=now))
 
 
 def conflict(code: str) -> Conflict:

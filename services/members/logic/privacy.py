@@ -35,7 +35,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from shared import clock
-from shared.events.contracts import MemberErased
+from shared.events.contracts import MemberErased, MemberVehiclesChanged
 
 MAX_TRANSACTION_ITEMS = 100
 EXPORT_FORMAT = "mallcrm.member-export.v1"
@@ -121,6 +121,8 @@ def build_export(
 
 @dataclass(frozen=True)
 class ErasurePlan:
+    """The erasure transaction's writes and what is deleted after it."""
+
     member_id: str
     tombstone: dict[str, Any]
     event: MemberErased
@@ -130,6 +132,10 @@ class ErasurePlan:
     """The subset of ``in_transaction`` that are lookup keys (deleted only if still this member's)."""
     afterwards: list[dict[str, str]] = field(default_factory=list)
     """Keys deleted after the transaction (did not fit; the consent history is added by the caller)."""
+    audit: dict[str, Any] | None = None
+    """A staff erasure's audit entry, written in the same transaction (no erasure without it)."""
+    vehicles: MemberVehiclesChanged | None = None
+    """The plates unlinked by the erasure (loyalty's plate projection), in the same transaction."""
 
 
 def member_key(member_id: str, sk: str) -> dict[str, str]:
@@ -144,6 +150,7 @@ def plan_erasure(
     now: datetime,
     requested_by: Literal["member", "staff"] = "member",
     history_entries: int = 0,
+    audit: dict[str, Any] | None = None,
 ) -> ErasurePlan:
     """The erasure's writes (see the module doc). The profile tombstone, the outbox item and the
     data key take three of the transaction's 100 items; lookups go before consents so that the
@@ -165,7 +172,18 @@ def plan_erasure(
         lookups.append(lookup)
         deletes += [lookup, member_key(member_id, str(ref["sk"]))]
     deletes += [member_key(member_id, sk) for sk in consent_sks]
-    room = MAX_TRANSACTION_ITEMS - 2  # the tombstone Put and the outbox Put
+    plate_refs = [
+        str(r["sk"]).removeprefix("IDENT#plate#")
+        for r in identity_refs
+        if str(r["sk"]).startswith("IDENT#plate#")
+    ]
+    vehicles = (
+        MemberVehiclesChanged(member_id=member_id, linked=[], unlinked=plate_refs, changed_at=now)
+        if plate_refs
+        else None
+    )
+    # the tombstone and outbox Puts (and the audit entry, the vehicles event)
+    room = MAX_TRANSACTION_ITEMS - 2 - (1 if audit else 0) - (1 if vehicles else 0)
     inside, later = deletes[:room], deletes[room:]
     return ErasurePlan(
         member_id=member_id,
@@ -174,4 +192,6 @@ def plan_erasure(
         in_transaction=inside,
         lookups_in_transaction=[k for k in lookups if k in inside],
         afterwards=later,
+        audit=audit,
+        vehicles=vehicles,
     )

@@ -468,6 +468,8 @@ class ScoredEvent:
 
 @dataclass
 class ScoringRun:
+    """What a nightly run did (counts, shards, bounds)."""
+
     scored: int = 0
     published: int = 0
     skipped_concurrent: int = 0

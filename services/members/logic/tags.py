@@ -78,6 +78,8 @@ class InvalidRule(ValueError):
 
 @dataclass(frozen=True)
 class Compare:
+    """``field op value``."""
+
     field: str
     op: str
     value: float | int
@@ -85,16 +87,22 @@ class Compare:
 
 @dataclass(frozen=True)
 class All:
+    """Every sub-rule holds."""
+
     rules: tuple[Rule, ...]
 
 
 @dataclass(frozen=True)
 class Any_:
+    """At least one sub-rule holds."""
+
     rules: tuple[Rule, ...]
 
 
 @dataclass(frozen=True)
 class Not:
+    """The sub-rule does not hold."""
+
     rule: Rule
 
 

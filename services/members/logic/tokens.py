@@ -12,6 +12,16 @@
 
 Keys are derived from one secret (``MemberTokenKeySecret``) per purpose with HMAC (:func:`derive_key`),
 so a token key can never verify a member code and vice versa.
+
+**Rotation:** a token's header carries ``kid`` = :func:`key_id` of the key that signed it (a
+truncated HMAC of the key: names it, reveals nothing). Tokens are signed with the secret's
+``AWSCURRENT`` version; :func:`verify_token` takes every key still accepted (``AWSCURRENT`` and
+``AWSPREVIOUS``) and picks the one the ``kid`` names, so rotating the secret logs nobody out:
+tokens signed before the rotation verify under the previous key until they expire (1 h). A token
+without ``kid`` (issued before key ids existed) is tried against the current key only.
+
+**Revocation** (per member, "tokens issued up to T are void") is checked by the authorizer against
+the profile's ``tokens_valid_after`` (:func:`is_revoked`): ``iat <= tokens_valid_after`` is refused.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import hmac
 import json
 import secrets
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,8 +45,10 @@ __all__ = [
     "TOKEN_ISSUER",
     "MemberClaims",
     "derive_key",
+    "is_revoked",
     "issue_code",
     "issue_token",
+    "key_id",
     "verify_code",
     "verify_token",
 ]
@@ -54,6 +67,17 @@ def derive_key(master: bytes, purpose: str) -> bytes:
     return hmac.new(master, f"mallcrm/members/{purpose}/v1".encode(), hashlib.sha256).digest()
 
 
+def key_id(key: bytes) -> str:
+    """The ``kid`` of a token key: 12 hex characters of HMAC(key, "kid")."""
+    return hmac.new(key, b"mallcrm/members/kid", hashlib.sha256).hexdigest()[:12]
+
+
+def is_revoked(issued_at: int, tokens_valid_after: int | None) -> bool:
+    """True for a token issued at or before the member's revocation time (whole seconds, so a
+    token from the very second of the revocation is void too)."""
+    return tokens_valid_after is not None and issued_at <= tokens_valid_after
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -64,6 +88,8 @@ def _unb64(text: str) -> bytes:
 
 @dataclass(frozen=True)
 class MemberClaims:
+    """A verified member token's claims."""
+
     subject: str
     member_id: str | None
     unionid_hash: str | None
@@ -96,8 +122,9 @@ def issue_token(
         payload["mid"] = member_id
     if unionid_hash:
         payload["uid"] = unionid_hash
+    header = {**_HEADER, "kid": key_id(key)}
     signing_input = (
-        _b64(json.dumps(_HEADER, separators=(",", ":")).encode())
+        _b64(json.dumps(header, separators=(",", ":")).encode())
         + "."
         + _b64(json.dumps(payload, separators=(",", ":")).encode())
     )
@@ -109,8 +136,23 @@ def _invalid(message: str = "The member token is not valid.") -> Unauthorized:
     return Unauthorized("token_invalid", message)
 
 
-def verify_token(key: bytes, token: str, *, now: datetime, leeway_seconds: int = 30) -> MemberClaims:
-    """The claims of a valid token; :class:`Unauthorized` (``token_invalid``/``token_expired``)."""
+def _key_named(ring: Sequence[bytes], kid: object) -> bytes:
+    """The key a token's ``kid`` names (none: the current one); an unknown kid is invalid."""
+    if kid is None:
+        return ring[0]
+    for key in ring:
+        if hmac.compare_digest(key_id(key), str(kid)):
+            return key
+    raise _invalid()
+
+
+def verify_token(
+    keys: bytes | Sequence[bytes], token: str, *, now: datetime, leeway_seconds: int = 30
+) -> MemberClaims:
+    """The claims of a valid token; :class:`Unauthorized` (``token_invalid``/``token_expired``).
+
+    ``keys``: the accepted token keys, current first (a single key is the current one)."""
+    ring = [keys] if isinstance(keys, bytes) else list(keys)
     if token[:7].lower() == "bearer ":
         token = token[7:].strip()
     parts = token.split(".")
@@ -121,8 +163,9 @@ def verify_token(key: bytes, token: str, *, now: datetime, leeway_seconds: int =
         signature = _unb64(parts[2])
     except (ValueError, UnicodeDecodeError):
         raise _invalid() from None
-    if not isinstance(header, dict) or header.get("alg") != "HS256":
+    if not isinstance(header, dict) or header.get("alg") != "HS256" or not ring:
         raise _invalid()
+    key = _key_named(ring, header.get("kid"))
     expected = hmac.new(key, f"{parts[0]}.{parts[1]}".encode("ascii"), hashlib.sha256).digest()
     if not hmac.compare_digest(expected, signature):
         raise _invalid()
@@ -180,8 +223,12 @@ def issue_code(key: bytes, member_id: str, *, now: datetime, ttl_seconds: int = 
     return CODE_PREFIX + _b64(body + mac), datetime.fromtimestamp(expires, UTC)
 
 
-def verify_code(key: bytes, code: str, *, now: datetime, leeway_seconds: int = 5) -> str:
-    """The member id of a valid, unexpired code; 422 ``code_invalid`` / ``code_expired`` otherwise."""
+def verify_code(keys: bytes | Sequence[bytes], code: str, *, now: datetime, leeway_seconds: int = 5) -> str:
+    """The member id of a valid, unexpired code; 422 ``code_invalid`` / ``code_expired`` otherwise.
+
+    ``keys``: the code keys accepted (current first; the previous one after a rotation, so the
+    codes on screens at that moment still scan)."""
+    ring = [keys] if isinstance(keys, bytes) else list(keys)
     code = code.strip()
     if not code.startswith(CODE_PREFIX) or len(code) > 64:
         raise Unprocessable("code_invalid", "This is not a member code.")
@@ -192,8 +239,11 @@ def verify_code(key: bytes, code: str, *, now: datetime, leeway_seconds: int = 5
     if len(raw) != _CODE_LEN:
         raise Unprocessable("code_invalid", "This is not a member code.")
     body, mac = raw[:-_CODE_MAC_BYTES], raw[-_CODE_MAC_BYTES:]
-    expected = hmac.new(key, CODE_PREFIX.encode() + body, hashlib.sha256).digest()[:_CODE_MAC_BYTES]
-    if not hmac.compare_digest(expected, mac):
+    signed = CODE_PREFIX.encode() + body
+    if not any(
+        hmac.compare_digest(hmac.new(key, signed, hashlib.sha256).digest()[:_CODE_MAC_BYTES], mac)
+        for key in ring
+    ):
         raise Unprocessable("code_invalid", "The member code is not valid.")
     (expires,) = struct.unpack(">I", body[16:20])
     if now.timestamp() > expires + leeway_seconds:

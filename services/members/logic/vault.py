@@ -102,5 +102,13 @@ class VaultSession:
                 out[name] = open_field(key, member_id, name, base64.b64decode(blob))
         return out
 
+    def seal_one(self, member_id: str, field_name: str, value: str) -> str:
+        """One sealed field outside :data:`PII_FIELDS` (the WeChat openid), base64."""
+        blob = seal_field(self._plain[member_id], member_id, field_name, value)
+        return base64.b64encode(blob).decode("ascii")
+
+    def open_one(self, member_id: str, field_name: str, blob: str) -> str:
+        return open_field(self._plain[member_id], member_id, field_name, base64.b64decode(blob))
+
     def forget(self) -> None:
         self._plain.clear()

@@ -13,8 +13,14 @@ Gender = Literal["female", "male", "undisclosed"]
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # no control characters (names reach logs, masked)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class _Out(BaseModel):
+    # defer_build: a model's validator is built when a route first uses it, not at import — one
+    # request pays for its own models, not for the whole API's (cold start).
+    model_config = ConfigDict(defer_build=True)
+
+
+class _Strict(_Out):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class WeChatLoginRequest(_Strict):
@@ -23,7 +29,7 @@ class WeChatLoginRequest(_Strict):
     )
 
 
-class MemberTokenResponse(BaseModel):
+class MemberTokenResponse(_Out):
     token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name
     expires_in: int
@@ -36,7 +42,7 @@ class StaffLoginRequest(_Strict):
     password: str = Field(min_length=1, max_length=256)
 
 
-class StaffLoginResponse(BaseModel):
+class StaffLoginResponse(_Out):
     id_token: str
     access_token: str
     refresh_token: str | None
@@ -71,7 +77,7 @@ class RegistrationRequest(_Strict):
 
 
 class ProfilePatch(_Strict):
-    """Only the fields sent change. Changing the phone needs SMS verification (a later issue)."""
+    """Only the fields sent change. The phone changes through SMS verification (/v1/members/me/phone)."""
 
     name: str | None = Field(default=None, min_length=1, max_length=50, pattern=_PRINTABLE)
     gender: Gender | None = None
@@ -82,7 +88,7 @@ class ProfilePatch(_Strict):
     plates: list[str] | None = Field(default=None, max_length=5)
 
 
-class MemberOut(BaseModel):
+class MemberOut(_Out):
     """The owner's view: clear values."""
 
     member_id: str
@@ -99,14 +105,14 @@ class MemberOut(BaseModel):
     channel: str
 
 
-class RegistrationResponse(BaseModel):
+class RegistrationResponse(_Out):
     member: MemberOut
     token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name
     expires_in: int
 
 
-class MaskedMember(BaseModel):
+class MaskedMember(_Out):
     """The staff view: masked values."""
 
     member_id: str
@@ -121,11 +127,11 @@ class MaskedMember(BaseModel):
     registered_at: str
 
 
-class MemberSearchResponse(BaseModel):
+class MemberSearchResponse(_Out):
     members: list[MaskedMember]
 
 
-class MemberCodeResponse(BaseModel):
+class MemberCodeResponse(_Out):
     code: str
     expires_at: str
     expires_in: int
@@ -133,3 +139,21 @@ class MemberCodeResponse(BaseModel):
 
 class VerifyCodeRequest(_Strict):
     code: str = Field(min_length=1, max_length=128)
+
+
+class PhoneChangeRequest(_Strict):
+    """``POST /v1/members/me/phone/verification``: the new number (normalised to E.164)."""
+
+    phone: str = Field(min_length=3, max_length=32)
+
+
+class PhoneCodeSent(_Out):
+    sent_to: str = Field(description="The new number, masked.")
+    expires_in: int = Field(description="Seconds the code stays valid.")
+    resend_after: int = Field(description="Seconds before another code may be asked for.")
+
+
+class PhoneChangeConfirm(_Strict):
+    """``POST /v1/members/me/phone``: the code received by SMS."""
+
+    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")

@@ -1,19 +1,18 @@
-"""Environment of the members API and authorizer functions (read at call time)."""
+"""Environment of the members API function (read at call time); the authorizer's is in
+``authorizer_settings``."""
 
 from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import ConfigDict
+
 from services.members.models.settings import MembersSettings
-from shared.settings import ServiceSettings
-
-
-class MemberAuthorizerSettings(ServiceSettings):
-    member_token_key_secret_arn: str
-    secret_cache_seconds: int = 300
 
 
 class MembersApiSettings(MembersSettings):
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
+
     member_token_key_secret_arn: str
     lookup_pepper_secret_arn: str
     wechat_app_secret_arn: str | None = None
@@ -25,3 +24,7 @@ class MembersApiSettings(MembersSettings):
     member_code_ttl_seconds: int = 60
     secret_cache_seconds: int = 300
     phone_default_region: str = "CN"
+    # Verification codes by SMS (phone change). auto: the fake where MALLCRM_AWS_TARGET is
+    # local/localstack, Aliyun SMS everywhere else (credentials in SmsProviderSecret).
+    sms_adapter: Literal["auto", "aliyun", "fake"] = "auto"
+    sms_provider_secret_arn: str | None = None

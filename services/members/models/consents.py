@@ -29,7 +29,7 @@ class ConsentIn(BaseModel):
     """One consent decision: ``granted`` for ``purpose`` (and ``channel`` for marketing), given on
     the consent text ``text_version`` the member saw."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     purpose: Purpose
     channel: Channel | None = None
@@ -58,7 +58,7 @@ def _no_duplicates(consents: list[ConsentIn]) -> list[ConsentIn]:
 class ConsentsUpdate(BaseModel):
     """``PUT /v1/members/me/consents``: the decisions to record (1-20; each consent at most once)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     consents: list[ConsentIn] = Field(min_length=1, max_length=20)
 
@@ -71,6 +71,8 @@ class ConsentsUpdate(BaseModel):
 class ConsentOut(BaseModel):
     """A consent's current state; never decided = ``granted: false`` with null times (opt-in)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     purpose: Purpose
     channel: Channel | None
     granted: bool
@@ -80,6 +82,8 @@ class ConsentOut(BaseModel):
 
 
 class ConsentHistoryOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     purpose: Purpose
     channel: Channel | None
     granted: bool
@@ -92,6 +96,8 @@ class ConsentHistoryOut(BaseModel):
 class ConsentsView(BaseModel):
     """Every consent (all purposes and marketing channels) and the history, newest first."""
 
+    model_config = ConfigDict(defer_build=True)
+
     consents: list[ConsentOut]
     history: list[ConsentHistoryOut]
     next_token: str | None = None
@@ -99,6 +105,8 @@ class ConsentsView(BaseModel):
 
 class ConsentsUpdated(BaseModel):
     """The consents after the update; ``changed`` counts the decisions that changed something."""
+
+    model_config = ConfigDict(defer_build=True)
 
     consents: list[ConsentOut]
     changed: int

@@ -25,6 +25,7 @@ def churn_warning_definition() -> str:
         "${CheckReturnedFunctionArn}": "mallcrm-test-campaigns-journey-check-returned",
         "${CheckConsentFunctionArn}": "mallcrm-test-campaigns-journey-check-consent",
         "${RecordOutcomeFunctionArn}": "mallcrm-test-campaigns-journey-record-outcome",
+        "${ContactFunctionArn}": "mallcrm-test-campaigns-journey-contact",
     }.items():
         text = text.replace(placeholder, function_arn(name))
     return text

@@ -1,7 +1,8 @@
 """The ChurnWarning definition (infra/statemachines/churn_warning.asl.json) run path by path on
 moto's Step Functions interpreter, its Lambda tasks dispatched in-process to the campaigns task
-handlers: returned, dormant, skipped for want of marketing consent (never granted, or withdrawn),
-and a failing task caught and recorded as failed."""
+handlers: returned, dormant, escalated (high value, still away: ChurnRiskEscalated), skipped for
+want of marketing consent (never granted, or withdrawn), skipped after a recent contact, the
+win-back message queued for dispatch, and a failing task caught and recorded as failed."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from services.campaigns.dal.projection import DynamoLastPurchaseRepository
 from services.campaigns.handlers import (
     sfn_check_consent,
     sfn_check_returned,
+    sfn_contact,
     sfn_record_outcome,
     sfn_record_start,
 )
@@ -45,7 +47,9 @@ TASKS: dict[str, Handler] = {
     "mallcrm-test-campaigns-journey-check-returned": sfn_check_returned.handler,
     "mallcrm-test-campaigns-journey-check-consent": sfn_check_consent.handler,
     "mallcrm-test-campaigns-journey-record-outcome": sfn_record_outcome.handler,
+    "mallcrm-test-campaigns-journey-contact": sfn_contact.handler,
 }
+QUEUE = "mallcrm-test-campaigns-dispatch"
 
 
 def _in_process(self: LambdaFunction, event: str | dict[str, Any] | None = None) -> tuple[str, bool, str]:
@@ -66,6 +70,8 @@ def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     shared_aws.reset_clients()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         create_table(TABLE, gsi1=True)
+        monkeypatch.setenv("DISPATCH_QUEUE_URL", aws("sqs").create_queue(QueueName=QUEUE)["QueueUrl"])
+        monkeypatch.setenv("WIN_BACK_COUPON_TEMPLATE_ID", "win-back")
         role = aws("iam").create_role(
             RoleName="task", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
         )["Role"]["Arn"]
@@ -108,7 +114,7 @@ def states_entered(result: dict[str, Any]) -> list[str]:
     ]
 
 
-def run(machine: str) -> dict[str, Any]:
+def run(machine: str, value_level: str = "medium") -> dict[str, Any]:
     episode = Episode(
         episode_id=EPISODE,
         journey=JOURNEY,
@@ -116,6 +122,7 @@ def run(machine: str) -> dict[str, Any]:
         status="starting",
         started_at=STARTED,
         execution_name=execution_name(EPISODE),
+        trigger_value_level=value_level,
     )
     DynamoEpisodeRepository(TABLE).open(episode)
     sfn = aws("stepfunctions")
@@ -207,3 +214,77 @@ def test_a_withdrawn_marketing_consent_stops_the_journey_before_any_contact(mach
     assert json.loads(result["output"])["consent"] == {"allowed": False, "channels": []}
     assert "Observe" not in states_entered(result)
     assert stored().outcome == "skipped_no_consent"
+
+
+def queued() -> list[dict[str, Any]]:
+    url = aws("sqs").get_queue_url(QueueName=QUEUE)["QueueUrl"]
+    messages = aws("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def outbox(detail_type: str) -> list[dict[str, Any]]:
+    from tests.integration.helpers import all_items
+
+    return [
+        json.loads(i["detail"])["data"]
+        for i in all_items(TABLE)
+        if i.get("entity") == "outbox" and i["detail_type"] == detail_type
+    ]
+
+
+def test_the_win_back_message_is_queued_for_dispatch_with_its_coupon(machine: str) -> None:
+    consent(True, STARTED - timedelta(days=30), "E1", channel="sms")
+    DynamoLastPurchaseRepository(TABLE).advance(MEMBER, STARTED + timedelta(days=2), "P1")
+
+    result = run(machine)
+
+    assert result["status"] == "SUCCEEDED"
+    [request] = queued()
+    assert request["send_id"] == f"jrn#churn_warning#{EPISODE}"
+    assert (request["journey"], request["member_id"], request["kind"]) == (
+        "churn_warning",
+        MEMBER,
+        "marketing",
+    )
+    assert request["offer"] == {"type": "coupon", "template_id": "win-back"}
+    assert "SendWinBack" in states_entered(result)
+
+
+def test_a_high_value_member_who_stays_away_is_escalated_once(machine: str) -> None:
+    consent(True, STARTED - timedelta(days=30), "E1", channel="sms")
+    DynamoLastPurchaseRepository(TABLE).advance(MEMBER, STARTED - timedelta(days=90), "P0")
+
+    result = run(machine, value_level="high")
+
+    assert result["status"] == "SUCCEEDED", result.get("error")
+    assert stored().outcome == "escalated"
+    [event] = outbox("ChurnRiskEscalated")
+    assert (event["member_id"], event["value_level"]) == (MEMBER, "high")
+    assert event["journey_execution_id"] == execution_name(EPISODE)
+    assert event["recency_days"] >= 90
+    # A retried escalation task writes nothing more.
+    again = sfn_contact.handler(
+        {"action": "escalate", "episode_id": EPISODE, "member_id": MEMBER, "execution_name": "x"},
+        FakeContext(),
+    )
+    assert again["escalated"] is True
+    assert len(outbox("ChurnRiskEscalated")) == 1
+
+
+def test_a_member_contacted_recently_is_not_contacted_again(machine: str) -> None:
+    consent(True, STARTED - timedelta(days=30), "E1", channel="sms")
+    aws("dynamodb").put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": f"MEMBER#{MEMBER}"},
+            "sk": {"S": "LAST_CONTACT"},
+            "contacted_at": {"S": clock.to_utc_iso(datetime.now(UTC) - timedelta(days=2))},
+        },
+    )
+
+    result = run(machine)
+
+    assert result["status"] == "SUCCEEDED", [e for e in result["history"] if "Failed" in e["type"]]
+    assert stored().outcome == "skipped_recent_contact"
+    assert "SendWinBack" not in states_entered(result)
+    assert queued() == []

@@ -78,7 +78,9 @@ class TestRecordPurchase:
         assert body["occurred_at"] == "2026-03-01T03:58:00.000000Z"
         assert body["recorded_at"] == "2026-03-01T04:00:00.000000Z"
         stored = items_by_entity()
-        assert sorted(stored) == ["nonce", "outbox", "purchase"]
+        # The member's balance item records the spend (tier qualification) even without earning
+        # rules, in the same transaction.
+        assert sorted(stored) == ["nonce", "outbox", "points_balance", "purchase"]
         (purchase,) = stored["purchase"]
         assert purchase["pk"] == "PURCHASE#pos-main#POS-2026-000123"
         assert purchase["purchase_id"] == body["purchase_id"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from services.members.dal import tokens as token_keys
 from services.members.dal.wechat import FakeWeChatLogin
 from services.members.handlers import api
 from services.members.handlers.routes import common
@@ -74,6 +75,7 @@ def identity_env(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cl
     monkeypatch.setattr(common.Deps, "wechat", lambda self: FakeWeChatLogin())
     FakeWeChatLogin.calls.clear()
     secrets_cache.clear_cache()
+    token_keys.clear_cache()
     fake_clock = Clock()
     clock.set_clock(fake_clock)
     yield fake_clock

@@ -56,5 +56,7 @@ def test_the_erasure_plan_puts_key_lookups_and_consents_in_the_transaction():
 def test_what_does_not_fit_one_transaction_is_deleted_afterwards():
     refs = [ref("plate", f"{i:02d}") for i in range(60)]
     plan = plan_erasure(MEMBER, identity_refs=refs, consent_sks=[], now=NOW)
-    assert len(plan.in_transaction) + 2 == MAX_TRANSACTION_ITEMS
+    # tombstone, MemberErased and MemberVehiclesChanged (every plate unlinked) take three items
+    assert len(plan.in_transaction) + 3 == MAX_TRANSACTION_ITEMS
+    assert plan.vehicles is not None and plan.vehicles.unlinked == [f"{i:02d}" for i in range(60)]
     assert len(plan.afterwards) == 1 + 2 * 60 - len(plan.in_transaction)

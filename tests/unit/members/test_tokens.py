@@ -124,3 +124,55 @@ class TestMemberCode:
     def test_garbage_is_rejected(self, garbage: str) -> None:
         with pytest.raises(Unprocessable):
             verify_code(CODE_KEY, garbage, now=NOW)
+
+
+class TestRotationAndRevocation:
+    """Key ids pick the current or previous key; revocation by issue time."""
+
+    def test_a_token_names_its_key_and_the_ring_verifies_with_the_named_one(self) -> None:
+        import json as _json
+
+        from services.members.logic.tokens import _unb64, key_id
+
+        previous = derive_key(b"old-master", "member-token")
+        token = _token()
+        header = _json.loads(_unb64(token.split(".")[0]))
+        assert header["kid"] == key_id(KEY)
+        # after a rotation KEY is the previous key: still accepted, wherever it is in the ring
+        assert verify_token([derive_key(b"new", "member-token"), KEY], token, now=NOW).subject == "sub-hash"
+        with pytest.raises(Unauthorized):
+            verify_token([derive_key(b"new", "member-token"), previous], token, now=NOW)
+
+    def test_a_token_without_kid_is_tried_against_the_current_key_only(self) -> None:
+        import base64 as _b64
+        import hashlib as _hashlib
+        import hmac as _hmac
+        import json as _json
+
+        def enc(data: dict) -> str:
+            return _b64.urlsafe_b64encode(_json.dumps(data).encode()).rstrip(b"=").decode()
+
+        payload = {"iss": "mallcrm/members", "aud": "mallcrm/member-api", "sub": "s", "iat": 1795000000}
+        payload["exp"] = payload["iat"] + 3600
+        signing = enc({"alg": "HS256", "typ": "JWT"}) + "." + enc(payload)
+        sig = _b64.urlsafe_b64encode(_hmac.new(KEY, signing.encode(), _hashlib.sha256).digest()).rstrip(b"=")
+        legacy = f"{signing}.{sig.decode()}"
+        at = datetime.fromtimestamp(1795000000 + 60, tz=NOW.tzinfo)
+        assert verify_token([KEY], legacy, now=at).subject == "s"
+        with pytest.raises(Unauthorized):
+            verify_token([derive_key(b"new", "member-token"), KEY], legacy, now=at)
+
+    def test_revocation_voids_tokens_issued_up_to_that_second(self) -> None:
+        from services.members.logic.tokens import is_revoked
+
+        assert is_revoked(100, 100) and is_revoked(99, 100)
+        assert not is_revoked(101, 100)
+        assert not is_revoked(100, None)
+
+
+def test_a_member_code_of_the_previous_key_still_scans_after_a_rotation() -> None:
+    new = derive_key(b"new-master", "member-code")
+    code, _ = issue_code(CODE_KEY, MEMBER, now=NOW)
+    assert verify_code([new, CODE_KEY], code, now=NOW) == MEMBER
+    with pytest.raises(Unprocessable):
+        verify_code([new], code, now=NOW)

@@ -17,8 +17,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from services.members.handlers.routes.common import Deps, caller, open_member
-from services.members.logic.audit import audit_entry
+from services.members.handlers.routes.common import Deps, caller, open_for_staff
 from services.members.logic.identity import (
     IdentityKind,
     ident_key,
@@ -30,12 +29,12 @@ from services.members.logic.identity import (
     normalise_phone,
     normalise_plate,
 )
-from services.members.logic.members import masked_view, owner_view
+from services.members.logic.views import masked_view, owner_view
 from services.members.models.api import MemberSearchResponse
 from shared import clock
 from shared.auth import require_roles
 from shared.errors import BadRequest, Unprocessable
-from shared.ids import is_ulid, new_ulid
+from shared.ids import is_ulid
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
 SEARCH_ROLES = ("admin", "service_agent", "store_staff", "loyalty_ops")
@@ -71,22 +70,7 @@ def search_members(
     member_id = deps.repo.lookup(kind, lookup_hash(deps.pepper(), kind, value))
     if member_id is None:
         return MemberSearchResponse(members=[])
-    vault = deps.vault()
-    try:
-        profile, opened = open_member(deps, member_id, vault)
-    finally:
-        vault.forget()
-    deps.repo.put_audit(
-        audit_entry(
-            member_id=member_id,
-            actor=staff,
-            action="search",
-            fields=(kind,),
-            reason=None,
-            now=clock.now(),
-            entry_id=new_ulid(),
-        )
-    )
+    profile, opened = open_for_staff(deps, member_id, staff, "search", fields=(kind,))
     return MemberSearchResponse(members=[masked_view(profile, opened)])
 
 
@@ -144,25 +128,9 @@ def member_360(
             [{"field": "reason", "message": "Required with reveal."}],
         )
     deps = Deps.load()
-    vault = deps.vault()
-    try:
-        profile, opened = open_member(deps, member_id, vault)
-    finally:
-        vault.forget()
+    profile, opened = open_for_staff(deps, member_id, staff, "reveal" if reveal else None, reason=reason)
     repo = deps.repo
-    now = clock.now()
     if reveal:
-        repo.put_audit(
-            audit_entry(
-                member_id=member_id,
-                actor=staff,
-                action="reveal",
-                fields=sorted(opened),
-                reason=reason,
-                now=now,
-                entry_id=new_ulid(),
-            )
-        )
         member: dict[str, Any] = owner_view(profile, opened).model_dump(mode="json")
     else:
         member = masked_view(profile, opened).model_dump(mode="json")

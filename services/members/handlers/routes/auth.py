@@ -40,6 +40,8 @@ def wechat_login(body: WeChatLoginRequest) -> MemberTokenResponse:
     subject = lookup_hash(pepper, "openid", session.openid)
     unionid_hash = lookup_hash(pepper, "unionid", session.unionid) if session.unionid else None
     member_id = deps.repo.lookup("openid", subject)
+    if member_id is not None:
+        _remember_openid(deps, member_id, session.openid)
     token, claims = issue_token(
         deps.token_key(),
         subject=subject,
@@ -55,6 +57,24 @@ def wechat_login(body: WeChatLoginRequest) -> MemberTokenResponse:
         member_id=member_id,
         registered=member_id is not None,
     )
+
+
+def _remember_openid(deps: Deps, member_id: str, openid: str) -> None:
+    """Seal the openid into the profile the first time a registered member logs in: WeChat
+    messages need it (contact directory), and registration only knows its keyed hash."""
+    from services.members.logic.contacts import OPENID_ATTRIBUTE, OPENID_FIELD  # noqa: PLC0415
+
+    profile, wrapped = deps.repo.profile_and_key(member_id)
+    if profile is None or profile.get("status") != "active" or wrapped is None:
+        return
+    if OPENID_ATTRIBUTE in profile:
+        return
+    vault = deps.vault()
+    try:
+        vault.load(member_id, wrapped)
+        deps.repo.store_sealed_openid(member_id, vault.seal_one(member_id, OPENID_FIELD, openid))
+    finally:
+        vault.forget()
 
 
 @router.post(

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from services.members.handlers.routes.common import Deps, caller, open_member
-from services.members.logic.audit import audit_entry
-from services.members.logic.members import masked_view
+from services.members.handlers.routes.common import Deps, caller, open_for_staff
 from services.members.logic.tokens import issue_code, verify_code
+from services.members.logic.views import masked_view
 from services.members.models.api import MaskedMember, MemberCodeResponse, VerifyCodeRequest
 from shared import clock
 from shared.auth import require_member, require_roles
 from shared.errors import NotFound
-from shared.ids import new_ulid
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
 VERIFY_CODE_ROLES = ("store_staff", "service_agent", "loyalty_ops", "admin")
@@ -49,21 +47,6 @@ def post_verify_code(body: VerifyCodeRequest) -> MaskedMember:
     staff = require_roles(caller(router.current_event.raw_event), *VERIFY_CODE_ROLES)
     deps = Deps.load()
     now = clock.now()
-    member_id = verify_code(deps.code_key(), body.code, now=now)
-    vault = deps.vault()
-    try:
-        profile, opened = open_member(deps, member_id, vault)
-    finally:
-        vault.forget()
-    deps.repo.put_audit(
-        audit_entry(
-            member_id=member_id,
-            actor=staff,
-            action="verify_code",
-            fields=(),
-            reason=None,
-            now=now,
-            entry_id=new_ulid(),
-        )
-    )
+    member_id = verify_code(deps.code_keys(), body.code, now=now)
+    profile, opened = open_for_staff(deps, member_id, staff, "verify_code", fields=())
     return masked_view(profile, opened)

@@ -2,32 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.members.dal.members import DynamoMembersRepository
 from services.members.dal.vault import KmsDataKeyStore
-from services.members.dal.wechat import (
-    FakeWeChatLogin,
-    WeChatCode2Session,
-    WeChatLogin,
-    wechat_app_credentials,
-)
+from services.members.logic.audit import AuditAction, audit_entry
 from services.members.logic.tokens import derive_key
 from services.members.logic.vault import VaultError, VaultSession
 from services.members.models.api_settings import MembersApiSettings
+from shared import clock
 from shared.auth import Principal, principal_from_event
 from shared.aws import target as aws_target
 from shared.errors import MallCrmError, NotFound
+from shared.ids import new_ulid
 from shared.secrets import secret_bytes, secret_string
 from shared.settings import load
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from services.members.dal.sms import SmsSender
+    from services.members.dal.wechat import WeChatLogin
 
 LOCAL_TARGETS = ("local", "localstack")
 
 
 @dataclass
 class Deps:
+    """A request's settings and the keys, repository, vault and adapters built from them."""
+
     settings: MembersApiSettings
 
     @classmethod
@@ -42,6 +45,7 @@ class Deps:
         return VaultSession(KmsDataKeyStore(self.settings.data_key_arn))
 
     def _master(self) -> bytes:
+        # AWSCURRENT: what signs. The authorizer also accepts AWSPREVIOUS (dal/tokens.py).
         return secret_bytes(self.settings.member_token_key_secret_arn, self.settings.secret_cache_seconds)
 
     def token_key(self) -> bytes:
@@ -50,10 +54,49 @@ class Deps:
     def code_key(self) -> bytes:
         return derive_key(self._master(), "member-code")
 
+    def code_keys(self) -> list[bytes]:
+        """Member-code keys accepted: the current secret's and, after a rotation, the previous one's."""
+        from services.members.dal.tokens import token_masters  # noqa: PLC0415 - the verifying route only
+
+        masters = token_masters(self.settings.member_token_key_secret_arn, self.settings.secret_cache_seconds)
+        return [derive_key(master, "member-code") for master in masters]
+
+    def phone_code_key(self) -> bytes:
+        return derive_key(self._master(), "phone-code")
+
     def pepper(self) -> bytes:
         return secret_bytes(self.settings.lookup_pepper_secret_arn, self.settings.secret_cache_seconds)
 
+    def sms(self) -> SmsSender:
+        # Only the phone-change route sends SMS: the other routes do not import the adapters.
+        from services.members.dal.sms import (  # noqa: PLC0415
+            AliyunSms,
+            FakeSmsSender,
+            SmsCredentials,
+        )
+
+        target = aws_target()
+        choice = self.settings.sms_adapter
+        if choice == "auto":
+            choice = "fake" if target in LOCAL_TARGETS else "aliyun"
+        if choice == "fake":
+            if target not in LOCAL_TARGETS:
+                # Never on AWS: the fake sends nothing, members would never get their code.
+                raise RuntimeError("the fake SMS sender is for the local cloud only")
+            return FakeSmsSender()
+        if not self.settings.sms_provider_secret_arn:
+            raise RuntimeError("SMS_PROVIDER_SECRET_ARN is not set")
+        secret = secret_string(self.settings.sms_provider_secret_arn, self.settings.secret_cache_seconds)
+        return AliyunSms(SmsCredentials.from_secret(secret))
+
     def wechat(self) -> WeChatLogin:
+        # Only the login route calls WeChat: urllib.request is not loaded for the others.
+        from services.members.dal.wechat import (  # noqa: PLC0415
+            FakeWeChatLogin,
+            WeChatCode2Session,
+            wechat_app_credentials,
+        )
+
         target = aws_target()
         choice = self.settings.wechat_login_adapter
         if choice == "auto":
@@ -95,3 +138,35 @@ def open_member(deps: Deps, member_id: str, vault: VaultSession) -> tuple[dict[s
         return profile, vault.open(member_id, profile)
     except VaultError:
         raise MallCrmError(500, "vault_error", "Internal error.") from None
+
+
+def open_for_staff(
+    deps: Deps,
+    member_id: str,
+    staff: Principal,
+    action: AuditAction | None,
+    *,
+    fields: Iterable[str] | None = None,
+    reason: str | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Open the member's PII for a staff view (the plaintext key is forgotten at once), then write
+    the audit entry of ``action`` (None: no entry, e.g. a masked 360° view). ``fields`` defaults to
+    the names of the fields opened. The entry comes after the read: a failed read is no access."""
+    vault = deps.vault()
+    try:
+        profile, opened = open_member(deps, member_id, vault)
+    finally:
+        vault.forget()
+    if action is not None:
+        deps.repo.put_audit(
+            audit_entry(
+                member_id=member_id,
+                actor=staff,
+                action=action,
+                fields=sorted(opened) if fields is None else fields,
+                reason=reason,
+                now=clock.now(),
+                entry_id=new_ulid(),
+            )
+        )
+    return profile, opened

@@ -9,19 +9,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from services.members.dal.consents import DynamoConsentRepository
-from services.members.logic.consents import (
-    CATALOGUE,
-    ConsentKey,
-    ConsentState,
-    MemberNotFound,
-    apply_decisions,
-)
 from services.members.models.consents import (
     ConsentHistoryOut,
     ConsentOut,
@@ -35,6 +27,12 @@ from shared.auth import principal_from_event, require_member
 from shared.ids import new_ulid
 from shared.settings import load
 
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from services.members.logic.consents import ConsentKey, ConsentState
+
+# The consents logic and repository are imported by the routes that use them (cold start: the
+# profile, code and staff routes never need them).
+
 router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
 PRODUCER = "members.api"
 
@@ -45,6 +43,8 @@ def correlation_id(event: Any) -> str:
 
 
 def consents_out(current: dict[ConsentKey, ConsentState]) -> list[ConsentOut]:
+    from services.members.logic.consents import CATALOGUE  # noqa: PLC0415
+
     out = []
     for purpose, channel in CATALOGUE:
         state = current.get((purpose, channel))
@@ -63,6 +63,9 @@ def consents_out(current: dict[ConsentKey, ConsentState]) -> list[ConsentOut]:
 
 @router.put("/v1/members/me/consents", summary="Record consent decisions", tags=["members", "consents"])
 def put_consents(body: ConsentsUpdate) -> ConsentsUpdated:
+    from services.members.dal.consents import DynamoConsentRepository  # noqa: PLC0415
+    from services.members.logic.consents import apply_decisions  # noqa: PLC0415
+
     member_id = require_member(principal_from_event(router.current_event.raw_event))
     repo = DynamoConsentRepository(load(MembersSettings).table_name)
     applied = apply_decisions(
@@ -83,6 +86,9 @@ def get_consents(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> ConsentsView:
+    from services.members.dal.consents import DynamoConsentRepository  # noqa: PLC0415
+    from services.members.logic.consents import MemberNotFound  # noqa: PLC0415
+
     member_id = require_member(principal_from_event(router.current_event.raw_event))
     repo = DynamoConsentRepository(load(MembersSettings).table_name)
     if not repo.member_active(member_id):

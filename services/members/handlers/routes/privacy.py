@@ -1,33 +1,46 @@
 """Export and erasure routes of MembersApiFunction (included by services/members/handlers/api.py).
 
-* ``POST /v1/members/me/export`` — the member's own data as JSON (services/members/logic/privacy.py).
+* ``POST /v1/members/me/export`` — the member's own data as JSON (services/members/logic/privacy.py),
+  and a request to the other services for theirs (``MemberExportRequested``; logic/exports.py);
+* ``GET /v1/members/me/exports/{export_id}`` — that export's status and download links.
 * ``DELETE /v1/members/me`` — erasure: 204. Repeating it on an erased member is 204 too (it
   finishes any clean-up a crash left behind); an unknown member is 404.
+* ``DELETE /v1/admin/members/{member_id}?reason=`` — the same erasure requested at the service desk:
+  admin only, audited (the entry is in the erasure's transaction).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from services.members.dal.consents import DynamoConsentRepository
-from services.members.dal.privacy import DynamoPrivacyRepository
 from services.members.handlers.routes.common import Deps, caller, correlation_id, open_member
 from services.members.handlers.routes.consents import consents_out
-from services.members.logic.privacy import build_export, plan_erasure
+from services.members.logic.audit import audit_entry
 from services.members.models.settings import MembersSettings
 from shared import clock
-from shared.auth import require_member
-from shared.errors import NotFound
+from shared.auth import require_member, require_roles
+from shared.errors import NotFound, Unprocessable
+from shared.ids import is_ulid, new_ulid
 from shared.observability import get_logger
 from shared.settings import load
 
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from services.members.dal.consents import DynamoConsentRepository
+
 router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+# Export and erasure modules are imported by their routes (cold start: rare requests).
 logger = get_logger("members")
 PRODUCER = "members.api"
 _HISTORY_PAGE = 100
+OTHER_SERVICES_REQUESTED = (
+    "Loyalty (purchases, points, coupons), tickets and campaigns add their parts within minutes: "
+    "follow export.status_url for their download links."
+)
+ERASE_ROLES = ("admin",)
 
 
 def _full_history(repo: DynamoConsentRepository, member_id: str) -> list[dict[str, Any]]:
@@ -62,15 +75,44 @@ def _full_history(repo: DynamoConsentRepository, member_id: str) -> list[dict[st
     tags=["members", "privacy"],
 )
 def export_me() -> dict[str, Any]:
-    member_id = require_member(caller(router.current_event.raw_event))
+    from services.members.dal.exports import ExportStore  # noqa: PLC0415
+    from services.members.logic.exports import plan_export_request  # noqa: PLC0415
+
+    event = router.current_event.raw_event
+    member_id = require_member(caller(event))
     deps = Deps.load()
+    document = _members_part(deps, member_id)
+    bucket = deps.settings.member_exports_bucket
+    if bucket:
+        export_id = new_ulid()
+        request = plan_export_request(
+            member_id, export_id, now=clock.now(), expected_parts=deps.settings.member_export_parts
+        )
+        ExportStore(deps.settings.table_name, bucket).record(
+            request, correlation_id=correlation_id(event), producer=PRODUCER
+        )
+        document["export"] = {
+            "export_id": export_id,
+            "status_url": f"/v1/members/me/exports/{export_id}",
+            "expected_parts": list(deps.settings.member_export_parts),
+            "expires_at": request.item["expires_at"],
+        }
+        document["other_services"] = OTHER_SERVICES_REQUESTED
+    logger.info("member data exported", extra={"member_id": member_id})
+    return document
+
+
+def _members_part(deps: Deps, member_id: str) -> dict[str, Any]:
+    from services.members.dal.consents import DynamoConsentRepository  # noqa: PLC0415
+    from services.members.logic.privacy import build_export  # noqa: PLC0415
+
     vault = deps.vault()
     try:
         profile, opened = open_member(deps, member_id, vault)
     finally:
         vault.forget()
     consents = DynamoConsentRepository(deps.settings.table_name)
-    document = build_export(
+    return build_export(
         member_id=member_id,
         profile=profile,
         opened=opened,
@@ -80,8 +122,43 @@ def export_me() -> dict[str, Any]:
         stats=deps.repo.stats(member_id),
         generated_at=clock.now(),
     )
-    logger.info("member data exported", extra={"member_id": member_id})
-    return document
+
+
+@router.get(
+    "/v1/members/me/exports/<export_id>",
+    summary="An export's status and download links (members' part inline)",
+    description="The other services' parts as short-lived (15 min) download links, as they arrive; "
+    "status partial until every expected part is there. Members' own part is rebuilt on each call.",
+    tags=["members", "privacy"],
+    responses={404: {"description": "No such export of this member (or expired)"}},
+)
+def get_export(export_id: Annotated[str, Path(min_length=26, max_length=26)]) -> dict[str, Any]:
+    from services.members.dal.exports import LINK_SECONDS, ExportStore  # noqa: PLC0415
+    from services.members.logic.exports import export_status  # noqa: PLC0415
+
+    member_id = require_member(caller(router.current_event.raw_event))
+    deps = Deps.load()
+    bucket = deps.settings.member_exports_bucket
+    if not bucket or not is_ulid(export_id):
+        raise NotFound("export_not_found", "No such export.")
+    store = ExportStore(deps.settings.table_name, bucket)
+    request = store.request(member_id, export_id)
+    if request is None or clock.parse_iso(str(request["expires_at"])) < clock.now():
+        raise NotFound("export_not_found", "No such export.")
+    present = store.parts(export_id)
+    expected = [str(p) for p in request.get("expected_parts") or []]
+    status, missing = export_status(expected, present)
+    return {
+        "export_id": export_id,
+        "requested_at": request["requested_at"],
+        "expires_at": request["expires_at"],
+        "status": status,
+        "missing": missing,
+        "parts": {
+            name: {"url": store.link(key), "expires_in": LINK_SECONDS} for name, key in present.items()
+        },
+        "members": _members_part(deps, member_id),
+    }
 
 
 @router.delete(
@@ -96,7 +173,26 @@ def export_me() -> dict[str, Any]:
 def erase_me() -> Response[str]:
     event = router.current_event.raw_event
     member_id = require_member(caller(event))
-    repo = DynamoPrivacyRepository(load(MembersSettings).table_name)
+    erase_member(member_id, requested_by="member", correlation_id=correlation_id(event))
+    return Response(status_code=204, content_type="application/json", body="")
+
+
+def erase_member(
+    member_id: str,
+    *,
+    requested_by: Literal["member", "staff"],
+    correlation_id: str,
+    audit: dict[str, Any] | None = None,
+) -> None:
+    """The one erasure path (the member's own DELETE and staff's): the transaction when the member
+    is active, then the idempotent clean-up; 404 for an unknown member."""
+    from services.members.dal.exports import ExportStore  # noqa: PLC0415
+    from services.members.dal.privacy import DynamoPrivacyRepository  # noqa: PLC0415
+    from services.members.logic.exports import EXPORT_PREFIX  # noqa: PLC0415
+    from services.members.logic.privacy import plan_erasure  # noqa: PLC0415
+
+    settings = load(MembersSettings)
+    repo = DynamoPrivacyRepository(settings.table_name)
     status = repo.profile_status(member_id)
     if status is None:
         raise NotFound("member_not_found", "No such member.")
@@ -108,9 +204,46 @@ def erase_me() -> Response[str]:
             consent_sks=[str(i["sk"]) for i in items if str(i["sk"]).startswith("CONSENT#")],
             history_entries=sum(1 for i in items if str(i["sk"]).startswith("CONSENTLOG#")),
             now=clock.now(),
+            requested_by=requested_by,
+            audit=audit,
         )
-        if repo.erase(plan, correlation_id=correlation_id(event), producer=PRODUCER):
-            logger.info("member erased", extra={"member_id": member_id})
+        if repo.erase(plan, correlation_id=correlation_id, producer=PRODUCER):
+            logger.info("member erased", extra={"member_id": member_id, "requested_by": requested_by})
+    if settings.member_exports_bucket:
+        # The export parts first: finish() deletes the requests that name them.
+        store = ExportStore(settings.table_name, settings.member_exports_bucket)
+        for item in repo.partition(member_id):
+            if str(item["sk"]).startswith(EXPORT_PREFIX):
+                store.delete_parts(str(item["sk"]).removeprefix(EXPORT_PREFIX))
     cleaned = repo.finish(member_id)
     logger.info("erasure clean-up", extra={"member_id": member_id, "deleted": cleaned})
+
+
+@router.delete(
+    "/v1/admin/members/<member_id>",
+    summary="Erase a member on their request, by staff (PIPL Art. 47)",
+    description="For requests made at the service desk or in writing. admin only; reason (5-200 "
+    "characters) required and written to the audit log in the erasure's own transaction. The same "
+    "erasure as DELETE /v1/members/me (MemberErased with requested_by staff). 204; again 204.",
+    tags=["admin-members", "privacy"],
+    responses={204: {"description": "Erased"}, 404: {"description": "No such member"}},
+)
+def erase_by_staff(
+    member_id: Annotated[str, Path(min_length=26, max_length=26)],
+    reason: Annotated[str, Query(min_length=5, max_length=200)],
+) -> Response[str]:
+    event = router.current_event.raw_event
+    staff = require_roles(caller(event), *ERASE_ROLES)
+    if not is_ulid(member_id):
+        raise Unprocessable(fields=[{"field": "member_id", "message": "Not a member id."}])
+    audit = audit_entry(
+        member_id=member_id,
+        actor=staff,
+        action="erase",
+        fields=(),
+        reason=reason,
+        now=clock.now(),
+        entry_id=new_ulid(),
+    )
+    erase_member(member_id, requested_by="staff", correlation_id=correlation_id(event), audit=audit)
     return Response(status_code=204, content_type="application/json", body="")

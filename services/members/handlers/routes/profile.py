@@ -12,8 +12,8 @@ from services.members.handlers.routes.common import (
     correlation_id,
     open_member,
 )
-from services.members.logic.members import owner_view, plan_patch, plan_registration
 from services.members.logic.tokens import issue_token
+from services.members.logic.views import owner_view
 from services.members.models.api import MemberOut, ProfilePatch, RegistrationRequest, RegistrationResponse
 from shared import clock
 from shared.api import json_response
@@ -46,6 +46,8 @@ def register(body: RegistrationRequest) -> Response[str]:
         raise Forbidden("members_only", "This action is for members.")
     if principal.member_id:
         raise Conflict("already_registered", "This WeChat account is already a member.")
+    from services.members.logic.members import plan_registration  # noqa: PLC0415 - write path only
+
     deps = Deps.load()
     now = clock.now()
     vault = deps.vault()
@@ -106,6 +108,8 @@ def get_me() -> MemberOut:
 def patch_me(body: ProfilePatch) -> MemberOut:
     event = router.current_event.raw_event
     member_id = require_member(caller(event))
+    from services.members.logic.members import plan_patch  # noqa: PLC0415 - write path only
+
     deps = Deps.load()
     vault = deps.vault()
     try:

@@ -14,14 +14,12 @@ night's score. The language: services/members/logic/tags.py.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Response, Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.members.dal.profiles import DynamoTagRuleRepository
-from services.members.logic.tags import FEATURE_FIELDS, MAP_FIELDS, InvalidRule, TagRule, check_tag_id, parse
 from services.members.models.settings import MembersSettings
 from shared import clock
 from shared.api import json_response
@@ -29,13 +27,18 @@ from shared.auth import principal_from_event, require_roles
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.settings import load
 
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from services.members.dal.tag_rules import DynamoTagRuleRepository
+    from services.members.logic.tags import TagRule
+
+# The tag language and its repository are imported by the (staff-only) routes: cold start.
 router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
 ROLES = ("admin", "marketer")
 TAG_PATH = r"^[a-z][a-z0-9_\-]{0,39}$"
 
 
 class TagRuleBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str = Field(min_length=1, max_length=80)
     description: str = Field(default="", max_length=500)
@@ -52,6 +55,8 @@ class TagRuleUpdate(TagRuleBody):
 
 
 class TagRuleOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     tag_id: str
     name: str
     description: str
@@ -63,11 +68,15 @@ class TagRuleOut(BaseModel):
 
 
 class TagRuleList(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     items: list[TagRuleOut]
     fields: dict[str, str] = Field(description="What a rule's `field` may name.")
 
 
 def _repo() -> DynamoTagRuleRepository:
+    from services.members.dal.tag_rules import DynamoTagRuleRepository  # noqa: PLC0415
+
     return DynamoTagRuleRepository(load(MembersSettings).table_name)
 
 
@@ -76,6 +85,8 @@ def _staff() -> str:
 
 
 def _build(tag_id: str, body: TagRuleBody, *, version: int, actor: str) -> TagRule:
+    from services.members.logic.tags import InvalidRule, TagRule, check_tag_id, parse  # noqa: PLC0415
+
     try:
         return TagRule(
             tag_id=check_tag_id(tag_id),
@@ -97,6 +108,8 @@ def _out(rule: TagRule) -> TagRuleOut:
 
 @router.get("/v1/admin/tags", summary="List the operators' tag rules", tags=["admin-tags"])
 def list_tags() -> TagRuleList:
+    from services.members.logic.tags import FEATURE_FIELDS, MAP_FIELDS  # noqa: PLC0415
+
     _staff()
     fields = dict(FEATURE_FIELDS) | {
         f"{m}.<category>": f"{m.replace('_', ' ')} of one category" for m in MAP_FIELDS

@@ -1,0 +1,252 @@
+"""Channel adapters: SMS (Amazon SNS), e-mail (Amazon SES v2), WeChat subscription messages, the
+in-app inbox — and the local fakes that record what they were asked to send.
+
+``CHANNEL_MODE=local`` (the local cloud, tests, dev) uses :class:`LocalOutboxAdapter` for SMS,
+e-mail and WeChat: nothing leaves the machine, every message is recorded on the
+``mallcrm.local_outbox`` logger, which the local cloud turns into ``GET /_local/outbox`` entries
+(see /work/briefs/outbox.md). The inbox is real in both modes (it is our own table).
+
+``CHANNEL_MODE=aws`` uses the real providers, which need the member's address (phone, e-mail,
+WeChat openid): :class:`MembersContactDirectory` asks members' contact directory at send time, so
+campaigns never stores contact data. Errors are mapped to :class:`ProviderError` with
+``retryable`` set from the provider's documented error codes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any, Protocol
+
+from services.campaigns.logic.dispatch import Delivery, OutgoingMessage, ProviderError
+from shared.aws import client
+
+OUTBOX_LOGGER = "mallcrm.local_outbox"
+
+
+def record_local_outbox(entry: dict[str, Any]) -> None:
+    """Record one message the local fakes 'sent' (read by the local cloud, see the module doc)."""
+    logger = logging.getLogger(OUTBOX_LOGGER)
+    logger.info("local outbox: %s to %s", entry.get("channel"), entry.get("to"), extra={"outbox": entry})
+
+
+class LocalOutboxAdapter:
+    """The local fake for one channel: records the message, sends nothing, never fails."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+
+    def send(self, message: OutgoingMessage) -> Delivery:
+        provider_id = f"local-{self.channel}-{uuid.uuid4().hex[:12]}"
+        record_local_outbox(
+            {
+                "service": "campaigns",
+                "adapter": type(self).__name__,
+                "channel": self.channel,
+                "to": message.member_id,
+                "member_id": message.member_id,
+                "send_id": message.send_id,
+                "kind": message.kind,
+                "topic": message.topic,
+                "campaign_id": message.campaign_id,
+                "title": message.title,
+                "body": message.body,
+                "link": message.link,
+                "provider_message_id": provider_id,
+            }
+        )
+        # Delivered at once where the real channel confirms at once (WeChat); SMS and e-mail wait
+        # for provider receipts, which the fakes never get.
+        return Delivery(provider_message_id=provider_id, delivered=self.channel == "wechat")
+
+
+class InboxAdapter:
+    """The in-app inbox: the message is written with the send record (``mark_sent``); delivered at once."""
+
+    def send(self, message: OutgoingMessage) -> Delivery:
+        return Delivery(provider_message_id=None, delivered=True)
+
+
+class ContactDirectory(Protocol):
+    def address(self, member_id: str, channel: str, purpose: str) -> str | None:
+        """The member's phone (E.164), e-mail or WeChat openid for one send (``purpose``: the
+        send id, written to members' audit log); None when members has none."""
+
+
+class MembersContactDirectory:
+    """Members' ``MembersContactDirectoryFunction`` (``CONTACT_DIRECTORY_FUNCTION``), invoked
+    synchronously for each message: ``{member_id, channel, purpose}`` → ``{"found": true,
+    "address"}`` or ``{"found": false, "reason"}``. Nothing is kept: the address lives for the
+    provider call only, campaigns never stores contact data.
+
+    ``found: false`` (erased, missing, channel not held) is an answer → None (the send fails
+    ``no_address``, final); a failing invocation is retryable (the send is retried with backoff).
+    """
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+
+    def address(self, member_id: str, channel: str, purpose: str) -> str | None:
+        try:
+            response = client("lambda").invoke(
+                FunctionName=self.function_name,
+                InvocationType="RequestResponse",
+                Payload=json.dumps({"member_id": member_id, "channel": channel, "purpose": purpose}).encode(),
+            )
+            raw = response["Payload"].read()
+        except Exception as exc:
+            raise ProviderError("contact_directory_unavailable", retryable=True) from exc
+        answer = json.loads(raw) if raw else {}
+        if response.get("FunctionError") or not isinstance(answer, dict):
+            raise ProviderError("contact_directory_failed", retryable=True)
+        if "error" in answer:  # members refused the request itself: a defect here, not transient
+            raise ProviderError("contact_directory_refused", retryable=False)
+        if not answer.get("found"):
+            return None
+        value = answer.get("address")
+        return str(value) if value else None
+
+
+class SnsSmsAdapter:
+    """SMS through Amazon SNS ``Publish`` with ``PhoneNumber`` (transactional SMS type).
+
+    SNS documents ``ThrottledException``/``InternalErrorException`` as retryable and
+    ``InvalidParameter``/``OptedOutException``-style failures as final.
+    """
+
+    RETRYABLE = frozenset({"ThrottledException", "InternalErrorException", "KMSThrottlingException"})
+
+    def __init__(self, contacts: ContactDirectory, sender_id: str | None = None) -> None:
+        self.contacts = contacts
+        self.sender_id = sender_id
+
+    def send(self, message: OutgoingMessage) -> Delivery:
+        phone = self.contacts.address(message.member_id, "sms", message.send_id)
+        if not phone:
+            raise ProviderError("no_address", retryable=False)
+        attributes: dict[str, Any] = {
+            "AWS.SNS.SMS.SMSType": {
+                "DataType": "String",
+                "StringValue": "Transactional" if message.kind == "transactional" else "Promotional",
+            }
+        }
+        if self.sender_id:
+            attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": self.sender_id}
+        try:
+            response = client("sns").publish(
+                PhoneNumber=phone, Message=message.body, MessageAttributes=attributes
+            )
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            raise ProviderError(f"sns_{code}", retryable=code in self.RETRYABLE) from exc
+        return Delivery(provider_message_id=str(response.get("MessageId")))
+
+
+class SesEmailAdapter:
+    """E-mail through Amazon SES v2 ``SendEmail`` (simple content)."""
+
+    RETRYABLE = frozenset({"TooManyRequestsException", "LimitExceededException", "InternalFailure"})
+
+    def __init__(
+        self, contacts: ContactDirectory, from_address: str, configuration_set: str | None = None
+    ) -> None:
+        self.contacts = contacts
+        self.from_address = from_address
+        self.configuration_set = configuration_set
+
+    def send(self, message: OutgoingMessage) -> Delivery:
+        email = self.contacts.address(message.member_id, "email", message.send_id)
+        if not email:
+            raise ProviderError("no_address", retryable=False)
+        body = message.body + (f"\n\n{message.link}" if message.link else "")
+        kwargs: dict[str, Any] = {
+            "FromEmailAddress": self.from_address,
+            "Destination": {"ToAddresses": [email]},
+            "Content": {
+                "Simple": {
+                    "Subject": {"Data": message.title or "", "Charset": "UTF-8"},
+                    "Body": {"Text": {"Data": body, "Charset": "UTF-8"}},
+                }
+            },
+            "EmailTags": [{"Name": "send_id", "Value": _tag(message.send_id)}],
+        }
+        if self.configuration_set:
+            kwargs["ConfigurationSetName"] = self.configuration_set
+        try:
+            response = client("sesv2").send_email(**kwargs)
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            raise ProviderError(f"ses_{code}", retryable=code in self.RETRYABLE) from exc
+        return Delivery(provider_message_id=str(response.get("MessageId")))
+
+
+def _tag(value: str) -> str:
+    """SES tag values allow only ASCII letters, digits, ``_``, ``-``, ``.`` and ``@``."""
+    return "".join(c if c.isalnum() or c in "_-.@" else "_" for c in value)[:256]
+
+
+class WeChatSubscribeAdapter:
+    """WeChat mini-program subscription message: ``POST
+    https://api.weixin.qq.com/cgi-bin/message/subscribe/send?access_token=…`` with ``touser``
+    (openid), ``template_id``, ``page`` and ``data`` (``{"thing1": {"value": …}}``). ``errcode`` 0 is
+    success; -1 (system busy) and 45009 (rate) are retried; 43101 (the member did not subscribe or
+    used up the one-time subscription) and 40003 (bad openid) are final. ``access_token`` comes from
+    ``token_provider`` (cached by members' WeChat login integration in production).
+    """
+
+    URL = "https://api.weixin.qq.com/cgi-bin/message/subscribe/send"
+    RETRYABLE = frozenset({-1, 45009, 40001, 42001})
+
+    def __init__(
+        self, contacts: ContactDirectory, template_id: str, token_provider: Any, http_post: Any = None
+    ) -> None:
+        self.contacts = contacts
+        self.template_id = template_id
+        self.token_provider = token_provider
+        self.http_post = http_post or _post_json
+
+    def send(self, message: OutgoingMessage) -> Delivery:
+        openid = self.contacts.address(message.member_id, "wechat", message.send_id)
+        if not openid:
+            raise ProviderError("no_address", retryable=False)
+        payload = {
+            "touser": openid,
+            "template_id": self.template_id,
+            "page": message.link or "pages/index/index",
+            "data": {"thing1": {"value": (message.title or "")[:20]}, "thing2": {"value": message.body[:20]}},
+            "miniprogram_state": "formal",
+            "lang": "zh_CN",
+        }
+        try:
+            answer = self.http_post(f"{self.URL}?access_token={self.token_provider()}", payload)
+        except OSError as exc:
+            raise ProviderError("wechat_unreachable", retryable=True) from exc
+        code = int(answer.get("errcode", -1))
+        if code != 0:
+            raise ProviderError(f"wechat_{code}", retryable=code in self.RETRYABLE)
+        # errcode 0: WeChat has put the message in the member's service notifications; there is
+        # no later receipt, so this is the delivery.
+        return Delivery(
+            provider_message_id=str(answer.get("msgid")) if answer.get("msgid") else None, delivered=True
+        )
+
+
+def _post_json(url: str, payload: dict[str, Any]) -> dict[str, Any]:
+    import urllib.request  # noqa: PLC0415 - only the real adapter needs it
+
+    request = urllib.request.Request(  # noqa: S310 - fixed https URL
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        answer: dict[str, Any] = json.loads(response.read())
+    return answer
+
+
+def local_adapters() -> dict[str, Any]:
+    return {
+        "sms": LocalOutboxAdapter("sms"),
+        "email": LocalOutboxAdapter("email"),
+        "wechat": LocalOutboxAdapter("wechat"),
+        "inbox": InboxAdapter(),
+    }

@@ -1,0 +1,67 @@
+"""The trigger consumer's reads and writes (trigger index, member row, arrivals, assignments)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from services.campaigns.dal.audience import DynamoAttributeRepository
+from services.campaigns.dal.planning import DynamoCampaignRepository, assignment_sk, stats_key
+from services.campaigns.models.audience import MemberAttributes
+from services.campaigns.models.campaigns import Campaign
+from shared import clock
+from shared.aws import client
+from shared.dynamo import ConditionalCheckFailed, from_item, put_op, to_item, transact_write
+
+
+class DynamoTriggerRepository:
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+        self._campaigns = DynamoCampaignRepository(table_name)
+        self._members = DynamoAttributeRepository(table_name)
+
+    def active_for_trigger(self, event: str) -> list[Campaign]:
+        return self._campaigns.active_for_trigger(event)
+
+    def member(self, member_id: str) -> MemberAttributes | None:
+        return self._members.get(member_id)
+
+    def next_arrival(self, campaign_id: str) -> int:
+        response = client("dynamodb").update_item(
+            TableName=self.table_name,
+            Key=to_item({"pk": f"CAMPAIGN#{campaign_id}", "sk": "ARRIVALS"}),
+            UpdateExpression="ADD arrivals :one",
+            ExpressionAttributeValues=to_item({":one": 1}),
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(from_item(response["Attributes"])["arrivals"]) - 1
+
+    def assign_once(self, campaign: Campaign, member_id: str, key: str | None, arm: str, at: datetime) -> str:
+        sk = assignment_sk(campaign.campaign_id, key)
+        item = {
+            "pk": f"MEMBER#{member_id}",
+            "sk": sk,
+            "entity": "campaign_assignment",
+            "member_id": member_id,
+            "campaign_id": campaign.campaign_id,
+            "arm": arm,
+            "assigned_at": clock.to_utc_iso(at),
+            "attribution_until": clock.to_utc_iso(at + timedelta(days=campaign.attribution_days)),
+        }
+        count = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": to_item(stats_key(campaign.campaign_id, arm)),
+                "UpdateExpression": "ADD assigned :one",
+                "ExpressionAttributeValues": to_item({":one": 1}),
+            }
+        }
+        try:
+            transact_write([put_op(self.table_name, item, condition="attribute_not_exists(pk)"), count])
+        except ConditionalCheckFailed:
+            existing = client("dynamodb").get_item(
+                TableName=self.table_name,
+                Key=to_item({"pk": f"MEMBER#{member_id}", "sk": sk}),
+                ConsistentRead=True,
+            )["Item"]
+            return str(from_item(existing)["arm"])
+        return arm

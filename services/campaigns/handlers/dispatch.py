@@ -1,0 +1,111 @@
+"""CampaignsDispatchFunction: ``CampaignsDispatchQueue`` (contract B SendRequests) → guardrails →
+channel adapters. Partial batch failures are reported (ReportBatchItemFailures); a body that does
+not parse fails its record (DLQ after 5 receives) — retrying cannot fix it, but the DLQ keeps it
+for a person to look at.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from services.campaigns.dal.channels import (
+    MembersContactDirectory,
+    SesEmailAdapter,
+    SnsSmsAdapter,
+    WeChatSubscribeAdapter,
+    local_adapters,
+)
+from services.campaigns.dal.dispatch import DynamoDispatchStore, SchedulerWaker
+from services.campaigns.dal.offers import LambdaOffers
+from services.campaigns.logic.dispatch import ChannelAdapter, Dependencies, Policy, process
+from services.campaigns.logic.guardrails import Limits, QuietHours
+from services.campaigns.models.dispatch import SendRequest
+from services.campaigns.models.settings import DispatchSettings
+from shared import clock
+from shared.observability import get_logger, get_metrics, get_tracer
+from shared.settings import load
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+SERVICE = "campaigns"
+logger = get_logger(SERVICE)
+tracer = get_tracer(SERVICE)
+metrics = get_metrics(SERVICE)
+
+
+def policy_from(settings: DispatchSettings) -> Policy:
+    return Policy(
+        zone=clock.zone(settings.mall_timezone),
+        limits=Limits(per_day=settings.cap_per_day, per_week=settings.cap_per_week),
+        quiet=QuietHours(settings.quiet_start_hour, settings.quiet_end_hour),
+        decision_window=timedelta(seconds=settings.decision_window_seconds),
+        rate_per_minute=settings.campaign_rate_per_minute,
+        max_attempts=settings.max_send_attempts,
+    )
+
+
+def adapters_from(settings: DispatchSettings) -> dict[str, ChannelAdapter]:
+    adapters: dict[str, ChannelAdapter] = local_adapters()
+    if settings.channel_mode == "aws":
+        if not settings.contact_directory_function:
+            raise RuntimeError("CHANNEL_MODE=aws needs CONTACT_DIRECTORY_FUNCTION")
+        contacts = MembersContactDirectory(settings.contact_directory_function)
+        adapters["sms"] = SnsSmsAdapter(contacts, settings.sms_sender_id)
+        if settings.email_from:
+            adapters["email"] = SesEmailAdapter(contacts, settings.email_from)
+        else:
+            del adapters["email"]
+        if settings.wechat_template_id:
+            adapters["wechat"] = WeChatSubscribeAdapter(contacts, settings.wechat_template_id, _wechat_token)
+        else:
+            del adapters["wechat"]
+    return adapters
+
+
+def _wechat_token() -> str:  # pragma: no cover - production only
+    raise RuntimeError("the WeChat access token comes from members' WeChat integration (not wired yet)")
+
+
+def dependencies(settings: DispatchSettings) -> Dependencies:
+    return Dependencies(
+        store=DynamoDispatchStore(settings.table_name),
+        channels=adapters_from(settings),
+        offers=LambdaOffers(settings.loyalty_offers_function),
+        waker=SchedulerWaker(
+            settings.due_function_arn,
+            settings.scheduler_role_arn,
+            settings.schedule_group,
+            settings.due_dlq_arn,
+            table_name=settings.table_name,
+        ),
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load(DispatchSettings)
+    deps = dependencies(settings)
+    policy = policy_from(settings)
+    failures: list[dict[str, str]] = []
+    for record in event.get("Records", []):
+        message_id = record.get("messageId", "")
+        try:
+            request = SendRequest.parse(record["body"])
+        except Exception:
+            logger.exception("unreadable send request", extra={"message_id": message_id})
+            failures.append({"itemIdentifier": message_id})
+            continue
+        try:
+            outcome = process(request, deps, policy, clock.now())
+        except Exception:
+            logger.exception("dispatch failed", extra={"send_id": request.send_id})
+            failures.append({"itemIdentifier": message_id})
+            continue
+        logger.info("dispatched", extra={"send_id": request.send_id, "outcome": outcome, "notes": deps.notes})
+        deps.notes.clear()
+        metrics.add_metric(name=f"Dispatch_{outcome}", unit="Count", value=1)
+    return {"batchItemFailures": failures}

@@ -1,0 +1,748 @@
+"""The points ledger, pure: lots, balances and immutable movements (no I/O, no clock).
+
+Points live in **lots** (one per credit: a purchase, an award, a positive adjustment), each with
+an expiry. A lot is ``pending`` (not spendable until ``available_at``: the return window),
+``available`` or ``expired``. A member's :class:`Balance` carries the totals and a ``version``;
+every change is computed here as a :class:`LedgerChange` — the balance after, the lots written and
+one immutable :class:`Movement` — and the repository writes it in **one** transaction conditioned
+on the balance's version (optimistic concurrency: a concurrent change makes the write fail and the
+caller recomputes from a fresh read, see :func:`post_with_retry`).
+
+Invariants (checked by :func:`check_invariants`, exercised by the property tests):
+
+* ``balance.available == sum(remaining of available lots) + debt lot`` and
+  ``balance.pending == sum(remaining of pending lots)`` — balance is the sum of lots, always;
+* a movement's lot deltas add up to its change of ``available + pending`` (its ``points``, except
+  for a release, which only moves points from pending to available) — no point is created or
+  lost outside a movement.
+
+A debit that exceeds what the member has (a refund after the points were spent, a staff
+correction) is never hidden: the shortfall goes to the member's **debt lot** (``lot_id =
+"DEBT"``, negative ``remaining``, no expiry), so the available balance turns negative; the next
+points that become available pay the debt first.
+
+Spending takes the oldest lot first: the lot that expires first (then the one earned first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from shared.errors import Conflict, Unprocessable
+from shared.events.contracts import EventData
+
+MovementKind = Literal[
+    "earn", "pending", "release", "redeem", "expire", "refund_clawback", "adjustment", "reversal"
+]
+LotStatus = Literal["pending", "available", "expired"]
+SourceKind = Literal[
+    "purchase", "refund", "rule", "campaign", "staff", "reward", "coupon", "receipt", "parking", "system"
+]
+DEBT_LOT_ID = "DEBT"
+MAX_LOTS_PER_CHANGE = 80
+"""A transaction holds at most 100 items; a change touches at most this many lots (the rest of
+the transaction is the balance, the movement, the caller's own items and the outbox)."""
+
+
+class InsufficientPoints(Conflict):
+    """The member's available points do not cover the debit (nothing was written)."""
+
+    CODE = "insufficient_points"
+    MESSAGE = "The member does not have enough available points."
+
+
+class LedgerBusy(Conflict):
+    """The member's ledger kept changing under us (optimistic concurrency retries exhausted)."""
+
+    CODE = "ledger_busy"
+    MESSAGE = "The member's points changed concurrently; retry the request."
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a movement comes from: ``kind`` and the id of that thing (purchase id, rule id,
+    campaign id, staff user, reward id, …)."""
+
+    kind: SourceKind
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Lot:
+    lot_id: str
+    points: int
+    """Credited when the lot was created (0 for the debt lot)."""
+    remaining: int
+    """What is left; negative only for the debt lot."""
+    status: LotStatus
+    earned_at: datetime
+    available_at: datetime | None
+    """Pending until then (the return window); None when available at once."""
+    expires_at: datetime | None
+    """None only for the debt lot."""
+    source: Source
+    purchase_id: str | None = None
+    expiring_noticed: bool = False
+    """PointsExpiring was published for this lot (once per lot)."""
+
+    @property
+    def is_debt(self) -> bool:
+        return self.lot_id == DEBT_LOT_ID
+
+
+@dataclass(frozen=True)
+class Balance:
+    """A member's ledger head (one item). ``ledger_id`` is loyalty's pseudonym of the member id:
+    the ledger is always kept under it, and ``member_id`` (the link) is dropped on erasure."""
+
+    ledger_id: str
+    member_id: str | None
+    available: int = 0
+    pending: int = 0
+    debt: int = 0
+    """Points owed (≥ 0): minus the debt lot's ``remaining``."""
+    version: int = 0
+    """0: the item does not exist yet."""
+    lifetime_earned: int = 0
+    earned_by_month: Mapping[str, int] = field(default_factory=dict)
+    """Points earned per mall-local month ``YYYY-MM`` (tier qualification, kept ~2 years)."""
+    spend_by_month: Mapping[str, int] = field(default_factory=dict)
+    """Qualifying spend in cents per mall-local month (tier qualification on spend)."""
+    day: str | None = None
+    """Mall-local date of ``earned_on_day`` (per-day earning cap)."""
+    earned_on_day: int = 0
+    tier: str | None = None
+    tier_floor: str | None = None
+    """Set by staff: the member never goes below this tier (shown as such)."""
+    tier_since: datetime | None = None
+    erased_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LotChange:
+    lot_id: str
+    delta: int
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One immutable ledger entry. ``points`` is signed (credit > 0, debit < 0) and equals the sum
+    of ``lots`` deltas; ``release`` moves points from pending to available (``points`` > 0 is
+    what became available, the pending total drops by as much)."""
+
+    movement_id: str
+    ledger_id: str
+    kind: MovementKind
+    points: int
+    reason: str
+    source: Source
+    actor: str
+    """Who caused it: ``system``, ``integration:<source>``, ``staff:<user>``, ``member``."""
+    at: datetime
+    balance_after: int
+    """Available balance after the movement (may be negative)."""
+    pending_after: int
+    lots: tuple[LotChange, ...]
+    purchase_id: str | None = None
+    reverses: str | None = None
+    """For a reversal: the movement it reverses."""
+    tier_after: str | None = None
+    """Set when this movement moved the member to another tier (in the same transaction)."""
+
+
+@dataclass(frozen=True)
+class LotWrite:
+    """A lot to write: its new state, and the state it must still have (None: a new lot)."""
+
+    lot: Lot
+    expected: Lot | None
+
+
+@dataclass(frozen=True)
+class LedgerChange:
+    before: Balance
+    after: Balance
+    movement: Movement
+    lots: tuple[LotWrite, ...]
+
+    def with_tier(self, tier: str) -> LedgerChange:
+        """The same change, its movement noting the tier it moved the member to."""
+        return replace(self, movement=replace(self.movement, tier_after=tier))
+
+    def with_after(self, after: Balance) -> LedgerChange:
+        """The same change with other bookkeeping on the balance (tier, statistics); the point
+        totals must not change."""
+        if (after.available, after.pending, after.debt) != (
+            self.after.available,
+            self.after.pending,
+            self.after.debt,
+        ):
+            raise ValueError("with_after must not change the point totals")
+        return replace(self, after=after)
+
+
+def new_balance(ledger_id: str, member_id: str | None) -> Balance:
+    return Balance(ledger_id=ledger_id, member_id=member_id)
+
+
+def replace_version(balance: Balance, version: int) -> Balance:
+    """The balance as stored after a write (the repository bumps the version)."""
+    return replace(balance, version=version)
+
+
+def _spend_order(lot: Lot) -> tuple[datetime, datetime, str]:
+    # Oldest first = expires first; lots without expiry (none but the debt lot) never reach here.
+    assert lot.expires_at is not None
+    return (lot.expires_at, lot.earned_at, lot.lot_id)
+
+
+def _debt_lot(balance: Balance, at: datetime, lots: Mapping[str, Lot]) -> Lot:
+    existing = lots.get(DEBT_LOT_ID)
+    if existing is not None:
+        return existing
+    return Lot(
+        lot_id=DEBT_LOT_ID,
+        points=0,
+        remaining=-balance.debt,
+        status="available",
+        earned_at=at,
+        available_at=None,
+        expires_at=None,
+        source=Source("system"),
+    )
+
+
+def _require_positive(points: int) -> None:
+    if points <= 0:
+        raise Unprocessable(fields=[{"field": "points", "message": "Must be a positive integer."}])
+
+
+def _movement(
+    before: Balance,
+    after: Balance,
+    *,
+    movement_id: str,
+    kind: MovementKind,
+    points: int,
+    deltas: Sequence[LotChange],
+    reason: str,
+    source: Source,
+    actor: str,
+    at: datetime,
+    purchase_id: str | None = None,
+    reverses: str | None = None,
+) -> Movement:
+    return Movement(
+        movement_id=movement_id,
+        ledger_id=before.ledger_id,
+        kind=kind,
+        points=points,
+        reason=reason,
+        source=source,
+        actor=actor,
+        at=at,
+        balance_after=after.available,
+        pending_after=after.pending,
+        lots=tuple(deltas),
+        purchase_id=purchase_id,
+        reverses=reverses,
+    )
+
+
+def _credit_available(
+    balance: Balance, lot: Lot, points: int, at: datetime, debt_lot: Lot | None
+) -> tuple[Balance, list[LotWrite], list[LotChange]]:
+    """Make ``points`` of ``lot`` available, paying the debt first. Returns the balance after,
+    the lot writes (lot, then the debt lot if touched) and the per-lot deltas."""
+    pay = min(points, balance.debt)
+    writes: list[LotWrite] = []
+    deltas: list[LotChange] = []
+    if pay:
+        assert debt_lot is not None
+        new_debt = replace(debt_lot, remaining=debt_lot.remaining + pay)
+        writes.append(LotWrite(new_debt, debt_lot))
+        deltas.append(LotChange(DEBT_LOT_ID, pay))
+    after = replace(balance, available=balance.available + points, debt=balance.debt - pay)
+    return after, writes, deltas
+
+
+def earn(
+    balance: Balance,
+    *,
+    points: int,
+    lot_id: str,
+    movement_id: str,
+    at: datetime,
+    expires_at: datetime,
+    available_at: datetime | None = None,
+    kind: Literal["earn", "adjustment", "reversal"] = "earn",
+    reason: str,
+    source: Source,
+    actor: str,
+    purchase_id: str | None = None,
+    reverses: str | None = None,
+    debt_lot: Lot | None = None,
+) -> LedgerChange:
+    """Credit ``points`` in a new lot. With ``available_at`` later than ``at`` the lot is pending
+    (movement kind ``pending``); otherwise it is available at once and pays any debt first (the
+    debt lot is then rewritten: pass it as ``debt_lot`` when the balance has debt, or it is
+    rebuilt from ``balance.debt``)."""
+    _require_positive(points)
+    is_pending = available_at is not None and available_at > at
+    lot = Lot(
+        lot_id=lot_id,
+        points=points,
+        remaining=points,
+        status="pending" if is_pending else "available",
+        earned_at=at,
+        available_at=available_at if is_pending else None,
+        expires_at=expires_at,
+        source=source,
+        purchase_id=purchase_id,
+    )
+    counted = balance
+    if kind == "earn":
+        counted = replace(balance, lifetime_earned=balance.lifetime_earned + points)
+    if is_pending:
+        after = replace(counted, pending=counted.pending + points)
+        return LedgerChange(
+            before=balance,
+            after=after,
+            movement=_movement(
+                balance,
+                after,
+                movement_id=movement_id,
+                kind="pending",
+                points=points,
+                deltas=[LotChange(lot_id, points)],
+                reason=reason,
+                source=source,
+                actor=actor,
+                at=at,
+                purchase_id=purchase_id,
+                reverses=reverses,
+            ),
+            lots=(LotWrite(lot, None),),
+        )
+    debt = _debt_lot(balance, at, {DEBT_LOT_ID: debt_lot} if debt_lot else {}) if balance.debt else None
+    after, writes, debt_deltas = _credit_available(counted, lot, points, at, debt)
+    pay = sum(d.delta for d in debt_deltas)
+    lot = replace(lot, remaining=points - pay)
+    return LedgerChange(
+        before=balance,
+        after=after,
+        movement=_movement(
+            balance,
+            after,
+            movement_id=movement_id,
+            kind=kind,
+            points=points,
+            deltas=[LotChange(lot_id, points - pay), *debt_deltas],
+            reason=reason,
+            source=source,
+            actor=actor,
+            at=at,
+            purchase_id=purchase_id,
+            reverses=reverses,
+        ),
+        lots=(LotWrite(lot, None), *writes),
+    )
+
+
+def release(
+    balance: Balance, lot: Lot, *, movement_id: str, at: datetime, debt_lot: Lot | None = None
+) -> LedgerChange | None:
+    """A pending lot whose return window ended becomes available (paying any debt first); None
+    when there is nothing to release (already released, clawed back to zero, not due)."""
+    if lot.status != "pending" or lot.available_at is None or lot.available_at > at:
+        return None
+    points = lot.remaining
+    released = replace(lot, status="available")
+    moved = replace(balance, pending=balance.pending - points)
+    debt = _debt_lot(balance, at, {DEBT_LOT_ID: debt_lot} if debt_lot else {}) if balance.debt else None
+    after, writes, debt_deltas = _credit_available(moved, released, points, at, debt)
+    pay = sum(d.delta for d in debt_deltas)
+    released = replace(released, remaining=points - pay)
+    return LedgerChange(
+        before=balance,
+        after=after,
+        movement=_movement(
+            balance,
+            after,
+            movement_id=movement_id,
+            kind="release",
+            points=points,
+            # The lot's delta is what left it for the debt; ``points`` moved pending → available.
+            deltas=[LotChange(lot.lot_id, -pay), *debt_deltas] if pay else [LotChange(lot.lot_id, 0)],
+            reason="return_window_ended",
+            source=Source("system"),
+            actor="system",
+            at=at,
+            purchase_id=lot.purchase_id,
+        ),
+        lots=(LotWrite(released, lot), *writes),
+    )
+
+
+def release_points_moved(movement: Movement) -> int:
+    """How many points a release made available (its ``points``)."""
+    return movement.points if movement.kind == "release" else 0
+
+
+def debit(
+    balance: Balance,
+    lots: Iterable[Lot],
+    *,
+    points: int,
+    kind: Literal["redeem", "refund_clawback", "adjustment", "reversal"],
+    movement_id: str,
+    at: datetime,
+    reason: str,
+    source: Source,
+    actor: str,
+    first: Sequence[str] = (),
+    allow_negative: bool = False,
+    purchase_id: str | None = None,
+    reverses: str | None = None,
+) -> LedgerChange:
+    """Take ``points``: first from the lots named in ``first`` (pending or available, in that
+    order — a refund takes back its purchase's lots), then from available lots oldest first.
+    A shortfall raises :class:`InsufficientPoints`, or with ``allow_negative`` goes to the debt
+    lot (the balance turns negative, visibly).
+
+    ``lots`` are the member's open lots (at least every available lot with points left, the
+    lots in ``first`` and the debt lot if there is debt)."""
+    _require_positive(points)
+    by_id = {lot.lot_id: lot for lot in lots}
+    usable = [lot for lot in by_id.values() if not lot.is_debt and lot.remaining > 0]
+    usable = [lot for lot in usable if lot.expires_at is None or lot.expires_at > at]
+    named = [by_id[i] for i in first if i in by_id and by_id[i].remaining > 0 and not by_id[i].is_debt]
+    named_ids = {lot.lot_id for lot in named}
+    rest = sorted(
+        (lot for lot in usable if lot.status == "available" and lot.lot_id not in named_ids), key=_spend_order
+    )
+    covered = sum(lot.remaining for lot in named) + sum(lot.remaining for lot in rest)
+    if covered < points and not allow_negative:
+        raise InsufficientPoints()
+
+    left = points
+    writes: list[LotWrite] = []
+    deltas: list[LotChange] = []
+    available, pending = balance.available, balance.pending
+    for lot in [*named, *rest]:
+        if left == 0:
+            break
+        take = min(lot.remaining, left)
+        left -= take
+        writes.append(LotWrite(replace(lot, remaining=lot.remaining - take), lot))
+        deltas.append(LotChange(lot.lot_id, -take))
+        if lot.status == "pending":
+            pending -= take
+        else:
+            available -= take
+    debt = balance.debt
+    if left:
+        debt_lot = _debt_lot(balance, at, by_id)
+        expected = by_id.get(DEBT_LOT_ID)
+        writes.append(LotWrite(replace(debt_lot, remaining=debt_lot.remaining - left), expected))
+        deltas.append(LotChange(DEBT_LOT_ID, -left))
+        available -= left
+        debt += left
+    if len(writes) > MAX_LOTS_PER_CHANGE:
+        raise Unprocessable(
+            fields=[{"field": "points", "message": "Touches too many lots at once; split the request."}]
+        )
+    after = replace(balance, available=available, pending=pending, debt=debt)
+    if kind == "refund_clawback":
+        # Clawed-back points were never really earned: the lifetime figure follows.
+        after = replace(after, lifetime_earned=max(0, after.lifetime_earned - points))
+    return LedgerChange(
+        before=balance,
+        after=after,
+        movement=_movement(
+            balance,
+            after,
+            movement_id=movement_id,
+            kind=kind,
+            points=-points,
+            deltas=deltas,
+            reason=reason,
+            source=source,
+            actor=actor,
+            at=at,
+            purchase_id=purchase_id,
+            reverses=reverses,
+        ),
+        lots=tuple(writes),
+    )
+
+
+def expire(balance: Balance, lot: Lot, *, movement_id: str, at: datetime) -> LedgerChange | None:
+    """The lot's expiry passed: what is left of it leaves the balance (pending points too). None
+    when there is nothing to expire (not due, already expired, nothing left)."""
+    if lot.is_debt or lot.expires_at is None or lot.expires_at > at or lot.status == "expired":
+        return None
+    if lot.remaining <= 0:
+        return None
+    points = lot.remaining
+    if lot.status == "pending":
+        after = replace(balance, pending=balance.pending - points)
+    else:
+        after = replace(balance, available=balance.available - points)
+    expired = replace(lot, remaining=0, status="expired")
+    return LedgerChange(
+        before=balance,
+        after=after,
+        movement=_movement(
+            balance,
+            after,
+            movement_id=movement_id,
+            kind="expire",
+            points=-points,
+            deltas=[LotChange(lot.lot_id, -points)],
+            reason="expired",
+            source=Source("system"),
+            actor="system",
+            at=at,
+            purchase_id=lot.purchase_id,
+        ),
+        lots=(LotWrite(expired, lot),),
+    )
+
+
+def reverse(
+    balance: Balance,
+    lots: Iterable[Lot],
+    original: Movement,
+    *,
+    movement_id: str,
+    at: datetime,
+    reason: str,
+    source: Source,
+    actor: str,
+    fallback_expires_at: datetime,
+) -> LedgerChange:
+    """Undo ``original``. A debit (a redemption, a negative adjustment) is credited back to the
+    lots it took from while they are still open; what belonged to lots that expired or were
+    removed since comes back in a new lot ``R<movement_id>`` expiring at ``fallback_expires_at``.
+    A credit is taken back from the lots it created first (negative balance allowed: the points
+    may have been spent)."""
+    by_id = {lot.lot_id: lot for lot in lots}
+    if original.points > 0:
+        return debit(
+            balance,
+            by_id.values(),
+            points=original.points,
+            kind="reversal",
+            movement_id=movement_id,
+            at=at,
+            reason=reason,
+            source=source,
+            actor=actor,
+            first=[c.lot_id for c in original.lots if c.delta > 0],
+            allow_negative=True,
+            purchase_id=original.purchase_id,
+            reverses=original.movement_id,
+        )
+    if original.points == 0:
+        raise Unprocessable(fields=[{"field": "movement_id", "message": "Nothing to reverse."}])
+    writes: list[LotWrite] = []
+    deltas: list[LotChange] = []
+    available, pending = balance.available, balance.pending
+    leftover = 0
+    for change in original.lots:
+        if change.delta >= 0:
+            continue
+        lot = by_id.get(change.lot_id)
+        back = -change.delta
+        open_lot = lot is not None and lot.status != "expired" and (lot.expires_at or at) > at
+        if lot is None or not open_lot or lot.is_debt:
+            leftover += back
+            continue
+        writes.append(LotWrite(replace(lot, remaining=lot.remaining + back), lot))
+        deltas.append(LotChange(lot.lot_id, back))
+        if lot.status == "pending":
+            pending += back
+        else:
+            available += back
+    after = replace(balance, available=available, pending=pending)
+    if leftover:
+        restored = Lot(
+            lot_id=f"R{movement_id}",
+            points=leftover,
+            remaining=leftover,
+            status="available",
+            earned_at=at,
+            available_at=None,
+            expires_at=fallback_expires_at,
+            source=source,
+        )
+        writes.append(LotWrite(restored, None))
+        deltas.append(LotChange(restored.lot_id, leftover))
+        after = replace(after, available=after.available + leftover)
+    total = -original.points
+    return LedgerChange(
+        before=balance,
+        after=after,
+        movement=_movement(
+            balance,
+            after,
+            movement_id=movement_id,
+            kind="reversal",
+            points=total,
+            deltas=deltas,
+            reason=reason,
+            source=source,
+            actor=actor,
+            at=at,
+            purchase_id=original.purchase_id,
+            reverses=original.movement_id,
+        ),
+        lots=tuple(writes),
+    )
+
+
+def check_invariants(balance: Balance, lots: Iterable[Lot]) -> list[str]:
+    """What is wrong between a balance and its lots (empty: consistent)."""
+    problems: list[str] = []
+    all_lots = list(lots)
+    available = sum(lot.remaining for lot in all_lots if lot.status == "available")
+    pending = sum(lot.remaining for lot in all_lots if lot.status == "pending")
+    debt_lot = next((lot for lot in all_lots if lot.is_debt), None)
+    if balance.available != available:
+        problems.append(f"available {balance.available} != sum of available lots {available}")
+    if balance.pending != pending:
+        problems.append(f"pending {balance.pending} != sum of pending lots {pending}")
+    if balance.debt != (-debt_lot.remaining if debt_lot else 0):
+        problems.append(f"debt {balance.debt} != debt lot")
+    for lot in all_lots:
+        if lot.remaining < 0 and not lot.is_debt:
+            problems.append(f"lot {lot.lot_id} is negative")
+        if lot.status == "expired" and lot.remaining:
+            problems.append(f"expired lot {lot.lot_id} still holds {lot.remaining}")
+    return problems
+
+
+def apply_to_lots(lots: Mapping[str, Lot], change: LedgerChange) -> dict[str, Lot]:
+    """The lots after ``change`` (what the repository does, for fakes and tests)."""
+    result = dict(lots)
+    for write in change.lots:
+        result[write.lot.lot_id] = write.lot
+    return result
+
+
+# --- posting with optimistic concurrency ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventsOut:
+    """Events to publish with the change (outbox items in the same transaction)."""
+
+    events: Sequence[EventData]
+    correlation_id: str
+    producer: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """``posted``; ``conflict`` — the balance (or a lot) changed since it was read: re-read,
+    recompute, retry; ``replayed`` — the idempotency key was used before (``previous`` holds
+    what that posting stored); ``extra_failed`` — one of the caller's own items failed its
+    condition (``extra_failed_indexes`` are positions in the caller's ``extra`` list)."""
+
+    status: str
+    extra_failed_indexes: tuple[int, ...] = ()
+    previous: Mapping[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "posted"
+
+
+@dataclass(frozen=True)
+class Posted:
+    movement: Movement
+    balance: Balance
+    replayed: bool = False
+
+
+class LedgerReader(Protocol):
+    def get_balance(self, ledger_id: str) -> Balance | None: ...
+
+    def open_lots(self, ledger_id: str) -> list[Lot]:
+        """Lots with points left (pending or available), and the debt lot if any."""
+
+
+class LedgerStore(LedgerReader, Protocol):
+    def get_lots(self, ledger_id: str, lot_ids: Sequence[str]) -> dict[str, Lot]: ...
+
+    def post(
+        self,
+        change: LedgerChange,
+        *,
+        extra: Sequence[Mapping[str, Any]] = (),
+        idempotency_key: str | None = None,
+        events: EventsOut | None = None,
+    ) -> PostResult: ...
+
+
+class ExtraItemsFailed(Exception):
+    """One of the caller's own transaction items failed its condition (nothing was written)."""
+
+    def __init__(self, indexes: tuple[int, ...]) -> None:
+        self.indexes = indexes
+        super().__init__(f"caller's transaction items failed: {indexes}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What :func:`post_movement` did: ``change`` is None when ``compute`` had nothing to do or
+    when the idempotency key was used before (``replayed``; ``previous`` = the stored result:
+    ``movement_id``, ``balance_after``, ``points``)."""
+
+    change: LedgerChange | None
+    replayed: bool = False
+    previous: Mapping[str, Any] | None = None
+
+
+def post_movement(
+    store: LedgerStore,
+    ledger_id: str,
+    member_id: str | None,
+    compute: Callable[[Balance], LedgerChange | None],
+    *,
+    extra: Callable[[LedgerChange], Sequence[Mapping[str, Any]]] | None = None,
+    events: Callable[[LedgerChange], EventsOut | None] | None = None,
+    idempotency_key: str | None = None,
+    attempts: int = 6,
+) -> Outcome:
+    """Read the balance (a new member starts at zero), ``compute`` the change, write it with the
+    caller's ``extra`` items and ``events`` in one transaction conditioned on the version read;
+    on a conflict start again from a fresh read (optimistic concurrency).
+
+    ``compute`` may read lots through ``store`` (``open_lots``/``get_lots``) and raise domain
+    errors (:class:`InsufficientPoints`); returning None means nothing to do. Raises
+    :class:`ExtraItemsFailed` when one of the caller's items failed its condition and
+    :class:`LedgerBusy` after ``attempts`` conflicts."""
+    for _ in range(attempts):
+        balance = store.get_balance(ledger_id) or new_balance(ledger_id, member_id)
+        change = compute(balance)
+        if change is None:
+            return Outcome(None)
+        result = store.post(
+            change,
+            extra=extra(change) if extra else (),
+            idempotency_key=idempotency_key,
+            events=events(change) if events else None,
+        )
+        if result.status == "posted":
+            return Outcome(change)
+        if result.status == "replayed":
+            return Outcome(None, replayed=True, previous=result.previous)
+        if result.status == "extra_failed":
+            raise ExtraItemsFailed(result.extra_failed_indexes)
+    raise LedgerBusy()

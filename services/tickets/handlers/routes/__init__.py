@@ -1,0 +1,1 @@
+"""Routers of TicketsApiFunction, one per area."""

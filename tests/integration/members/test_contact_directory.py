@@ -1,0 +1,211 @@
+"""The contact directory on moto, through the invoke path: campaigns' real channel adapters ask
+``MembersContactDirectoryFunction`` (a moto Lambda whose invocations run the members handler
+in-process) for a registered member's phone and openid, send through SNS / WeChat, and members'
+audit log holds one ``contact_lookup`` entry per read; erased and unknown members, and e-mail
+(not collected), get no address — the send fails ``no_address``, nothing is sent."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+import pytest
+from moto.awslambda.models import LambdaFunction
+from moto.sns.models import sns_backends
+
+from services.campaigns.dal.channels import (
+    MembersContactDirectory,
+    SesEmailAdapter,
+    SnsSmsAdapter,
+    WeChatSubscribeAdapter,
+)
+from services.campaigns.handlers.dispatch import adapters_from
+from services.campaigns.logic.dispatch import OutgoingMessage, ProviderError
+from services.campaigns.models.settings import DispatchSettings
+from services.members.handlers import contact_directory
+from tests.integration.helpers import ACCOUNT, FakeContext, aws
+from tests.integration.members.identity_support import (
+    call,
+    identity_env,  # noqa: F401 - fixture
+    items,
+    login,
+    member_event,
+    register,
+)
+
+pytestmark = pytest.mark.usefixtures("identity_env")
+
+FUNCTION = "mallcrm-test-members-contact-directory"
+
+
+def _in_process(self: LambdaFunction, event: str | dict[str, Any] | None = None) -> tuple[str, bool, str]:
+    """moto would run the function in Docker: run the members handler here, as Lambda would."""
+    payload = event if isinstance(event, dict) else json.loads(event or "{}")
+    try:
+        result = contact_directory.handler(payload, FakeContext(function_name=FUNCTION))
+    except Exception as exc:
+        return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}), True, ""
+    return json.dumps(result), False, ""
+
+
+@pytest.fixture(autouse=True)
+def directory_function(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    request.getfixturevalue("identity_env")  # moto and the members table first
+    monkeypatch.setattr(LambdaFunction, "_invoke_lambda", _in_process)
+    role = aws("iam").create_role(
+        RoleName="contact-directory",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    return str(
+        aws("lambda").create_function(
+            FunctionName=FUNCTION,
+            Runtime="python3.12",
+            Role=role,
+            Handler="handler.handler",
+            Code={"ZipFile": archive.getvalue()},
+        )["FunctionArn"]
+    )
+
+
+def message(member_id: str, send_id: str = "cmp#C1#m") -> OutgoingMessage:
+    return OutgoingMessage(
+        send_id=send_id,
+        member_id=member_id,
+        channel="sms",
+        kind="marketing",
+        title="周末",
+        body="您好 周末全场8折",
+        link=None,
+        campaign_id="C1",
+        topic=None,
+    )
+
+
+def audit_entries(member_id: str) -> list[dict[str, Any]]:
+    return [i for i in items() if i["pk"] == f"AUDIT#{member_id}" and i.get("action") == "contact_lookup"]
+
+
+def sms_sent() -> list[tuple[str, str]]:
+    backend = sns_backends[ACCOUNT]["us-east-1"]
+    return [(phone, text) for phone, text in backend.sms_messages.values()]
+
+
+def test_sms_goes_to_the_registered_phone_and_the_read_is_audited(directory_function: str) -> None:
+    member_id, _ = register("o-alice", phone="13812341234")
+    adapter = SnsSmsAdapter(MembersContactDirectory(directory_function))
+
+    delivery = adapter.send(message(member_id, send_id=f"cmp#C1#{member_id}"))
+
+    assert delivery.provider_message_id
+    assert sms_sent() == [("+8613812341234", "您好 周末全场8折")]
+    [entry] = audit_entries(member_id)
+    assert entry["actor_sub"] == "campaigns.dispatch" and entry["actor_kind"] == "integration"
+    assert entry["fields"] == ["sms"] and entry["reason"] == f"cmp#C1#{member_id}"
+    assert "13812341234" not in json.dumps(entry)
+
+
+def test_wechat_goes_to_the_openid_sealed_at_the_first_login_after_registration(
+    directory_function: str,
+) -> None:
+    member_id, _ = register("o-bob", phone="13812345678")
+    posted: list[dict[str, Any]] = []
+
+    def post(url: str, payload: dict[str, Any]) -> dict[str, Any]:
+        posted.append(payload)
+        return {"errcode": 0, "msgid": 7}
+
+    adapter = WeChatSubscribeAdapter(
+        MembersContactDirectory(directory_function), "TPL", token_provider=lambda: "tok", http_post=post
+    )
+    # Registration knows only the openid's keyed hash: nothing to send to yet.
+    with pytest.raises(ProviderError) as refused:
+        adapter.send(message(member_id))
+    assert refused.value.reason == "no_address" and not refused.value.retryable
+    assert posted == []
+
+    login("o-bob")  # the mini-program's next wx.login(): the openid is sealed into the profile
+    profile = next(i for i in items() if i["pk"] == f"MEMBER#{member_id}" and i["sk"] == "PROFILE")
+    assert "wechat_openid_ct" in profile and "o-bob" not in json.dumps(profile)
+
+    login("o-bob")  # later logins read the profile and write nothing
+    again = next(i for i in items() if i["pk"] == f"MEMBER#{member_id}" and i["sk"] == "PROFILE")
+    assert again["wechat_openid_ct"] == profile["wechat_openid_ct"]
+
+    adapter.send(message(member_id))
+    assert [p["touser"] for p in posted] == ["o-bob"]
+    assert [e["fields"] for e in audit_entries(member_id)] == [["wechat"], ["wechat"]]
+
+
+def test_email_is_not_held_so_nothing_is_sent(directory_function: str) -> None:
+    member_id, _ = register("o-carol", phone="13812340000")
+    adapter = SesEmailAdapter(MembersContactDirectory(directory_function), "mall@example.com")
+    with pytest.raises(ProviderError) as refused:
+        adapter.send(message(member_id))
+    assert refused.value.reason == "no_address"
+    assert [e["fields"] for e in audit_entries(member_id)] == [["email"]]
+
+
+def test_erased_and_unknown_members_get_no_address(directory_function: str) -> None:
+    member_id, context = register("o-dave", phone="13812349999")
+    status, _ = call(member_event("DELETE", "/v1/members/me", context))
+    assert status == 204
+    directory = MembersContactDirectory(directory_function)
+
+    assert directory.address(member_id, "sms", "cmp#C1#x") is None
+    assert directory.address("01HZZZZZZZZZZZZZZZZZZZZZZZ", "sms", "cmp#C1#y") is None
+    raw = aws("lambda").invoke(
+        FunctionName=directory_function,
+        Payload=json.dumps({"member_id": member_id, "channel": "sms", "purpose": "p"}).encode(),
+    )
+    assert json.loads(raw["Payload"].read()) == {"found": False, "reason": "erased"}
+    adapter = SnsSmsAdapter(directory)
+    with pytest.raises(ProviderError):
+        adapter.send(message(member_id))
+    assert sms_sent() == []
+
+
+def test_a_malformed_request_is_refused_and_a_failing_directory_is_retryable(directory_function: str) -> None:
+    directory = MembersContactDirectory(directory_function)
+    with pytest.raises(ProviderError) as refused:
+        directory.address("01HX9ZK3M5N7P9Q1R3S5T7V9WX", "inbox", "p")
+    assert refused.value.reason == "contact_directory_refused" and not refused.value.retryable
+
+    with pytest.raises(ProviderError) as unavailable:
+        MembersContactDirectory("mallcrm-test-no-such-function").address(
+            "01HX9ZK3M5N7P9Q1R3S5T7V9WX", "sms", "p"
+        )
+    assert unavailable.value.retryable
+
+
+def test_dispatch_in_aws_mode_uses_the_directory_for_every_real_channel(
+    directory_function: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = DispatchSettings.model_validate(
+        {
+            "stage": "test",
+            "service_name": "campaigns",
+            "event_bus_name": "bus",
+            "table_name": "campaigns",
+            "dispatch_queue_url": "https://sqs/q",
+            "due_function_arn": "arn:due",
+            "scheduler_role_arn": "arn:role",
+            "channel_mode": "aws",
+            "contact_directory_function": directory_function,
+            "email_from": "mall@example.com",
+            "wechat_template_id": "TPL",
+        }
+    )
+    adapters = adapters_from(settings)
+    directories = {name: getattr(a, "contacts", None) for name, a in adapters.items()}
+    assert {n: type(d).__name__ for n, d in directories.items() if d} == {
+        "sms": "MembersContactDirectory",
+        "email": "MembersContactDirectory",
+        "wechat": "MembersContactDirectory",
+    }
+    with pytest.raises(RuntimeError, match="CONTACT_DIRECTORY_FUNCTION"):
+        adapters_from(settings.model_copy(update={"contact_directory_function": None}))

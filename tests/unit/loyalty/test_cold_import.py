@@ -1,0 +1,59 @@
+"""What loyalty's handler modules import when Lambda loads them (issue 2's cold-import target).
+
+The figures live in docs/performance.md; these tests pin the structure that gives them: the API
+registers every route without loading the ledger, wallet or DynamoDB modules (each route imports
+what it uses when it runs), and the plate projection's consumer loads only its own small DAL.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _imported_by(module: str) -> set[str]:
+    code = f"import json, sys\nimport {module}\nprint(json.dumps(sorted(sys.modules)))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120
+    )
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_the_api_loads_no_logic_or_dal_module_at_import() -> None:
+    loaded = _imported_by("services.loyalty.handlers.api")
+    assert "services.loyalty.handlers.routes.coupons" in loaded  # the routes are registered
+    heavy = sorted(m for m in loaded if m.startswith(("services.loyalty.logic", "services.loyalty.dal")))
+    assert heavy == []
+    assert "boto3" not in loaded and "shared.events.loyalty" not in loaded
+
+
+@pytest.mark.parametrize(
+    ("module", "absent"),
+    [
+        (
+            "services.loyalty.handlers.on_member_vehicles",
+            ("services.loyalty.dal.parking", "services.loyalty.dal.ledger", "services.loyalty.logic.ledger"),
+        ),
+        ("services.loyalty.handlers.stream_publisher", ("services.loyalty.dal.ledger",)),
+    ],
+)
+def test_a_consumer_loads_only_what_it_needs(module: str, absent: tuple[str, ...]) -> None:
+    loaded = _imported_by(module)
+    assert not [m for m in absent if m in loaded]
+
+
+def test_models_build_their_validators_on_first_use() -> None:
+    code = (
+        "import json\nfrom services.loyalty.models import coupons, earning\n"
+        "print(json.dumps([coupons.Coupon.__pydantic_complete__, earning.Tier.__pydantic_complete__]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == [False, False]

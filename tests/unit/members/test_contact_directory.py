@@ -1,0 +1,161 @@
+"""The contact directory's logic: one address per channel, found: false with a reason, a
+validation error for a bad request, an audit entry for every answered request (before the vault
+opens), and no plaintext key left in the session afterwards."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from services.members.logic.contacts import OPENID_ATTRIBUTE, OPENID_FIELD, ContactDeps, resolve_contact
+from services.members.logic.vault import VaultError, VaultSession
+
+KEY = os.urandom(32)
+NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+MEMBER = "01HX9ZK3M5N7P9Q1R3S5T7V9WX"
+
+
+class Keys:
+    def generate(self, member_id: str) -> tuple[bytes, bytes]:
+        return KEY, b"wrapped"
+
+    def unwrap(self, member_id: str, wrapped: bytes) -> bytes:
+        assert wrapped == b"wrapped"
+        return KEY
+
+
+class Store:
+    def __init__(self, profile: dict[str, Any] | None, wrapped: bytes | None = b"wrapped") -> None:
+        self.profile = profile
+        self.wrapped = wrapped
+        self.audit: list[dict[str, Any]] = []
+        self.reads = 0
+
+    def profile_and_key(self, member_id: str) -> tuple[dict[str, Any] | None, bytes | None]:
+        self.reads += 1
+        return self.profile, self.wrapped
+
+    def put_audit(self, entry: dict[str, Any]) -> None:
+        self.audit.append(entry)
+
+
+def sealed_profile(**extra: str) -> dict[str, Any]:
+    vault = VaultSession(Keys())
+    vault.new_key(MEMBER)
+    profile: dict[str, Any] = {
+        "status": "active",
+        **vault.seal(MEMBER, {"phone": "+8613812341234", "name": "张三"}),
+    }
+    profile[OPENID_ATTRIBUTE] = vault.seal_one(MEMBER, OPENID_FIELD, "o-openid-1")
+    profile.update(extra)
+    return profile
+
+
+def ask(store: Store, vault: VaultSession | None = None, **payload: Any) -> dict[str, Any]:
+    body = {"member_id": MEMBER, "channel": "sms", "purpose": "cmp#C1#" + MEMBER, **payload}
+    deps = ContactDeps(store=store, vault=vault or VaultSession(Keys()), now=NOW, new_id=lambda: "01AUDIT")
+    return resolve_contact(body, deps)
+
+
+def test_sms_gets_the_phone_in_e164_and_the_read_is_audited() -> None:
+    store = Store(sealed_profile())
+    vault = VaultSession(Keys())
+    assert ask(store, vault) == {"found": True, "channel": "sms", "address": "+8613812341234"}
+    assert store.audit == [
+        {
+            "pk": f"AUDIT#{MEMBER}",
+            "sk": "2026-11-23T01:00:00.000000Z#01AUDIT",
+            "entity": "audit",
+            "member_id": MEMBER,
+            "actor_kind": "integration",
+            "actor_sub": "campaigns.dispatch",
+            "actor_roles": None,
+            "action": "contact_lookup",
+            "fields": ["sms"],
+            "reason": "cmp#C1#" + MEMBER,
+            "at": "2026-11-23T01:00:00.000000Z",
+        }
+    ]
+    assert vault._plain == {}  # the data key does not outlive the request
+
+
+def test_wechat_gets_the_sealed_openid() -> None:
+    assert ask(Store(sealed_profile()), channel="wechat") == {
+        "found": True,
+        "channel": "wechat",
+        "address": "o-openid-1",
+    }
+
+
+def test_email_is_a_channel_members_does_not_hold() -> None:
+    store = Store(sealed_profile())
+    assert ask(store, channel="email") == {"found": False, "reason": "channel_not_held"}
+    assert [e["fields"] for e in store.audit] == [["email"]]
+
+
+def test_wechat_before_the_openid_was_sealed_is_not_held() -> None:
+    profile = sealed_profile()
+    del profile[OPENID_ATTRIBUTE]
+    assert ask(Store(profile), channel="wechat") == {"found": False, "reason": "channel_not_held"}
+
+
+@pytest.mark.parametrize(
+    ("profile", "wrapped", "reason"),
+    [
+        (None, None, "missing"),
+        ({"status": "erased", "erased_at": "2026-11-01T00:00:00Z"}, None, "erased"),
+        # A tombstone written while a stale data key read raced the erasure still answers erased.
+        ({"status": "erased"}, b"wrapped", "erased"),
+    ],
+)
+def test_missing_and_erased_members(
+    profile: dict[str, Any] | None, wrapped: bytes | None, reason: str
+) -> None:
+    store = Store(profile, wrapped)
+    assert ask(store) == {"found": False, "reason": reason}
+    assert len(store.audit) == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"channel": "inbox"}, "channel"),
+        ({"channel": "fax"}, "channel"),
+        ({"purpose": ""}, "purpose"),
+        ({"member_id": "../etc"}, "member_id"),
+        ({"extra": 1}, "extra"),
+    ],
+)
+def test_a_malformed_request_is_refused_without_reading_or_auditing(
+    payload: dict[str, Any], field: str
+) -> None:
+    store = Store(sealed_profile())
+    answer = ask(store, **payload)
+    assert answer["error"]["code"] == "validation_failed"
+    assert field in answer["error"]["fields"]
+    assert store.reads == 0 and store.audit == []
+
+
+def test_a_blob_that_does_not_open_fails_the_invocation_and_forgets_the_key() -> None:
+    profile = sealed_profile()
+    profile["phone_ct"] = profile["name_ct"]  # another field's blob: bound to "name", must not open
+    vault = VaultSession(Keys())
+    with pytest.raises(VaultError):
+        ask(Store(profile), vault)
+    assert vault._plain == {}
+
+
+def test_the_audit_entry_is_written_before_the_vault_is_opened() -> None:
+    class FailingAudit(Store):
+        def put_audit(self, entry: dict[str, Any]) -> None:
+            raise RuntimeError("DynamoDB down")
+
+    class NoUnwrap(Keys):
+        def unwrap(self, member_id: str, wrapped: bytes) -> bytes:
+            raise AssertionError("unwrapped before the audit entry was written")
+
+    with pytest.raises(RuntimeError, match="DynamoDB down"):
+        ask(FailingAudit(sealed_profile()), VaultSession(NoUnwrap()))

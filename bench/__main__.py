@@ -25,7 +25,9 @@ from typing import Any
 
 from bench.common import Table
 
-BENCHMARKS = ("imports", "boot", "overhead", "calls", "scoring", "tickets", "campaigns", "loyalty")
+BENCHMARKS = (
+    "imports", "boot", "overhead", "calls", "scoring", "tickets", "campaigns", "loyalty", "dispatch"
+)  # fmt: skip
 
 
 def machine() -> dict[str, Any]:
@@ -71,6 +73,7 @@ def _runners(quick: bool) -> dict[str, Callable[[], list[Table]]]:
     from bench import (
         aws_calls,
         boot,
+        campaigns_dispatch,
         campaigns_launch,
         cold_imports,
         loyalty_purchase,
@@ -89,6 +92,7 @@ def _runners(quick: bool) -> dict[str, Callable[[], list[Table]]]:
             "tickets": lambda: tickets_kb.run(segmenter_runs=2),
             "campaigns": lambda: campaigns_launch.run(members=campaigns_launch.QUICK_MEMBERS),
             "loyalty": lambda: loyalty_purchase.run(stub_n=100, sustained=40, members=10),
+            "dispatch": lambda: campaigns_dispatch.run(rounds=campaigns_dispatch.QUICK_ROUNDS),
         }
     return {
         "imports": cold_imports.run,
@@ -99,6 +103,7 @@ def _runners(quick: bool) -> dict[str, Callable[[], list[Table]]]:
         "tickets": tickets_kb.run,
         "campaigns": lambda: campaigns_launch.run(members=campaigns_launch.BENCH_MEMBERS),
         "loyalty": loyalty_purchase.run,
+        "dispatch": campaigns_dispatch.run,
     }
 
 

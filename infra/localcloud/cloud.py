@@ -252,7 +252,7 @@ class LocalCloud:
 
     def _install_outbox_logger(self) -> None:
         """Local fake channel adapters log each message on ``mallcrm.local_outbox`` with
-        ``extra={"outbox": {...}}`` (see /work/briefs/outbox.md); this turns those records into
+        ``extra={"outbox": {...}}`` (see docs/contracts/outbox.md); this turns those records into
         :attr:`outbox` entries. Functions run in this process, so a logging handler is all it takes."""
         handler = _OutboxLogHandler(self)
         outbox_logger = logging.getLogger(OUTBOX_LOGGER)

@@ -152,7 +152,7 @@ class MemberExportRequested(EventData):
     Each service writes one JSON object ``<object_prefix><service>.json`` (``loyalty.json``,
     ``tickets.json``, ``campaigns.json``) to the members' export bucket (``MEMBER_EXPORTS_BUCKET``),
     before ``expires_at``; overwriting is fine (idempotent). Members lists the prefix and hands the
-    member download links (/work/briefs/export.md). No personal data in the event.
+    member download links (docs/contracts/export.md). No personal data in the event.
     """
 
     SOURCE = MEMBERS
@@ -173,7 +173,7 @@ class MemberExportRequested(EventData):
 
 class MemberVehiclesChanged(EventData):
     """Car plates were linked to or unlinked from a member (proposed by loyalty, produced by members;
-    /work/briefs/plates.md). Keyed hashes only (``vehicle_ref`` = the plate's lookup hash,
+    docs/contracts/plates.md). Keyed hashes only (``vehicle_ref`` = the plate's lookup hash,
     HMAC-SHA256 under members' lookup pepper), never a plate: loyalty keeps a plate → member
     projection for parking benefits without reading members' table."""
 
@@ -195,7 +195,7 @@ class MemberBirthdayToday(EventData):
     """It is the member's birthday (``day`` mode) or birthday month (``month`` mode, sent on the 1st).
 
     Published by the daily birthday job (09:00 mall time) at most once per member per year of
-    ``birthday_on`` (contract F; /work/briefs/birthdays.md). ``birthday_on`` is this year's birthday
+    ``birthday_on`` (contract F; docs/contracts/birthdays.md). ``birthday_on`` is this year's birthday
     as a local date — Feb 29 births on Feb 28 in common years. No date of birth, no PII.
     """
 

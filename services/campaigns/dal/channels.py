@@ -4,7 +4,7 @@ in-app inbox — and the local fakes that record what they were asked to send.
 ``CHANNEL_MODE=local`` (the local cloud, tests, dev) uses :class:`LocalOutboxAdapter` for SMS,
 e-mail and WeChat: nothing leaves the machine, every message is recorded on the
 ``mallcrm.local_outbox`` logger, which the local cloud turns into ``GET /_local/outbox`` entries
-(see /work/briefs/outbox.md). The inbox is real in both modes (it is our own table).
+(see docs/contracts/outbox.md). The inbox is real in both modes (it is our own table).
 
 ``CHANNEL_MODE=aws`` uses the real providers, which need the member's address (phone, e-mail,
 WeChat openid): :class:`MembersContactDirectory` asks members' contact directory at send time, so

@@ -1,6 +1,6 @@
 """CampaignsOnMemberExportFunction: MemberExportRequested (members; rule → queue → here) →
 campaigns' part of the member's data export, ``<object_prefix>campaigns.json`` in the members'
-export bucket (/work/briefs/export.md). Idempotent: the object is overwritten with a newer
+export bucket (docs/contracts/export.md). Idempotent: the object is overwritten with a newer
 snapshot of the same data; an expired request is skipped; an erased or unknown member gets
 ``"data": null``."""
 

@@ -1,4 +1,4 @@
-"""Campaigns' part of a member's data export (PIPL Art. 45; /work/briefs/export.md's contract):
+"""Campaigns' part of a member's data export (PIPL Art. 45; docs/contracts/export.md's contract):
 what campaigns holds about the member, in clear to its owner — the consent projection, the
 attribute row segments are evaluated on, the inbox, every send with its outcome, the journey
 episodes and the campaign assignments (arm: a variant, the holdout or the control group).

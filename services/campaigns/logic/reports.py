@@ -15,55 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
-
 from services.campaigns.logic.experiments import CONTROL, HOLDOUT, NO_VARIANT
 from services.campaigns.logic.stats import Arm, declare_winner, newcombe_difference
 from services.campaigns.models.campaigns import Campaign
+from services.campaigns.models.reports import CampaignReport, GroupReport, Uplift
 
 CONFIDENCE = 0.95
 _DISPATCH = ("sent", "deferred", "delivered", "clicked", "failed")
-
-
-class Uplift(BaseModel):
-    difference: float
-    ci_low: float
-    ci_high: float
-    confidence: float
-    significant: bool
-    method: str = "newcombe_hybrid_score"
-
-
-class GroupReport(BaseModel):
-    group: str
-    kind: str  # variant | holdout | control
-    assigned: int
-    sent: int
-    deferred: int
-    delivered: int
-    clicked: int
-    failed: int
-    suppressed: dict[str, int]
-    converted: int
-    conversion_rate: float
-    purchases: int
-    sales_cents: int
-    redemptions: int
-    discount_cents: int
-    offer_cost_cents: int
-    uplift: Uplift | None = None
-    incremental_sales_cents: int | None = None
-
-
-class CampaignReport(BaseModel):
-    campaign_id: str
-    status: str
-    audience: int
-    groups: list[GroupReport]
-    baseline: GroupReport | None
-    winner: str | None
-    winner_reason: str
-    attribution_days: int
 
 
 def _n(counters: Mapping[str, Any], name: str) -> int:

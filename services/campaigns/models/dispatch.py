@@ -3,7 +3,7 @@
 Producers: campaign launches and triggers (C2), the journeys, the transactional-notification
 consumer (C1). The consumer (``CampaignsDispatchFunction``) applies the guardrails at send time
 (consent, frequency cap with priority, quiet hours, per-campaign rate, one send per ``send_id``)
-and hands the message to the first channel adapter allowed. See /work/briefs/dispatch.md.
+and hands the message to the first channel adapter allowed. See docs/contracts/dispatch.md.
 
 Producers are strict (``extra="forbid"``): build a :class:`SendRequest` and send
 ``request.model_dump_json()``; the consumer parses tolerantly (:meth:`SendRequest.parse`).

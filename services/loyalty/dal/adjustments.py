@@ -18,8 +18,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from services.loyalty.dal.coupons import update_op, wallet_pk
-from services.loyalty.dal.wallet_common import audit_put, dt, iso, outbox_put
+from services.loyalty.dal.coupons import update_op
+from services.loyalty.dal.keys import ADJUSTMENT_QUEUE_PK as QUEUE_PK
+from services.loyalty.dal.keys import adjustment_key, iso, wallet_pk
+from services.loyalty.dal.keys import adjustment_queue_key as queue_key
+from services.loyalty.dal.wallet_common import audit_put, outbox_put
+from services.loyalty.dal.wallet_items import adjustment_from_item, adjustment_item
 from services.loyalty.dal.wallet_points import LedgerPoints
 from services.loyalty.logic import ledger as L
 from services.loyalty.models.adjustments import Adjustment
@@ -28,32 +32,6 @@ from shared.dynamo import ConditionalCheckFailed, from_item, put_op, query_all, 
 from shared.events.contracts import EventData, PointsAdjusted, PointsAdjustmentRejected
 
 NOT_EXISTS = "attribute_not_exists(pk)"
-QUEUE_PK = "ADJUSTMENT_QUEUE"
-_TIMES = ("requested_at", "decided_at")
-
-
-def adjustment_key(adjustment_id: str) -> dict[str, str]:
-    return {"pk": f"ADJUSTMENT#{adjustment_id}", "sk": "ADJUSTMENT"}
-
-
-def queue_key(a: Adjustment) -> dict[str, str]:
-    return {"pk": QUEUE_PK, "sk": f"{iso(a.requested_at)}#{a.adjustment_id}"}
-
-
-def adjustment_item(a: Adjustment) -> dict[str, Any]:
-    return {
-        **adjustment_key(a.adjustment_id),
-        "entity": "points_adjustment",
-        **a.model_dump(exclude=set(_TIMES)),
-        **{k: iso(getattr(a, k)) for k in _TIMES},
-    }
-
-
-def adjustment_from_item(item: Mapping[str, Any]) -> Adjustment:
-    data = {k: v for k, v in item.items() if k not in ("pk", "sk", "entity", "member_pseudonymised")}
-    for k in _TIMES:
-        data[k] = dt(item.get(k))
-    return Adjustment.model_validate(data)
 
 
 def _status_update(a: Adjustment, values: dict[str, Any], sets: str) -> dict[str, Any]:

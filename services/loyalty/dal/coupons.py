@@ -18,13 +18,22 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from services.loyalty.dal.purchases import tombstone_key
-from services.loyalty.dal.wallet_common import audit_put, dt, iso, outbox_put
+from services.loyalty.dal.keys import (
+    code_key,
+    coupon_key,
+    dt,
+    expiry_key,
+    expiry_pk,
+    iso,
+    tombstone_key,
+    wallet_pk,
+)
+from services.loyalty.dal.wallet_common import audit_put, outbox_put
+from services.loyalty.dal.wallet_items import coupon_from_item, coupon_item
 from services.loyalty.logic.coupons import (
     IssueAnswer,
     IssueContext,
     IssueOutcome,
-    expiry_shard,
 )
 from services.loyalty.models.coupons import Coupon, CouponTemplate
 from shared import clock
@@ -53,35 +62,13 @@ def shard_key(template_id: str, shard: int) -> dict[str, str]:
     return {"pk": f"COUPON_BUDGET#{template_id}#{shard}", "sk": "BUDGET"}
 
 
-def wallet_pk(member_id: str) -> str:
-    return f"WALLET#{member_id}"
-
-
-def coupon_key(member_id: str, coupon_id: str) -> dict[str, str]:
-    return {"pk": wallet_pk(member_id), "sk": f"COUPON#{coupon_id}"}
-
-
-def code_key(code: str) -> dict[str, str]:
-    return {"pk": f"COUPON_CODE#{code}", "sk": "CODE"}
-
-
 def answer_key(request_id: str) -> dict[str, str]:
     return {"pk": f"OFFER_REQUEST#{request_id}", "sk": "OFFER_REQUEST"}
-
-
-def expiry_pk(day: str, shard: int) -> str:
-    return f"COUPON_EXPIRY#{day}#{shard}"
-
-
-def expiry_key(coupon: Coupon, tz: tzinfo) -> dict[str, str]:
-    day = coupon.valid_until.astimezone(tz).date().isoformat()
-    return {"pk": expiry_pk(day, expiry_shard(coupon.coupon_id)), "sk": coupon.coupon_id}
 
 
 # --- mapping ---------------------------------------------------------------------------------------
 
 _TEMPLATE_TIMES = ("valid_from", "valid_until", "created_at")
-_COUPON_TIMES = ("valid_from", "valid_until", "issued_at", "redeemed_at")
 
 
 def template_item(t: CouponTemplate) -> dict[str, Any]:
@@ -103,27 +90,6 @@ def template_from_item(item: dict[str, Any]) -> CouponTemplate:
     data["store_ids"] = tuple(item.get("store_ids") or ())
     data["tenant_ids"] = tuple(item.get("tenant_ids") or ())
     return CouponTemplate.model_validate(data)
-
-
-def coupon_item(c: Coupon) -> dict[str, Any]:
-    data = c.model_dump(exclude=set(_COUPON_TIMES))
-    data["store_ids"] = list(c.store_ids)
-    data["tenant_ids"] = list(c.tenant_ids)
-    return {
-        **coupon_key(c.member_id, c.coupon_id),
-        "entity": "coupon",
-        **data,
-        **{k: iso(getattr(c, k)) for k in _COUPON_TIMES},
-    }
-
-
-def coupon_from_item(item: dict[str, Any]) -> Coupon:
-    data = {k: v for k, v in item.items() if k not in ("pk", "sk", "entity", "redeemed_by")}
-    for k in _COUPON_TIMES:
-        data[k] = dt(item.get(k))
-    data["store_ids"] = tuple(item.get("store_ids") or ())
-    data["tenant_ids"] = tuple(item.get("tenant_ids") or ())
-    return Coupon.model_validate(data)
 
 
 def _answer_item(request_id: str, answer: IssueAnswer, now: datetime) -> dict[str, Any]:

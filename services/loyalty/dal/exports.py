@@ -1,5 +1,5 @@
 """Reading everything loyalty holds about one member for the data export, and writing the part
-to the members' export bucket (the only boto3 user for both).
+to the members' export bucket (the only boto3 user for both; the writer is dal/export_writer.py).
 
 Reads, all by key (no Scan): the ledger partition ``LEDGER#<pseudonym>`` (balance, every lot,
 every movement — one Query, paginated), the member's purchases through ``gsi1``
@@ -14,23 +14,22 @@ consumer deletes the part when an erasure overtakes the export (dal/wallet_priva
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from services.loyalty.dal.adjustments import adjustment_from_item, adjustment_key
-from services.loyalty.dal.coupons import coupon_from_item, wallet_pk
-from services.loyalty.dal.ledger import (
+from services.loyalty.dal.keys import (
     BALANCE_SK,
-    balance_from_item,
+    adjustment_key,
+    claim_key,
     ledger_pk,
-    lot_from_item,
-    movement_from_item,
+    member_partition,
+    tombstone_key,
+    wallet_pk,
 )
-from services.loyalty.dal.purchases import member_partition, purchase_from_item, tombstone_key
-from services.loyalty.dal.receipts import claim_from_item, claim_key
-from services.loyalty.dal.rewards import redemption_from_item
-from services.loyalty.logic.exports import SERVICE, LoyaltyHoldings
+from services.loyalty.dal.ledger_items import balance_from_item, lot_from_item, movement_from_item
+from services.loyalty.dal.record_items import purchase_from_item, redemption_from_item
+from services.loyalty.dal.wallet_items import adjustment_from_item, claim_from_item, coupon_from_item
+from services.loyalty.logic.exports import LoyaltyHoldings
 from shared import clock
 from shared.aws import client
 from shared.dynamo import from_item, query_all, to_item
@@ -138,28 +137,3 @@ class DynamoLoyaltyExportReader:
                     adjustments.append(adjustment_from_item(adjustment))
         found.coupons, found.receipts = coupons, receipts
         found.redemptions, found.adjustments = redemptions, adjustments
-
-
-class S3ExportWriter:
-    """Loyalty's part of a member export: one JSON object ``<prefix>loyalty.json`` in the members'
-    export bucket (SSE-KMS by the bucket's default; overwriting is idempotent)."""
-
-    def __init__(self, bucket: str) -> None:
-        self.bucket = bucket
-
-    @staticmethod
-    def key_of(prefix: str) -> str:
-        return f"{prefix}{SERVICE}.json"
-
-    def delete(self, key: str) -> None:
-        client("s3").delete_object(Bucket=self.bucket, Key=key)
-
-    def write(self, prefix: str, part: Mapping[str, Any]) -> str:
-        key = self.key_of(prefix)
-        client("s3").put_object(
-            Bucket=self.bucket,
-            Key=key,
-            Body=json.dumps(part, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-            ContentType="application/json; charset=utf-8",
-        )
-        return key

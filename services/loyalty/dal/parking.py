@@ -14,10 +14,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
-from services.loyalty.dal.coupons import coupon_key, expiry_key, update_op
+from services.loyalty.dal.coupons import update_op
+from services.loyalty.dal.keys import coupon_key, dt, expiry_key, iso
 from services.loyalty.dal.purchases import nonce_item
 from services.loyalty.dal.vehicles import apply_vehicles, vehicle_key
-from services.loyalty.dal.wallet_common import dt, iso, outbox_put
+from services.loyalty.dal.wallet_common import outbox_put
 from services.loyalty.dal.wallet_points import LedgerPoints
 from services.loyalty.logic import ledger as L
 from services.loyalty.logic.purchases import NonceClaim

@@ -1,27 +1,19 @@
 """Pseudonymising a member's purchases (gsi1 ``MEMBER#<id>``), loyalty's erasure tombstone
-(``ERASED#<pseudonym>`` / ``ERASED``) and loyalty's pseudonym key."""
+(``ERASED#<pseudonym>`` / ``ERASED``); loyalty's pseudonym key is re-exported from dal/pseudonyms.py."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from services.loyalty.dal.keys import member_partition, tombstone_key
 from services.loyalty.dal.ledger import DynamoLedgerRepository
-from services.loyalty.dal.purchases import member_partition, tombstone_key
+from services.loyalty.dal.pseudonyms import pseudonym_key
 from shared import clock
 from shared.aws import client
 from shared.dynamo import from_item, is_conditional_check_failed, to_item
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from datetime import datetime
-from shared.secrets import secret_bytes
-
-
-def pseudonym_key(secret_id: str, max_age_seconds: float = 300) -> bytes:
-    """Loyalty' HMAC key for pseudonyms (Secrets Manager), cached per container for 5 minutes."""
-    value = secret_bytes(secret_id, max_age_seconds)
-    if len(value) < 32:
-        raise ValueError("the pseudonym key must be at least 32 characters")
-    return value
 
 
 class DynamoLedgerPseudonymiser:
@@ -92,3 +84,7 @@ class DynamoLedgerPseudonymiser:
             if "LastEvaluatedKey" not in page:
                 return changed
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+# pseudonym_key is defined in dal/pseudonyms.py (light: the export consumer needs only it).
+__all__ = ["DynamoLedgerPseudonymiser", "pseudonym_key"]

@@ -16,11 +16,13 @@ from __future__ import annotations
 from typing import Any
 
 from services.loyalty.dal.attrs import item_attrs, put
+from services.loyalty.dal.keys import purchase_key, tombstone_key
 from services.loyalty.dal.ledger import DynamoLedgerRepository
+from services.loyalty.dal.record_items import purchase_from_item, purchase_item
 from services.loyalty.logic.ledger import EventsOut
 from services.loyalty.logic.purchase_points import PurchaseLedgerPlan
 from services.loyalty.logic.purchases import InsertOutcome, NonceClaim, OutboxEntry
-from services.loyalty.models.entities import Purchase, PurchaseLine
+from services.loyalty.models.entities import Purchase
 from shared import clock
 from shared.aws import client
 from shared.dynamo import (
@@ -37,15 +39,6 @@ NOT_EXISTS = "attribute_not_exists(pk)"
 _NONCE_INDEX, _PURCHASE_INDEX, _TOMBSTONE_INDEX = 0, 1, 3
 
 
-def tombstone_key(alias: str) -> dict[str, str]:
-    """Loyalty's erasure tombstone: keyed by the pseudonym, never by the member id."""
-    return {"pk": f"ERASED#{alias}", "sk": "ERASED"}
-
-
-def purchase_key(source_system: str, external_id: str) -> dict[str, str]:
-    return {"pk": f"PURCHASE#{source_system}#{external_id}", "sk": "PURCHASE"}
-
-
 def nonce_item(nonce: NonceClaim) -> dict[str, Any]:
     return {
         "pk": f"NONCE#{nonce.source}#{nonce.nonce}",
@@ -53,70 +46,6 @@ def nonce_item(nonce: NonceClaim) -> dict[str, Any]:
         "entity": "nonce",
         "ttl": clock.epoch_seconds(nonce.expires_at),
     }
-
-
-def member_partition(member_id: str) -> str:
-    return f"MEMBER#{member_id}"
-
-
-def purchase_item(purchase: Purchase) -> dict[str, Any]:
-    by_member = (
-        {
-            "gsi1pk": member_partition(purchase.member_id),
-            "gsi1sk": f"{clock.to_utc_iso(purchase.occurred_at)}#{purchase.purchase_id}",
-        }
-        if purchase.member_id
-        else {}
-    )
-    erased = (
-        {"member_status": purchase.member_status, "member_pseudonymised": True}
-        if purchase.member_status
-        else {}
-    )
-    return {
-        **purchase_key(purchase.source_system, purchase.external_id),
-        **by_member,
-        "entity": "purchase",
-        "purchase_id": purchase.purchase_id,
-        "external_id": purchase.external_id,
-        "source_system": purchase.source_system,
-        "store_id": purchase.store_id,
-        "tenant_id": purchase.tenant_id,
-        "member_id": purchase.member_id,
-        "amount_cents": purchase.amount_cents,
-        "currency": purchase.currency,
-        "channel": purchase.channel,
-        "items": [line.model_dump() for line in purchase.items],
-        "occurred_at": clock.to_utc_iso(purchase.occurred_at),
-        "recorded_at": clock.to_utc_iso(purchase.recorded_at),
-        "fingerprint": purchase.fingerprint,
-        "points_earned": purchase.points_earned,
-        "points_movement_id": purchase.points_movement_id,
-        "refunded_cents": purchase.refunded_cents,
-        **erased,
-    }
-
-
-def purchase_from_item(item: dict[str, Any]) -> Purchase:
-    return Purchase(
-        purchase_id=item["purchase_id"],
-        external_id=item["external_id"],
-        source_system=item["source_system"],
-        store_id=item["store_id"],
-        tenant_id=item.get("tenant_id"),
-        member_id=item.get("member_id"),
-        amount_cents=item["amount_cents"],
-        currency=item["currency"],
-        channel=item["channel"],
-        items=tuple(PurchaseLine(**line) for line in item.get("items", [])),
-        occurred_at=clock.parse_iso(item["occurred_at"]),
-        recorded_at=clock.parse_iso(item["recorded_at"]),
-        fingerprint=item["fingerprint"],
-        member_status=item.get("member_status"),
-        points_earned=item.get("points_earned"),
-        points_movement_id=item.get("points_movement_id"),
-        refunded_cents=item.get("refunded_cents", 0),
-    )
 
 
 class DynamoPurchaseRepository:

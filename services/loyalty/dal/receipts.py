@@ -16,8 +16,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from services.loyalty.dal.coupons import update_op, wallet_pk
-from services.loyalty.dal.wallet_common import audit_put, dt, iso
+from services.loyalty.dal.coupons import update_op
+from services.loyalty.dal.keys import RECEIPT_QUEUE_PK as QUEUE_PK
+from services.loyalty.dal.keys import claim_key, iso, wallet_pk
+from services.loyalty.dal.keys import receipt_queue_key as queue_key
+from services.loyalty.dal.wallet_common import audit_put
+from services.loyalty.dal.wallet_items import claim_from_item, claim_item
 from services.loyalty.dal.wallet_points import LedgerPoints
 from services.loyalty.logic import ledger as L
 from services.loyalty.models.receipts import ReceiptClaim, ReceiptSettings
@@ -26,14 +30,8 @@ from shared.aws import client
 from shared.dynamo import ConditionalCheckFailed, from_item, put_op, query_all, to_item, transact_write
 
 NOT_EXISTS = "attribute_not_exists(pk)"
-QUEUE_PK = "RECEIPT_QUEUE"
 SETTINGS_KEY = {"pk": "CONFIG#RECEIPTS", "sk": "SETTINGS"}
-_TIMES = ("purchased_at", "submitted_at", "decided_at")
 _AUDITED = {":p": "points", ":amount": "amount_cents", ":why": "reason"}
-
-
-def claim_key(receipt_id: str) -> dict[str, str]:
-    return {"pk": f"RECEIPT#{receipt_id}", "sk": "RECEIPT"}
 
 
 def duplicate_key(claim: ReceiptClaim) -> dict[str, str]:
@@ -41,26 +39,6 @@ def duplicate_key(claim: ReceiptClaim) -> dict[str, str]:
         "pk": f"RECEIPT_KEY#{claim.store_id}#{claim.machine_number}#{claim.receipt_number}",
         "sk": "RECEIPT_KEY",
     }
-
-
-def queue_key(claim: ReceiptClaim) -> dict[str, str]:
-    return {"pk": QUEUE_PK, "sk": f"{iso(claim.submitted_at)}#{claim.receipt_id}"}
-
-
-def claim_item(c: ReceiptClaim) -> dict[str, Any]:
-    return {
-        **claim_key(c.receipt_id),
-        "entity": "receipt_claim",
-        **c.model_dump(exclude=set(_TIMES)),
-        **{k: iso(getattr(c, k)) for k in _TIMES},
-    }
-
-
-def claim_from_item(item: Mapping[str, Any]) -> ReceiptClaim:
-    data = {k: v for k, v in item.items() if k not in ("pk", "sk", "entity")}
-    for k in _TIMES:
-        data[k] = dt(item.get(k))
-    return ReceiptClaim.model_validate(data)
 
 
 class DynamoReceiptRepository:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from services.loyalty.dal.keys import purchase_key
 from services.loyalty.dal.ledger import DynamoLedgerRepository
-from services.loyalty.dal.purchases import DynamoPurchaseRepository, nonce_item, purchase_key
+from services.loyalty.dal.purchases import DynamoPurchaseRepository, nonce_item
 from services.loyalty.logic.ledger import EventsOut, LedgerChange
 from services.loyalty.logic.purchases import NonceClaim
 from services.loyalty.logic.refunds import RefundOutcome

@@ -18,8 +18,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from services.loyalty.dal.coupons import DynamoCouponRepository, issue_failure, update_op, wallet_pk
-from services.loyalty.dal.wallet_common import dt, iso
+from services.loyalty.dal.coupons import DynamoCouponRepository, issue_failure, update_op
+from services.loyalty.dal.keys import dt, iso, redemption_key, wallet_pk
+from services.loyalty.dal.record_items import redemption_from_item, redemption_item
 from services.loyalty.dal.wallet_points import LedgerPoints
 from services.loyalty.logic import ledger as L
 from services.loyalty.logic.coupons import IssueAnswer, IssueContext, IssueOutcome, new_code, validity
@@ -44,10 +45,6 @@ def stock_key(reward_id: str) -> dict[str, str]:
     return {"pk": f"REWARD_STOCK#{reward_id}", "sk": "STOCK"}
 
 
-def redemption_key(member_id: str, request_id: str) -> dict[str, str]:
-    return {"pk": wallet_pk(member_id), "sk": f"REDEMPTION#{request_id}"}
-
-
 def reward_item(r: Reward) -> dict[str, Any]:
     return {
         **reward_key(r.reward_id),
@@ -62,21 +59,6 @@ def reward_from_item(item: Mapping[str, Any]) -> Reward:
     for k in _TIMES:
         data[k] = dt(item.get(k))
     return Reward.model_validate(data)
-
-
-def redemption_item(r: Redemption) -> dict[str, Any]:
-    return {
-        **redemption_key(r.member_id, r.request_id),
-        "entity": "redemption",
-        **r.model_dump(exclude={"redeemed_at"}),
-        "redeemed_at": iso(r.redeemed_at),
-    }
-
-
-def redemption_from_item(item: Mapping[str, Any]) -> Redemption:
-    data = {k: v for k, v in item.items() if k not in ("pk", "sk", "entity")}
-    data["redeemed_at"] = dt(item.get("redeemed_at"))
-    return Redemption.model_validate(data)
 
 
 class DynamoRewardRepository:

@@ -20,14 +20,6 @@ from shared.outbox import outbox_item
 NOT_EXISTS = "attribute_not_exists(pk)"
 
 
-def iso(value: datetime | None) -> str | None:
-    return clock.to_utc_iso(value) if value is not None else None
-
-
-def dt(value: Any) -> datetime | None:
-    return clock.parse_iso(str(value)) if value else None
-
-
 def outbox_put(
     table: str, event: EventData, correlation_id: str, producer: str, at: datetime
 ) -> dict[str, Any]:

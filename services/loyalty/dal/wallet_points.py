@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Literal
 
+from services.loyalty.dal.keys import tombstone_key
 from services.loyalty.dal.ledger import DynamoLedgerRepository
-from services.loyalty.dal.purchases import tombstone_key
 from services.loyalty.logic import ledger as L
 from services.loyalty.logic.earning import ExpiryPolicy, expiry_for
 from services.loyalty.logic.offers import Award

@@ -22,11 +22,16 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
 
-from services.loyalty.dal.adjustments import adjustment_from_item, adjustment_key
-from services.loyalty.dal.adjustments import queue_key as adjustment_queue_key
-from services.loyalty.dal.coupons import code_key, coupon_from_item, expiry_key, wallet_pk
-from services.loyalty.dal.receipts import claim_from_item, claim_key
-from services.loyalty.dal.receipts import queue_key as receipt_queue_key
+from services.loyalty.dal.keys import (
+    adjustment_key,
+    adjustment_queue_key,
+    claim_key,
+    code_key,
+    expiry_key,
+    receipt_queue_key,
+    wallet_pk,
+)
+from services.loyalty.dal.wallet_items import adjustment_from_item, claim_from_item, coupon_from_item
 from shared.aws import client
 from shared.dynamo import from_item, is_conditional_check_failed, put_op, query_all, to_item, transact_write
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.loyalty.dal.coupons import wallet_pk
-from services.loyalty.dal.wallet_common import iso
+from services.loyalty.dal.keys import iso, wallet_pk
 from shared.aws import client
 from shared.dynamo import from_item, put_op, to_item, transact_write
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from services.loyalty.dal.exports import S3ExportWriter
-from services.loyalty.dal.privacy import DynamoLedgerPseudonymiser, pseudonym_key
+from services.loyalty.dal.export_writer import S3ExportWriter
+from services.loyalty.dal.privacy import DynamoLedgerPseudonymiser
+from services.loyalty.dal.pseudonyms import pseudonym_key
 from services.loyalty.dal.wallet_privacy import DynamoWalletEraser
 from services.loyalty.logic.privacy import erase_member, pseudonym
 from services.loyalty.models.settings import LoyaltyPrivacySettings

@@ -1,14 +1,15 @@
 """LoyaltyOnMemberExportFunction: MemberExportRequested (members; rule → queue → here) → loyalty's
 part of the member's data export, ``<object_prefix>loyalty.json`` in the members' export bucket
-(/work/briefs/export.md). Idempotent: the object is overwritten with the same content's newer
+(docs/contracts/export.md). Idempotent: the object is overwritten with the same content's newer
 snapshot; an expired request is skipped; an erased or unknown member gets ``"data": null``."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from services.loyalty.dal.exports import DynamoLoyaltyExportReader, S3ExportWriter
-from services.loyalty.dal.privacy import pseudonym_key
+from services.loyalty.dal.export_writer import S3ExportWriter
+from services.loyalty.dal.exports import DynamoLoyaltyExportReader
+from services.loyalty.dal.pseudonyms import pseudonym_key
 from services.loyalty.logic.exports import LoyaltyHoldings, export_part
 from services.loyalty.logic.privacy import pseudonym
 from services.loyalty.models.settings import LoyaltyExportSettings

@@ -22,7 +22,6 @@ the shards together issue exactly ``budget // face value`` coupons: never more, 
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 import secrets
@@ -32,6 +31,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from enum import Enum
 from typing import Any, Literal, Protocol
 
+from services.loyalty.logic.coupon_index import EXPIRY_INDEX_SHARDS
 from services.loyalty.logic.wallet_errors import (
     CouponAlreadyRedeemed,
     CouponExpired,
@@ -57,8 +57,6 @@ from shared.events.contracts import CouponExpiring, CouponIssued, EventData
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 16
-EXPIRY_INDEX_SHARDS = 4
-"""Expiry-index partitions per day (fixed: the daily job reads exactly these)."""
 DEFAULT_BUDGET_SHARDS = 16
 
 
@@ -74,10 +72,6 @@ def normalise_code(raw: str) -> str:
     """What the till typed → the stored form: upper case, no dashes, Crockford's look-alikes."""
     text = re.sub(r"[\s-]", "", raw).upper()
     return text.translate(str.maketrans("ILO", "110"))
-
-
-def expiry_shard(coupon_id: str) -> int:
-    return hashlib.sha256(coupon_id.encode()).digest()[0] % EXPIRY_INDEX_SHARDS
 
 
 def end_of_local_day(day: date, tz: tzinfo) -> datetime:

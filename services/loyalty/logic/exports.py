@@ -1,4 +1,4 @@
-"""Loyalty's part of a member's data export (PIPL Art. 45; /work/briefs/export.md's contract):
+"""Loyalty's part of a member's data export (PIPL Art. 45; docs/contracts/export.md's contract):
 points balance and tier, lots, every movement, purchases, coupons, receipt claims, reward
 redemptions and points adjustments — what loyalty holds about the member, in clear to its owner.
 

@@ -17,7 +17,7 @@
   "sign_name", "template_code"}``; the template reads e.g. "您的验证码为${code}, 5分钟内有效".
 * :class:`FakeSmsSender` — the local cloud's and the tests': sends nothing, records every message
   (to, text, template parameters, when) in ``sent`` and as one record on the logger
-  ``mallcrm.local_outbox`` (/work/briefs/outbox.md: the local cloud shows it at
+  ``mallcrm.local_outbox`` (docs/contracts/outbox.md: the local cloud shows it at
   ``GET /_local/outbox``; elsewhere it is an INFO line), so a person or a local flow reads the code.
 """
 

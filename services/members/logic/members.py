@@ -461,7 +461,7 @@ def plan_patch(  # noqa: PLR0912, PLR0915 - one branch per patchable field
 def vehicles_changed(
     member_id: str, *, linked: list[str], unlinked: list[str], now: datetime, correlation_id: str
 ) -> Put:
-    """``MemberVehiclesChanged`` for loyalty's plate projection (/work/briefs/plates.md): the plates'
+    """``MemberVehiclesChanged`` for loyalty's plate projection (docs/contracts/plates.md): the plates'
     lookup hashes (``vehicle_ref``), never a plate; in the transaction that links or unlinks them."""
     event = MemberVehiclesChanged(member_id=member_id, linked=linked, unlinked=unlinked, changed_at=now)
     return Put(outbox_item(event, correlation_id=correlation_id, producer=PRODUCER, now=now))

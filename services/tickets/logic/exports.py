@@ -1,4 +1,4 @@
-"""The tickets part of a member's data export (PIPL Art. 45; /work/briefs/export.md's contract):
+"""The tickets part of a member's data export (PIPL Art. 45; docs/contracts/export.md's contract):
 every ticket the member opened, with what they and the desk wrote to each other.
 
 Internal notes are left out: they are the desk's working notes (often about other people — the

@@ -1,4 +1,4 @@
-"""Campaigns' part of a member's data export on moto (/work/briefs/export.md): MemberExportRequested
+"""Campaigns' part of a member's data export on moto (docs/contracts/export.md): MemberExportRequested
 → ``exports/<id>/campaigns.json`` with the member's consents, attribute row, inbox, sends with
 their outcomes, journey episodes and campaign assignments in clear, nothing of another member,
 ``data: null`` once erased or when campaigns never saw the member, nothing written for an expired

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.loyalty.dal.ledger import DynamoLedgerRepository, clear_calendar_cache, shard_of
+from services.loyalty.dal.ledger import DynamoLedgerRepository, clear_calendar_cache
+from services.loyalty.dal.ledger_items import shard_of
 from services.loyalty.logic import ledger as L
 from services.loyalty.logic.ledger import Source
 from shared.dynamo import put_op

@@ -1,4 +1,4 @@
-"""Loyalty's part of a member's data export on moto (/work/briefs/export.md): MemberExportRequested
+"""Loyalty's part of a member's data export on moto (docs/contracts/export.md): MemberExportRequested
 → ``exports/<id>/loyalty.json`` with the member's balance, lots, movements, purchases, coupons,
 receipts and redemptions in clear, nothing of another member, ``data: null`` once erased or when
 loyalty never saw the member, nothing written for an expired request, and a redelivery overwrites

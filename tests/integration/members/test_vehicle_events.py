@@ -1,4 +1,4 @@
-"""MemberVehiclesChanged (loyalty's plate projection, /work/briefs/plates.md) on moto: published in
+"""MemberVehiclesChanged (loyalty's plate projection, docs/contracts/plates.md) on moto: published in
 the transaction that links or unlinks plates — registration, PATCH, withdrawing the car_plates
 consent, erasure — with the plates' lookup hashes only, never a plate."""
 

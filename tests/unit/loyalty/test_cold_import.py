@@ -2,7 +2,9 @@
 
 The figures live in docs/performance.md; these tests pin the structure that gives them: the API
 registers every route without loading the ledger, wallet or DynamoDB modules (each route imports
-what it uses when it runs), and the plate projection's consumer loads only its own small DAL.
+what it uses when it runs), the plate projection's consumer loads only its own small DAL, and the
+privacy consumers (MemberErased, MemberExportRequested) build keys and read items through the
+light dal/keys.py, dal/*_items.py modules instead of loading every wallet repository.
 """
 
 from __future__ import annotations
@@ -46,6 +48,47 @@ def test_the_api_loads_no_logic_or_dal_module_at_import() -> None:
 def test_a_consumer_loads_only_what_it_needs(module: str, absent: tuple[str, ...]) -> None:
     loaded = _imported_by(module)
     assert not [m for m in absent if m in loaded]
+
+
+# What the privacy consumers must not load: the wallet and purchase repositories, the coupon,
+# tier and earning rules, and the loyalty event models (all only reached through those).
+_NOT_FOR_PRIVACY = (
+    "services.loyalty.dal.coupons",
+    "services.loyalty.dal.purchases",
+    "services.loyalty.dal.adjustments",
+    "services.loyalty.dal.receipts",
+    "services.loyalty.dal.rewards",
+    "services.loyalty.dal.wallet_points",
+    "services.loyalty.logic.coupons",
+    "services.loyalty.logic.tiers",
+    "services.loyalty.logic.earning",
+    "services.loyalty.logic.purchase_points",
+    "services.loyalty.logic.offers",
+    "services.loyalty.models.earning",
+    "shared.events.loyalty",
+)
+
+
+def test_the_erasure_consumer_loads_the_ledger_but_no_wallet_repository() -> None:
+    loaded = _imported_by("services.loyalty.handlers.on_member_erased")
+    assert [m for m in _NOT_FOR_PRIVACY if m in loaded] == []
+    # Every erasure marks the ledger erased (DynamoLedgerRepository), so the ledger stays; the
+    # export reader, the purchases' and redemptions' converters are not needed.
+    assert "services.loyalty.dal.ledger" in loaded and "services.loyalty.dal.wallet_items" in loaded
+    absent = (
+        "services.loyalty.dal.exports",
+        "services.loyalty.dal.record_items",
+        "services.loyalty.models.rewards",
+    )
+    assert [m for m in absent if m in loaded] == []
+
+
+def test_the_export_consumer_reads_items_without_the_ledger_rules() -> None:
+    loaded = _imported_by("services.loyalty.handlers.on_member_export")
+    assert [m for m in _NOT_FOR_PRIVACY if m in loaded] == []
+    assert "services.loyalty.dal.ledger_items" in loaded and "services.loyalty.dal.record_items" in loaded
+    absent = ("services.loyalty.dal.ledger", "services.loyalty.logic.ledger", "services.loyalty.dal.privacy")
+    assert [m for m in absent if m in loaded] == []
 
 
 def test_models_build_their_validators_on_first_use() -> None:

@@ -25,8 +25,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from services.campaigns.dal import planning_adapters
 from services.campaigns.handlers.routes.planning_common import decode_token, encode_token, settings, staff
-from services.campaigns.logic.reports import CampaignReport
 from services.campaigns.models.campaigns import Campaign, CampaignCreate, CampaignPage, CampaignPatch
+from services.campaigns.models.reports import CampaignReport
 from shared import clock
 from shared.api import json_response
 

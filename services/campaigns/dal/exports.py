@@ -14,7 +14,6 @@ deletes the part when an erasure overtakes the export (dal/privacy.py).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from services.campaigns.logic.exports import SERVICE, Assignment, CampaignsHoldi
 from shared import clock
 from shared.aws import client
 from shared.dynamo import from_item, query_all, to_item
+from shared.exports import ExportPartWriter
 
 POINTER_TTL_SECONDS = 8 * 86_400
 EXPORT_REF = "export_part_ref"
@@ -106,26 +106,8 @@ class DynamoCampaignsExportReader:
         return [Assignment(r.campaign_id, r.arm, r.assigned_at, r.attribution_until) for r in rows]
 
 
-class S3ExportWriter:
-    """Campaigns' part of a member export: one JSON object ``<prefix>campaigns.json`` in the
-    members' export bucket (SSE-KMS by the bucket's default; overwriting is idempotent)."""
+class S3ExportWriter(ExportPartWriter):
+    """Campaigns' part of a member export: ``<prefix>campaigns.json`` in the members' export bucket."""
 
     def __init__(self, bucket: str) -> None:
-        self.bucket = bucket
-
-    @staticmethod
-    def key_of(prefix: str) -> str:
-        return f"{prefix}{SERVICE}.json"
-
-    def delete(self, key: str) -> None:
-        client("s3").delete_object(Bucket=self.bucket, Key=key)
-
-    def write(self, prefix: str, part: Mapping[str, Any]) -> str:
-        key = self.key_of(prefix)
-        client("s3").put_object(
-            Bucket=self.bucket,
-            Key=key,
-            Body=json.dumps(part, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8"),
-            ContentType="application/json; charset=utf-8",
-        )
-        return key
+        super().__init__(bucket, SERVICE)

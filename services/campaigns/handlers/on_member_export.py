@@ -14,6 +14,7 @@ from services.campaigns.models.settings import CampaignsExportSettings
 from shared import clock
 from shared.consumer import process_event_batch, typed
 from shared.events.members import MemberExportRequested
+from shared.exports import write_part_guarded
 from shared.observability import get_logger, get_metrics, get_tracer
 from shared.settings import load
 
@@ -31,29 +32,23 @@ metrics = get_metrics(SERVICE)
 def write_export(
     reader: DynamoCampaignsExportReader, writer: S3ExportWriter, pseudonym: str, data: MemberExportRequested
 ) -> str | None:
-    """The member's campaigns data as ``<prefix>campaigns.json``; ``data: null`` once erased.
-
-    An erasure may overtake the export (members deletes the parts it finds at once; this consumer
-    may run later). So: pointer first, then the object, then the tombstone again — an erasure
-    that started before the object was written is seen here (the object is deleted), one that
-    starts after finds the pointer in the member's partition (its consumer deletes the object).
-    ``None`` when deleted.
-    """
+    """The member's campaigns data as ``<prefix>campaigns.json`` (``data: null`` once erased),
+    written so that an erasure racing the export leaves nothing behind (``shared.exports``)."""
     now = clock.now()
     holdings: CampaignsHoldings | None = None
     if not reader.is_erased(pseudonym):
         holdings = reader.holdings(data.member_id, now)
     part = export_part(export_id=data.export_id, member_id=data.member_id, holdings=holdings, now=now)
-    if holdings is None or holdings.empty():
-        return writer.write(data.object_prefix, part)  # holds no data of the member
-    object_key = writer.key_of(data.object_prefix)
-    reader.remember(data.member_id, data.export_id, object_key)
-    writer.write(data.object_prefix, part)
-    if reader.is_erased(pseudonym):
-        writer.delete(object_key)
-        reader.forget(data.member_id, data.export_id)  # no member id left behind the erasure
-        return None
-    return object_key
+    return write_part_guarded(
+        member_id=data.member_id,
+        export_id=data.export_id,
+        object_prefix=data.object_prefix,
+        part=part,
+        holds_data=holdings is not None and not holdings.empty(),
+        writer=writer,
+        pointers=reader,
+        erased=lambda: reader.is_erased(pseudonym),
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

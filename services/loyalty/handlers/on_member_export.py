@@ -16,6 +16,7 @@ from services.loyalty.models.settings import LoyaltyExportSettings
 from shared import clock
 from shared.consumer import process_event_batch, typed
 from shared.events.contracts import MemberExportRequested
+from shared.exports import write_part_guarded
 from shared.observability import get_logger, get_metrics, get_tracer
 from shared.settings import load
 
@@ -33,13 +34,8 @@ metrics = get_metrics(SERVICE)
 def write_export(
     reader: DynamoLoyaltyExportReader, writer: S3ExportWriter, key: bytes, data: MemberExportRequested
 ) -> str | None:
-    """The member's loyalty data as ``<prefix>loyalty.json``; ``data: null`` once erased.
-
-    An erasure may overtake the export (members deletes the parts it finds at once; this consumer
-    may run later). So: pointer first, then the object, then the tombstone again — an erasure
-    that started before the object was written is seen here (the object is deleted), one that
-    starts after finds the pointer (its consumer deletes the object). ``None`` when deleted.
-    """
+    """The member's loyalty data as ``<prefix>loyalty.json`` (``data: null`` once erased), written
+    so that an erasure racing the export leaves nothing behind (``shared.exports``)."""
     ledger_id = pseudonym(key, data.member_id)
     holdings: LoyaltyHoldings | None = None
     if not reader.is_erased(ledger_id):
@@ -47,16 +43,16 @@ def write_export(
         if holdings.balance is not None and holdings.balance.erased_at is not None:
             holdings = None
     part = export_part(export_id=data.export_id, member_id=data.member_id, holdings=holdings, now=clock.now())
-    if holdings is None:
-        return writer.write(data.object_prefix, part)  # holds no data of the member
-    object_key = writer.key_of(data.object_prefix)
-    reader.remember(data.member_id, data.export_id, object_key)
-    writer.write(data.object_prefix, part)
-    if reader.is_erased(ledger_id):
-        writer.delete(object_key)
-        reader.forget(data.member_id, data.export_id)  # no member id left behind the erasure
-        return None
-    return object_key
+    return write_part_guarded(
+        member_id=data.member_id,
+        export_id=data.export_id,
+        object_prefix=data.object_prefix,
+        part=part,
+        holds_data=holdings is not None,
+        writer=writer,
+        pointers=reader,
+        erased=lambda: reader.is_erased(ledger_id),
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

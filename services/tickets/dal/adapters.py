@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared import aws, clock
+from shared.exports import ExportPartWriter
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from services.tickets.models.settings import TicketsSlaSettings
@@ -152,19 +153,8 @@ class FakeRewardsCatalogue:
         return list(self.rewards)
 
 
-@dataclass
-class S3ExportWriter:
-    """The tickets part of a member export: one JSON object ``<prefix>tickets.json`` in the members'
-    export bucket (SSE-KMS by the bucket's default; overwriting is idempotent)."""
+class S3ExportWriter(ExportPartWriter):
+    """The tickets part of a member export: ``<prefix>tickets.json`` in the members' export bucket."""
 
-    bucket: str
-
-    def write(self, prefix: str, part: Mapping[str, Any]) -> str:
-        key = f"{prefix}tickets.json"
-        aws.client("s3").put_object(
-            Bucket=self.bucket,
-            Key=key,
-            Body=json.dumps(part, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-            ContentType="application/json; charset=utf-8",
-        )
-        return key
+    def __init__(self, bucket: str) -> None:
+        super().__init__(bucket, "tickets")

@@ -29,7 +29,7 @@ from services.loyalty.models.api import PurchaseItemOut, PurchaseRequest, Purcha
 from services.loyalty.models.settings import LoyaltyApiSettings
 from shared import clock
 from shared.api import make_resolver, validation_fields
-from shared.auth import event_body_bytes, verify_signed_request
+from shared.auth import event_body_bytes
 from shared.errors import BadRequest, Unprocessable
 from shared.ids import new_ulid
 from shared.observability import get_logger, get_metrics, get_tracer
@@ -129,10 +129,10 @@ _JSON = "application/json"
     },
 )
 def post_purchase() -> Response[PurchaseResponse]:
-    from services.loyalty.dal.integration_keys import integration_keys  # noqa: PLC0415 - cold start
     from services.loyalty.dal.privacy import pseudonym_key  # noqa: PLC0415 - cold start
     from services.loyalty.dal.purchases import DynamoPurchaseRepository  # noqa: PLC0415 - cold start
     from services.loyalty.handlers.ledger_deps import ledger_repo, loyalty_config  # noqa: PLC0415 - cold start
+    from services.loyalty.handlers.routes.signed import verify_integration_post  # noqa: PLC0415 - cold start
     from services.loyalty.logic.privacy import pseudonym  # noqa: PLC0415 - cold start
     from services.loyalty.logic.purchases import PurchasePoints, SignedBy, record_purchase  # noqa: PLC0415 - cold start
 
@@ -140,17 +140,7 @@ def post_purchase() -> Response[PurchaseResponse]:
     event = app.current_event
     raw = event_body_bytes(event.raw_event)
     now = clock.now()
-    signed = verify_signed_request(
-        event.headers,
-        "POST",
-        PURCHASES_PATH,
-        raw,
-        key_lookup=lambda source: integration_keys(
-            settings.integration_keys_secret_arn, settings.integration_keys_cache_seconds
-        ).get(source),
-        now=now,
-        max_skew_seconds=settings.signature_max_skew_seconds,
-    )
+    signed = verify_integration_post(event.headers, PURCHASES_PATH, raw, settings, now)
     request = _parse_purchase(raw)
     correlation_id = event.headers.get("x-correlation-id") or event.request_context.request_id
     recorded = record_purchase(

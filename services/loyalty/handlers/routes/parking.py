@@ -20,7 +20,7 @@ from services.loyalty.models.parking import OffsetRequest, ParkingSession, Parki
 from services.loyalty.models.wallet_settings import ParkingSettings
 from shared import clock
 from shared.api import json_response
-from shared.auth import event_body_bytes, principal_from_event, require_member, verify_signed_request
+from shared.auth import event_body_bytes, principal_from_event, require_member
 from shared.ids import new_ulid
 from shared.observability import get_logger, get_metrics
 from shared.secrets import secret_bytes
@@ -109,7 +109,7 @@ def session_view(s: ParkingSession, *, replayed: bool | None = None) -> dict[str
     tags=["integrations"],
 )
 def post_session() -> Any:
-    from services.loyalty.dal.integration_keys import integration_keys  # noqa: PLC0415 - cold start
+    from services.loyalty.handlers.routes.signed import verify_integration_post  # noqa: PLC0415 - cold start
     from services.loyalty.logic import parking as logic  # noqa: PLC0415 - cold start
     from services.loyalty.logic.purchases import NonceClaim  # noqa: PLC0415 - cold start
 
@@ -118,17 +118,7 @@ def post_session() -> Any:
     event = router.current_event
     raw = event_body_bytes(event.raw_event)
     now = clock.now()
-    signed = verify_signed_request(
-        event.headers,
-        "POST",
-        SESSIONS_PATH,
-        raw,
-        key_lookup=lambda source: integration_keys(
-            settings.integration_keys_secret_arn, settings.integration_keys_cache_seconds
-        ).get(source),
-        now=now,
-        max_skew_seconds=settings.signature_max_skew_seconds,
-    )
+    signed = verify_integration_post(event.headers, SESSIONS_PATH, raw, settings, now)
     request = parse_body(ParkingSessionIn, event.raw_event)
     recorded = logic.record_session(
         request,

@@ -13,7 +13,7 @@ from services.loyalty.handlers.routes.ledger_common import parse_bytes
 from services.loyalty.models.refunds import RefundRequest, RefundResponse
 from services.loyalty.models.settings import LoyaltyApiSettings
 from shared import clock
-from shared.auth import event_body_bytes, verify_signed_request
+from shared.auth import event_body_bytes
 from shared.ids import new_ulid
 from shared.observability import get_logger, get_metrics
 from shared.settings import load
@@ -68,10 +68,10 @@ def _body(recorded: RecordedRefund) -> RefundResponse:
     },
 )
 def post_refund() -> Response[RefundResponse]:
-    from services.loyalty.dal.integration_keys import integration_keys  # noqa: PLC0415 - cold start
     from services.loyalty.dal.ledger import DynamoLedgerRepository  # noqa: PLC0415 - cold start
     from services.loyalty.dal.privacy import pseudonym_key  # noqa: PLC0415 - cold start
     from services.loyalty.dal.refunds import DynamoRefundRepository  # noqa: PLC0415 - cold start
+    from services.loyalty.handlers.routes.signed import verify_integration_post  # noqa: PLC0415 - cold start
     from services.loyalty.logic.privacy import pseudonym  # noqa: PLC0415 - cold start
     from services.loyalty.logic.purchases import SignedBy  # noqa: PLC0415 - cold start
     from services.loyalty.logic.refunds import record_refund  # noqa: PLC0415 - cold start
@@ -80,17 +80,7 @@ def post_refund() -> Response[RefundResponse]:
     event = router.current_event
     raw = event_body_bytes(event.raw_event)
     now = clock.now()
-    signed = verify_signed_request(
-        event.headers,
-        "POST",
-        REFUNDS_PATH,
-        raw,
-        key_lookup=lambda source: integration_keys(
-            settings.integration_keys_secret_arn, settings.integration_keys_cache_seconds
-        ).get(source),
-        now=now,
-        max_skew_seconds=settings.signature_max_skew_seconds,
-    )
+    signed = verify_integration_post(event.headers, REFUNDS_PATH, raw, settings, now)
     request = parse_bytes(RefundRequest, raw)
     correlation_id = event.headers.get("x-correlation-id") or str(
         event.raw_event.get("requestContext", {}).get("requestId") or new_ulid()

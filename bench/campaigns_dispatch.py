@@ -1,7 +1,7 @@
 """Dispatch at send time: what ``CampaignsDispatchFunction`` costs per marketing message, the AWS
 calls it makes, and the cost per million messages.
 
-    python -m bench.campaigns_dispatch              22 rounds of 2 batches of 10 messages
+    python -m bench.campaigns_dispatch              6 rounds of one SQS batch of 100 messages (2 warm-up)
     python -m bench --only dispatch                 the same, as part of the bench tables
 
 Method (one child interpreter, so nothing else warms it):
@@ -11,22 +11,30 @@ Method (one child interpreter, so nothing else warms it):
    answer. Every call is a real botocore call through the ``shared.aws`` clients (parameters
    validated, request signed and serialised, response parsed); moto answers from ``before-send``.
    The time spent inside moto (``BotocoreStubber.__call__``, wall and CPU) stands for the network
-   and the service and is subtracted.
-2. **The load**: each round is 2 SQS batches of 10 marketing ``SendRequest``s (``cmp#`` sends of
-   one campaign, WeChat → SMS → inbox, no offer, every member granted WeChat marketing, caps
-   empty, 10:00 in Shanghai) through the real ``handlers.dispatch.handler``: pass 1 holds the cap
-   slot (decision window), the due index is released (``DueIndex.release``, what
-   ``CampaignsDispatchDueFunction`` does at the minute), pass 2 sends (local outbox adapter for
-   WeChat: the provider is excluded). Warm: the first rounds are not timed.
+   and the service and is subtracted. The garbage collector is run before each timed step and
+   paused during it: moto's deep-copied tables put millions of objects on the heap, and a full
+   collection walking them would otherwise be charged to the handler (a Lambda's heap is small).
+2. **The load**: each round is one SQS batch of ``BATCH`` (100, the template's ``BatchSize``)
+   marketing ``SendRequest``s (``cmp#`` sends of one campaign, WeChat → SMS → inbox, no offer,
+   every member granted WeChat marketing, caps empty, 10:00 in Shanghai) through the real
+   ``handlers.dispatch.handler``, which processes the batch as a batch
+   (``logic.dispatch.process_batch``: BatchGetItem reads, buffered writes committed in
+   TransactWriteItems of up to 100 items): pass 1 holds the cap slots (decision window), the due
+   index is released (``DueIndex.release``, what ``CampaignsDispatchDueFunction`` does at the
+   minute), pass 2 sends (local outbox adapter for WeChat: the provider call is excluded — it is
+   one call per message by nature and counted apart). Warm: the first rounds are not timed.
+   ``--batch 10`` measures the old batch size.
 3. **The pure guardrail decision** (``logic/guardrails.py``): consent choice, quiet hours, day and
    week keys and the slot plan for one message, timed alone.
-4. **Cost**: from the counted calls, item sizes read back from the table, and us-east-1 list
-   prices (see ``PRICES``); Lambda GB-s at the function's 512 MB (template ``Globals``).
+4. **Cost**: from the counted calls (BatchGetItem keys and TransactWriteItems items counted one by
+   one), item sizes read back from the table, and us-east-1 list prices (see ``PRICES``); Lambda
+   GB-s at the function's 512 MB (template ``Globals``).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -39,11 +47,12 @@ from bench.common import PYTHON, ROOT, Table, child_env
 
 TABLE = "mallcrm-bench-campaigns"
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai: outside quiet hours
-BATCH = 10  # the event source mapping's BatchSize
-ROUNDS = 22
+BATCH = 100  # the event source mapping's BatchSize (template.yaml)
+ROUNDS = 6  # about 5 minutes here: moto deep-copies the tables on every transaction
 QUICK_ROUNDS = 4
 WARM_ROUNDS = 2
-BATCHES_PER_ROUND = 2
+BATCHES_PER_ROUND = 1
+LAUNCH_CPU_MS = 1000 / 9442  # bench/campaigns_launch.py, 1 M members (docs/performance.md)
 CAMPAIGN = "01J3BENCHCAMPA1GN000000000"
 MEMORY_MB = 512  # CampaignsDispatchFunction: the template's Globals MemorySize
 # us-east-1 list prices, 2026-11 (on-demand; free tiers ignored).
@@ -59,7 +68,7 @@ LAMBDA_VCPU_MB = 1769  # Lambda gives one full vCPU at 1,769 MB; 512 MB gets ~29
 ASSUMED_CALL_MS = 4.0  # estimated in-region DynamoDB round trip from Lambda (not measured here)
 
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem"}
-READ_OPS = {"GetItem", "Query"}
+READ_OPS = {"GetItem", "Query"}  # BatchGetItem: counted per key read
 
 
 def _bodies(round_no: int, batch_no: int) -> list[str]:
@@ -132,6 +141,7 @@ class Meter:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.transact_items = 0
+        self.batch_get_keys = 0
         self.moto_seconds = 0.0
         self.moto_cpu = 0.0
         self.on = False
@@ -143,6 +153,9 @@ class Meter:
         self.calls[f"{service}.{model.name}"] += 1
         if model.name == "TransactWriteItems":  # ``params`` is the serialised request here
             self.transact_items += len(json.loads(params["body"])["TransactItems"])
+        if model.name == "BatchGetItem":
+            tables = json.loads(params["body"])["RequestItems"].values()
+            self.batch_get_keys += sum(len(t["Keys"]) for t in tables)
 
 
 def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one scripted run, read top down
@@ -164,6 +177,7 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
 
     with mock_aws():
         import boto3
+        from botocore.config import Config
 
         from services.campaigns.dal.dispatch import DueIndex, bucket_of
         from services.campaigns.handlers import dispatch
@@ -175,6 +189,15 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
             QueueName="mallcrm-bench-campaigns-dispatch"
         )["QueueUrl"]
         os.environ["DISPATCH_QUEUE_URL"] = queue_url
+        if os.environ.get("BENCH_NO_PARAM_VALIDATION"):
+            # Experiment (--no-param-validation): what the hot clients would save without botocore's
+            # client-side parameter validation (DynamoDB validates the request anyway).
+            make_config = aws._config
+
+            def _config(chosen: Any) -> Any:
+                return make_config(chosen).merge(Config(parameter_validation=False))
+
+            aws._config = _config
         aws.reset_clients()
         for service in ("dynamodb", "sqs", "scheduler", "lambda"):
             aws.client(service).meta.events.register("before-call", meter.before_call)
@@ -213,8 +236,16 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
 
             def step(name: str, work: Any) -> Any:
                 m0, c0 = meter.moto_seconds, meter.moto_cpu
+                # moto's tables (deep-copied on every transaction) fill the heap with millions of
+                # objects; a full collection walking them would be charged to the handler. Collect
+                # before the step and not during it: a Lambda's heap is a few MB.
+                gc.collect()
+                gc.disable()
                 began, began_cpu = time.perf_counter(), time.process_time()
-                result = work()
+                try:
+                    result = work()
+                finally:
+                    gc.enable()
                 if timed_round:  # noqa: B023 - called within the same iteration
                     timing[name][0] += time.perf_counter() - began
                     timing[name][1] += time.process_time() - began_cpu
@@ -278,6 +309,8 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
         "moto": moto_by_step,
         "calls": dict(meter.calls),
         "transact_items": meter.transact_items,
+        "batch_get_keys": meter.batch_get_keys,
+        "batch": BATCH,
         "outcomes": dict(outcomes),
         "item_sizes": {k: max(v) for k, v in sorted(sizes.items())},
         "guardrail_us": _guardrail_micros(),
@@ -356,25 +389,31 @@ def _units(result: dict[str, Any]) -> dict[str, float]:
     """Request units per message from the counted calls: every item is under 1 KB (checked)."""
     calls, n = result["calls"], result["messages"]
     assert max(result["item_sizes"].values()) <= 1024, result["item_sizes"]
-    reads = sum(v for k, v in calls.items() if k.split(".")[1] in READ_OPS)
+    reads = sum(v for k, v in calls.items() if k.split(".")[1] in READ_OPS) + result["batch_get_keys"]
     writes = sum(v for k, v in calls.items() if k.split(".")[1] in WRITE_OPS)
     # The due index: each message's due item is deleted once (BatchWriteItem, 1 unit per item < 1 KB)
     # and its body sent back in a full SendMessageBatch of 10 at steady state. The measured calls
     # are higher (0.35-0.4 per message) because a round's 20 bodies spread over 8 shards give
     # partial batches; a real minute bucket holds thousands (rate 6,000/min per campaign).
     return {
-        "rru": reads / n,  # Query of the consents: one item < 4 KB → 1 unit, like a GetItem
+        "rru": reads / n,  # every item read is < 4 KB → 1 unit (consistent), in a batch or alone
         "wru": (writes + n + 2 * result["transact_items"]) / n,
-        "sqs": 1 / BATCH,
+        "sqs": 1 / 10,  # the due release's SendMessageBatch holds 10 bodies
         "scheduler": calls.get("scheduler.CreateSchedule", 0) / n,
     }
 
 
-def run(rounds: int = ROUNDS) -> list[Table]:
+def _set_batch(size: int) -> None:
+    global BATCH  # noqa: PLW0603 - one setting for the whole run, parent and child
+    BATCH = size
+
+
+def run(rounds: int = ROUNDS, batch: int = BATCH) -> list[Table]:
     import subprocess
 
+    _set_batch(batch)
     proc = subprocess.run(
-        [PYTHON, "-m", "bench.campaigns_dispatch", "--child", "--rounds", str(rounds)],
+        [PYTHON, "-m", "bench.campaigns_dispatch", "--child", "--rounds", str(rounds), "--batch", str(batch)],
         cwd=ROOT,
         env=child_env(
             {
@@ -391,6 +430,7 @@ def run(rounds: int = ROUNDS) -> list[Table]:
                 "DUE_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:mallcrm-bench-due",
                 "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/due",
                 "CHANNEL_MODE": "local",
+                "BENCH_NO_PARAM_VALIDATION": os.environ.get("BENCH_NO_PARAM_VALIDATION", ""),
             }
         ),
         capture_output=True,
@@ -403,7 +443,8 @@ def run(rounds: int = ROUNDS) -> list[Table]:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     n = int(result["messages"])
     table = Table(
-        title=f"Dispatch at send time: {n:,} marketing messages, batches of {BATCH} (moto; its time removed)",
+        title=f"Dispatch at send time: {n:,} marketing messages, batches of {BATCH} (moto; its time removed)"
+        + (" — botocore parameter validation off" if os.environ.get("BENCH_NO_PARAM_VALIDATION") else ""),
         headers=["step", "wall ms/msg", "CPU ms/msg", "per CPU second", "moto CPU removed s"],
     )
     cpu_total = 0.0
@@ -438,7 +479,7 @@ def run(rounds: int = ROUNDS) -> list[Table]:
     gb_s = lambda_ms / 1000 * MEMORY_MB / 1024
     # SQS per message: pass 1 and pass 2 are each received and deleted in batches of 10 by the event
     # source mapping (2 x 2 / 10), plus the due release's SendMessageBatch (counted).
-    sqs_requests = units["sqs"] + 4 / BATCH
+    sqs_requests = units["sqs"] + 4 / 10  # a ReceiveMessage returns at most 10
     invocations = 2 / BATCH  # one invocation per batch per pass (the due function: per minute, ~0)
     cost = {
         "DynamoDB writes": units["wru"] * PRICES["dynamodb_wru"] * 1e6,
@@ -463,6 +504,12 @@ def run(rounds: int = ROUNDS) -> list[Table]:
         "cost per million messages (us-east-1 list, provider excluded): "
         + ", ".join(f"{k} ${v:.2f}" for k, v in cost.items())
         + f"; total ${sum(cost.values()):.2f}",
+        f"not in the total (estimated): the provider call and the contact-directory invoke, ~50 ms of "
+        f"waiting per message at {MEMORY_MB} MB = {0.05 * MEMORY_MB / 1024:.3f} GB-s = "
+        f"${0.05 * MEMORY_MB / 1024 * PRICES['lambda_gb_second_arm'] * 1e6:.2f} per million",
+        f"pipeline on this machine: launch {LAUNCH_CPU_MS:.3f} ms CPU per message (measured apart, 1 M "
+        f"members) + dispatch {cpu_ms:.3f} ms = {LAUNCH_CPU_MS + cpu_ms:.3f} ms → "
+        f"{2000 / (LAUNCH_CPU_MS + cpu_ms):,.0f} messages/s on 2 cores, provider calls excluded",
         f"rounds {result['rounds']} ({WARM_ROUNDS} warm-up not timed) x {BATCHES_PER_ROUND} "
         f"batches x {BATCH}; "
         f"load average after {result['load']} on {os.cpu_count()} cores",
@@ -476,14 +523,23 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench.campaigns_dispatch", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--batch", type=int, default=BATCH, help="messages per SQS batch (BatchSize)")
+    parser.add_argument(
+        "--no-param-validation",
+        action="store_true",
+        help="experiment: botocore clients without client-side parameter validation",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    _set_batch(args.batch)
+    if args.no_param_validation:
+        os.environ["BENCH_NO_PARAM_VALIDATION"] = "1"  # passed to the child by run()
     if args.rounds <= WARM_ROUNDS:
         parser.error(f"--rounds must be more than {WARM_ROUNDS}")
     if args.child:
         print(json.dumps(child(args.rounds)))
         return 0
-    for table in run(args.rounds):
+    for table in run(args.rounds, args.batch):
         print(table.render(), end="\n\n", flush=True)
     return 0
 

@@ -35,9 +35,10 @@ there). ``-X importtime`` inflates absolute times a little.
 module-level line of a handler costs — the project's tracer (``get_tracer``, which builds the
 Powertools Tracer on the first invocation), for comparison a Powertools ``Tracer()`` built at import
 with its default auto-patching (it imports the X-Ray SDK and every library the SDK supports,
-botocore included), botocore alone, ``Logger`` + ``Metrics``, the API resolver with and without
-request validation, pydantic, and the first ``shared.aws`` client (not paid at import: clients are
-created on first use, i.e. in the first invocation, which is also when botocore gets patched).
+botocore included), botocore alone, ``Logger`` + ``Metrics``, the API router (``shared.web``) and,
+for comparison, the Powertools resolver it replaced, pydantic, and the first ``shared.aws`` client
+(not paid at import: clients are created on first use, i.e. in the first invocation, which is also
+when botocore gets patched).
 """
 
 from __future__ import annotations
@@ -93,11 +94,12 @@ BLOCKS: dict[str, str] = {
         "from aws_lambda_powertools import Logger, Metrics\n"
         "Logger(service='bench')\nMetrics(namespace='bench', service='bench')\n"
     ),
-    "shared.api.make_resolver() (Powertools HTTP resolver)": (
+    "shared.api.make_resolver() (shared.web router, the API functions' since 2026-11-23)": (
         "from shared.api import make_resolver\nmake_resolver()\n"
     ),
-    "APIGatewayHttpResolver() without enable_validation (what-if)": (
-        "from aws_lambda_powertools.event_handler import APIGatewayHttpResolver\nAPIGatewayHttpResolver()\n"
+    "Powertools APIGatewayHttpResolver(enable_validation=True) (the API router before)": (
+        "from aws_lambda_powertools.event_handler import APIGatewayHttpResolver\n"
+        "APIGatewayHttpResolver(enable_validation=True)\n"
     ),
     "import pydantic": "import pydantic\n",
     "first shared.aws.client('dynamodb'), paid in the first invocation": (

@@ -1,8 +1,9 @@
-"""The HTTP side of every service: a Powertools resolver whose errors all speak DESIGN §9.
+"""The HTTP side of every service: a ``shared.web`` resolver whose errors all speak DESIGN §9.
 
-``make_resolver()`` returns an ``APIGatewayHttpResolver`` (HTTP API, payload v2) with request
-validation on (OpenAPI generated from the route signatures) and one mapping from failures to
-``{"error": {"code", "message", "fields"}}``:
+``make_resolver()`` returns a :class:`shared.web.Resolver` (HTTP API, payload 2.0) with request
+validation on (path, query and body parameters injected by signature; the OpenAPI document is
+generated from the same declarations by ``infra/apidocs/generate.py``) and one mapping from
+failures to ``{"error": {"code", "message", "fields"}}``:
 
 =============================================  ======  ======================
 failure                                        status  code
@@ -13,12 +14,16 @@ request fails validation                       422     ``validation_failed``
 unsupported ``Content-Type``                   415     ``unsupported_media_type``
 no route for the path                          404     ``route_not_found``
 path exists, method does not                   405     ``method_not_allowed``
-Powertools ``ServiceError`` (``BadRequestError``…) its own by status
 anything else                                  5xx     logged, then re-raised
 =============================================  ======  ======================
 
 Validation messages never echo the input (it may be a phone number); unhandled exceptions are
 re-raised, never turned into a 200 or a stack trace: the gateway answers 500 without detail.
+
+The request path no longer goes through Powertools' event handler (its import cost 70-110 ms of
+every API cold start; docs/decisions.md, 2026-11-23); ``shared.web`` keeps the same responses,
+error ``loc`` format and CORS headers. Powertools' own ``ServiceError``s are not mapped: raise a
+:class:`shared.errors.MallCrmError`.
 """
 
 from __future__ import annotations
@@ -26,18 +31,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shared.errors import MallCrmError, error_body
 from shared.observability import get_logger, redact_text
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-    from aws_lambda_powertools.event_handler.api_gateway import CORSConfig
-    from aws_lambda_powertools.event_handler.openapi.exceptions import (
-        RequestUnsupportedContentType,
-        RequestValidationError,
-    )
+from shared.web import (
+    APPLICATION_JSON,
+    CORSConfig,
+    RequestValidationError,
+    Resolver,
+    Response,
+    RouteNotFound,
+    UnsupportedContentType,
+)
 
 __all__ = [
     "DEFAULT_CORS_ALLOW_HEADERS",
@@ -50,27 +56,12 @@ DEFAULT_CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"
 
 _LONG_DIGITS = re.compile(r"\d{6,}")
 
-_CODES_BY_STATUS = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_failed",
-    429: "too_many_requests",
-}
-
 
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response[str]:
     """A JSON ``Response`` with ``status`` (for 201s, 202s and error bodies built by hand)."""
-    from aws_lambda_powertools.event_handler import Response, content_types  # noqa: PLC0415
-
     return Response(
         status_code=status,
-        content_type=content_types.APPLICATION_JSON,
+        content_type=APPLICATION_JSON,
         body=json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str),
         headers=dict(headers or {}),
     )
@@ -107,24 +98,8 @@ def validation_fields(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str
     return fields
 
 
-def _routes(app: APIGatewayHttpResolver) -> list[Any]:
-    # Powertools has no public route table; it is pinned and tests cover this use.
-    return [*app._static_routes, *app._dynamic_routes]
-
-
-def _route_exists(app: APIGatewayHttpResolver, method: str, path: str) -> bool:
-    return any(r.method == method and r.rule.match(path) for r in _routes(app))
-
-
-def _allowed_methods(app: APIGatewayHttpResolver, method: str, path: str) -> list[str]:
-    """Other methods registered for ``path`` (empty when the path itself is unknown)."""
-    return sorted({r.method for r in _routes(app) if r.method != method and r.rule.match(path)})
-
-
 def default_cors() -> CORSConfig:
     """CORS for the staff console: any origin (tokens are bearer headers, not cookies)."""
-    from aws_lambda_powertools.event_handler.api_gateway import CORSConfig  # noqa: PLC0415
-
     return CORSConfig(allow_origin="*", allow_headers=DEFAULT_CORS_ALLOW_HEADERS, max_age=600)
 
 
@@ -133,27 +108,17 @@ def make_resolver(
     cors: CORSConfig | None = None,
     strip_prefixes: list[str] | None = None,
     validation: bool = True,
-) -> APIGatewayHttpResolver:
-    """An ``APIGatewayHttpResolver`` with MallCRM's error mapping and CORS.
+) -> Resolver:
+    """A :class:`shared.web.Resolver` with MallCRM's error mapping and CORS.
 
-    ``validation`` turns on Powertools' request validation, which injects typed path, query and
-    body parameters into routes and answers 422 for bad ones. It costs ~90 ms of every cold start
-    (the OpenAPI/pydantic machinery), so an API whose routes take no injected parameters — a route
-    that must read the raw body, like a signed integration request — passes ``validation=False``
-    and validates with its own model.
-
-    ``debug`` is forced off: Powertools' debug mode (``POWERTOOLS_DEV``) answers 500 with the
-    stack trace, which must never reach a client.
+    ``validation`` turns on parameter injection: typed path, query and body parameters are
+    validated (pydantic, compiled when a route is first called) and passed to the route, and a bad
+    one answers 422; the route's return value is validated against its return annotation. An API
+    whose routes must read the raw body — a signed integration request — passes
+    ``validation=False``: routes then receive only their path parameters and validate with their
+    own model.
     """
-    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver  # noqa: PLC0415
-    from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError  # noqa: PLC0415
-
-    app = APIGatewayHttpResolver(
-        cors=cors or default_cors(),
-        debug=False,
-        strip_prefixes=list(strip_prefixes) if strip_prefixes else None,
-        enable_validation=validation,
-    )
+    app = Resolver(cors=cors or default_cors(), validation=validation, strip_prefixes=strip_prefixes)
 
     def _on_mallcrm_error(exc: MallCrmError) -> Response[str]:
         return _error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
@@ -167,31 +132,19 @@ def make_resolver(
         )
 
     def _on_json_error(exc: json.JSONDecodeError) -> Response[str]:
-        # A route without a typed body that reads app.current_event.json_body itself.
+        # A typed body, or a route that reads app.current_event.json_body itself.
         return _error_response(400, "malformed_json", "The request body is not valid JSON.")
 
-    def _on_content_type(exc: RequestUnsupportedContentType) -> Response[str]:
+    def _on_content_type(exc: UnsupportedContentType) -> Response[str]:
         return _error_response(415, "unsupported_media_type", "Send the body as application/json.")
 
-    def _on_service_error(exc: ServiceError) -> Response[str]:
-        status = int(exc.status_code)
-        code = _CODES_BY_STATUS.get(status, "error" if status < 500 else "internal_error")
-        message = str(exc.msg) if status < 500 else "Internal error."
-        return _error_response(status, code, message)
-
-    def _on_not_found(exc: NotFoundError) -> Response[str]:
-        method = app.current_event.http_method.upper()
-        path = app._remove_prefix(app.current_event.path)
-        if _route_exists(app, method, path):
-            # A route raised Powertools' NotFoundError itself: a missing resource, not a missing route.
-            return _error_response(404, "not_found", str(exc.msg) if exc.msg else "Not found.")
-        allowed = _allowed_methods(app, method, path)
-        if allowed:
+    def _on_not_found(exc: RouteNotFound) -> Response[str]:
+        if exc.allowed:
             return _error_response(
                 405,
                 "method_not_allowed",
-                f"{method} is not allowed on this path.",
-                headers={"Allow": ", ".join(allowed)},
+                f"{exc.method} is not allowed on this path.",
+                headers={"Allow": ", ".join(exc.allowed)},
             )
         return _error_response(404, "route_not_found", "No such route.")
 
@@ -201,16 +154,11 @@ def make_resolver(
         get_logger().exception("unhandled error in API handler", extra={"error_type": type(exc).__name__})
         raise exc
 
-    # Registered by call rather than decorator: Powertools' decorators are untyped.
     # Lookup walks the exception's MRO, so the most specific handler wins over Exception.
     app.exception_handler(MallCrmError)(_on_mallcrm_error)
     app.exception_handler(json.JSONDecodeError)(_on_json_error)
-    if validation:
-        from aws_lambda_powertools.event_handler.openapi import exceptions as openapi_errors  # noqa: PLC0415
-
-        app.exception_handler(openapi_errors.RequestValidationError)(_on_validation_error)
-        app.exception_handler(openapi_errors.RequestUnsupportedContentType)(_on_content_type)
-    app.exception_handler(ServiceError)(_on_service_error)
-    app.not_found(_on_not_found)
+    app.exception_handler(RequestValidationError)(_on_validation_error)
+    app.exception_handler(UnsupportedContentType)(_on_content_type)
+    app.exception_handler(RouteNotFound)(_on_not_found)
     app.exception_handler(Exception)(_on_unhandled)
     return app

@@ -93,7 +93,8 @@ def to_utc_iso(dt: datetime) -> str:
     be time order, and the round trip through :func:`parse_iso` must be lossless.
     """
     _require_aware(dt)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat rather than strftime: ~4x cheaper, and zero-pads years below 1000 like the rest.
+    return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_iso(value: str) -> datetime:

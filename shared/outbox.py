@@ -8,26 +8,39 @@ back"). The table's stream, filtered in the template to INSERTs of ``entity = ou
 Delivery is at least once: after a partial failure the records from the first failure on are
 retried, and some of them may have been published already. Consumers are idempotent on
 ``metadata.event_id`` (:func:`shared.dynamo.idempotency_put`).
+
+Once an item is on the bus the publisher deletes it from the table (``TABLE_NAME``): an outbox
+item carries the event's data (member ids among it), and an already published copy has no use
+that would justify keeping it for its 7-day TTL after, say, the member's erasure. The delete is
+conditional on the item still being the one published (same ``event_id``) or already gone, so a
+replayed stream record is harmless; a record whose PutEvents entry failed is not deleted (it is
+retried). The TTL stays as the safety net for a publisher that dies between PutEvents and the
+delete, or a delete that fails. The delete shows on the stream as a REMOVE record, which the
+template's filter (INSERTs of ``entity = outbox``) and :func:`_is_outbox_insert` both ignore.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared import clock
+from shared import aws, clock
 from shared.events.contracts import EventData
 from shared.events.envelope import EventMetadata
 from shared.events.publisher import MAX_ENTRIES_PER_CALL, build_entry, put_entries
 from shared.observability import get_logger
 from shared.settings import ServiceSettings, load
 
-__all__ = ["OUTBOX_ENTITY", "OUTBOX_TTL", "outbox_item", "publish_stream_batch"]
+__all__ = ["OUTBOX_ENTITY", "OUTBOX_TTL", "delete_published", "outbox_item", "publish_stream_batch"]
 
 OUTBOX_ENTITY = "outbox"
 OUTBOX_TTL = timedelta(days=7)
+DELETE_WORKERS = 8
+"""Concurrent DeleteItem calls per batch: one call per published item, and a shard's stream is
+processed serially — 100 deletes one after the other would add several hundred ms per batch."""
 
 
 def outbox_item(
@@ -65,16 +78,27 @@ def _string(image: Mapping[str, Any], name: str) -> str:
     return str(value["S"])
 
 
-def _entry_from_image(image: Mapping[str, Any], bus_name: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PublishedItem:
+    """The key and event id of an outbox item, for the conditional delete after publishing."""
+
+    pk: str
+    sk: str
+    event_id: str
+
+
+def _entry_from_image(image: Mapping[str, Any], bus_name: str) -> tuple[dict[str, Any], PublishedItem]:
+    """The PutEvents entry for an outbox item's image, and what deleting the item needs."""
     detail = _string(image, "detail")
     metadata = EventMetadata.model_validate(json.loads(detail)["metadata"])
-    return build_entry(
+    entry = build_entry(
         source=_string(image, "source"),
         detail_type=_string(image, "detail_type"),
         detail=detail,
         bus_name=bus_name,
         occurred_at=metadata.occurred_at,
     )
+    return entry, PublishedItem(_string(image, "pk"), _string(image, "sk"), metadata.event_id)
 
 
 def _is_outbox_insert(record: Mapping[str, Any]) -> bool:
@@ -111,27 +135,81 @@ def _publish_in_order(entries: list[dict[str, Any]], client: Any, logger: Any) -
     return None
 
 
+def _delete_one(item: PublishedItem, table_name: str, dynamodb: Any) -> str | None:
+    """Delete one published item; None when done (or already gone), else the error code."""
+    try:
+        dynamodb.delete_item(
+            TableName=table_name,
+            Key={"pk": {"S": item.pk}, "sk": {"S": item.sk}},
+            # Gone already (a replayed record): a no-op. Present: only the very item published.
+            ConditionExpression="attribute_not_exists(pk) OR event_id = :event_id",
+            ExpressionAttributeValues={":event_id": {"S": item.event_id}},
+        )
+    except Exception as exc:  # any failure leaves the item to its TTL; reported by the caller
+        error = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        return str(error or type(exc).__name__)
+    return None
+
+
+def delete_published(
+    items: Sequence[PublishedItem], *, table_name: str, dynamodb: Any | None = None, logger: Any = None
+) -> int:
+    """Delete outbox items already on the bus; the number of items whose delete failed.
+
+    A failed delete is logged and left to the item's TTL: failing the stream record instead would
+    publish it (and every record after it) again for a delete that a retry may fail just the same.
+    """
+    if not items:
+        return 0
+    client = dynamodb if dynamodb is not None else aws.client("dynamodb")
+    if len(items) == 1:
+        errors = [_delete_one(items[0], table_name, client)]
+    else:
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - only batches need it
+
+        with ThreadPoolExecutor(max_workers=min(DELETE_WORKERS, len(items))) as pool:
+            errors = list(pool.map(lambda i: _delete_one(i, table_name, client), items))
+    failed = [(item, error) for item, error in zip(items, errors, strict=True) if error is not None]
+    if failed:
+        (logger or get_logger()).error(
+            "published outbox items not deleted; their TTL will remove them",
+            extra={
+                "not_deleted": len(failed),
+                "error_code": failed[0][1],
+                "event_ids": [item.event_id for item, _ in failed[:10]],
+            },
+        )
+    return len(failed)
+
+
 def publish_stream_batch(
     event: Mapping[str, Any],
     context: Any,
     *,
     bus_name: str | None = None,
     client: Any | None = None,
+    table_name: str | None = None,
+    dynamodb: Any | None = None,
 ) -> dict[str, list[dict[str, str]]]:
     """Handler body for ``<Svc>StreamPublisherFunction`` (DynamoDB stream, ReportBatchItemFailures).
 
-    Publishes every outbox INSERT in the batch to ``EVENT_BUS_NAME`` (read now) and returns
+    Publishes every outbox INSERT in the batch to ``EVENT_BUS_NAME`` and deletes each published
+    item from ``TABLE_NAME`` (both read now), and returns
     ``{"batchItemFailures": [{"itemIdentifier": <SequenceNumber>}, ...]}`` for the first record
     that could not be published and every outbox record after it: a stream is ordered, and
-    Lambda restarts the shard from the lowest reported sequence number.
+    Lambda restarts the shard from the lowest reported sequence number. Only the items before
+    that first failure are deleted (the rest are published again on the retry, and deleted then).
     """
     logger = get_logger()
-    if bus_name is None:
-        bus_name = load(ServiceSettings).event_bus_name
+    if bus_name is None or table_name is None:
+        settings = load(ServiceSettings)
+        bus_name = bus_name if bus_name is not None else settings.event_bus_name
+        table_name = table_name if table_name is not None else settings.table_name
 
     # Every record's sequence number in stream order; outbox records also get an entry.
     sequence_numbers: list[str] = []
     entries: list[dict[str, Any]] = []
+    items: list[PublishedItem] = []  # items[i] is the outbox item entries[i] was built from
     entry_positions: list[int] = []  # entries[i] came from sequence_numbers[entry_positions[i]]
     failed_at: int | None = None  # position in sequence_numbers of the first failure
     for record in event.get("Records", []):
@@ -140,7 +218,9 @@ def publish_stream_batch(
         if failed_at is not None or not _is_outbox_insert(record):
             continue  # non-outbox records: the template filters them out; tolerate them anyway
         try:
-            entries.append(_entry_from_image(record["dynamodb"]["NewImage"], bus_name))
+            entry, item = _entry_from_image(record["dynamodb"]["NewImage"], bus_name)
+            entries.append(entry)
+            items.append(item)
             entry_positions.append(len(sequence_numbers) - 1)
         except (ValueError, KeyError, TypeError) as exc:
             # Poison record: fail it and the rest, so retries end in the stream's failure destination.
@@ -148,8 +228,13 @@ def publish_stream_batch(
             failed_at = len(sequence_numbers) - 1
 
     failed_entry = _publish_in_order(entries, client, logger)
+    published = items if failed_entry is None else items[:failed_entry]
     if failed_entry is not None:
         failed_at = entry_positions[failed_entry]
+    if table_name:
+        delete_published(published, table_name=table_name, dynamodb=dynamodb, logger=logger)
+    elif published:
+        logger.error("TABLE_NAME is not set: published outbox items are left to their TTL")
 
     if failed_at is None:
         logger.info("outbox published", extra={"published": len(entries)})

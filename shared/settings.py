@@ -78,12 +78,19 @@ def load(model_cls: type[SettingsT], environ: Mapping[str, str] | None = None) -
     """
     env = os.environ if environ is None else environ
     values: dict[str, str] = {}
-    for field in model_cls.model_fields:
-        raw = env.get(env_name(model_cls, field))
+    for field, name in _env_names(model_cls):
+        raw = env.get(name)
         if raw is not None and raw != "":
             values[field] = raw
+    # The variables are read on every call; validating them again is only needed when they
+    # changed (settings are frozen, so one instance can be shared). Keyed by class and values,
+    # because the local cloud switches between functions' environments in one process.
+    key = (model_cls, tuple(values.items()))
+    cached = _VALIDATED.get(key)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
     try:
-        return model_cls.model_validate(values, by_name=True)
+        settings = model_cls.model_validate(values, by_name=True)
     except ValidationError as exc:
         missing: list[str] = []
         invalid: list[str] = []
@@ -95,3 +102,21 @@ def load(model_cls: type[SettingsT], environ: Mapping[str, str] | None = None) -
             else:
                 invalid.append(f"{name} ({err['msg']})")
         raise SettingsError(model_cls.__name__, sorted(set(missing)), invalid) from None
+    if model_cls.model_config.get("frozen"):
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        _VALIDATED[key] = settings
+    return settings
+
+
+_VALIDATED: dict[tuple[type[BaseModel], tuple[tuple[str, str], ...]], BaseModel] = {}
+_VALIDATED_MAX = 256
+_ENV_NAMES: dict[type[BaseModel], tuple[tuple[str, str], ...]] = {}
+
+
+def _env_names(model_cls: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+    names = _ENV_NAMES.get(model_cls)
+    if names is None:
+        names = tuple((field, env_name(model_cls, field)) for field in model_cls.model_fields)
+        _ENV_NAMES[model_cls] = names
+    return names

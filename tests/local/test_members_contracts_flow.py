@@ -8,6 +8,14 @@ MembersBirthdayFunction and exactly one MemberBirthdayToday reaches the bus, for
 projection shows SMS withdrawn and WeChat still granted. Finally she changes her phone: the code
 arrives in ``GET /_local/outbox`` (the fake SMS adapter), she confirms it, and staff find her by
 the new number only. She logs out everywhere: her old token is refused at the gateway.
+
+E-mail: four more shoppers register — one gives an address, grants marketing by e-mail and confirms
+the address with the code members mails to it (read from ``GET /_local/outbox``); one gives an
+address but grants SMS only; one grants e-mail but gives no address; one gives an address and grants
+e-mail but never confirms it. Campaigns' dispatch, switched to its real channel adapters
+(``CHANNEL_MODE=aws``: the contact directory, then SES v2, here moto's SES), sends one e-mail
+campaign message to each: exactly one mail goes out, to the first shopper's address; the second is
+suppressed ``no_consent`` before members is even asked; the third and fourth fail ``no_address``.
 """
 
 from __future__ import annotations
@@ -147,6 +155,145 @@ def test_the_phone_change_code_is_in_the_local_outbox_and_moves_the_lookup(flowe
 def test_log_out_everywhere_is_enforced_at_the_gateway(flowed):
     assert flowed["revoke"][0] == 204
     assert flowed["after_revoke"][0] == 403
+
+
+MAIL_FROM = "news@mall.example"
+
+
+@pytest.fixture(scope="module")
+def emailed(flowed: dict[str, Any]) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from moto.ses.models import ses_backends
+
+    cloud: LocalCloud = flowed["cloud"]
+    email_yes = {"purpose": "marketing", "channel": "email", "granted": True, "text_version": "mkt-1"}
+    sms_yes = {"purpose": "marketing", "channel": "sms", "granted": True, "text_version": "mkt-1"}
+    shoppers = {
+        "consented": ("o-mail-e", "13900008881", "Mei.Chen@Example.COM", [email_yes]),
+        "not_consented": ("o-mail-f", "13900008882", "fang@example.com", [sms_yes]),
+        "no_address": ("o-mail-g", "13900008883", None, [email_yes]),
+        "unverified": ("o-mail-h", "13900008884", "hong@example.com", [email_yes]),
+    }
+    facts: dict[str, Any] = {"members": {}, "answers": {}}
+    for label, (openid, phone, email, consents) in shoppers.items():
+        status, login = flow.wechat_login(cloud, openid)
+        assert status == 200, login
+        body: dict[str, Any] = {"phone": phone, "name": "陈美", "consents": consents}
+        if email is not None:
+            body["email"] = email
+        status, answer = _call(cloud, "POST", "/v1/members", login["token"], body)
+        assert status == 201, answer
+        facts["members"][label] = answer["member"]["member_id"]
+        facts["answers"][label] = answer["member"]
+        if label == "consented":  # confirms the address with the code mailed to it
+            token = answer["token"]
+            facts["code_sent"] = _call(cloud, "POST", "/v1/members/me/email/verification", token)
+            status, _, raw = cloud.http("GET", "/_local/outbox", {}, b"")
+            mails = [
+                m
+                for m in json.loads(raw)["messages"]
+                if m.get("service") == "members" and m.get("channel") == "email"
+            ]
+            facts["code_mail"] = mails[-1] if mails else {}
+            code = re.search(r"\b(\d{6})\b", str(facts["code_mail"].get("body")))
+            facts["confirmed"] = _call(
+                cloud,
+                "POST",
+                "/v1/members/me/email/confirmation",
+                token,
+                {"code": code.group(1) if code else "000000"},
+            )
+    cloud.settle()  # MemberConsentChanged → campaigns' consent projection
+
+    dispatch = cloud.functions["CampaignsDispatchFunction"]
+    cloud.runner.register(
+        replace(
+            dispatch, environment={**dispatch.environment, "CHANNEL_MODE": "aws", "EMAIL_FROM": MAIL_FROM}
+        )
+    )
+    try:
+        cloud.client("sesv2").create_email_identity(EmailIdentity=MAIL_FROM)
+        started = cloud.clock.now()
+        for member_id in facts["members"].values():
+            request = {
+                "send_id": f"cmp#MAIL1#{member_id}",
+                "kind": "marketing",
+                "campaign_id": "MAIL1",
+                "member_id": member_id,
+                "channels": ["email"],
+                "priority": 50,
+                "content": {"email": {"title": "双十二", "body": "{name}, 双十二会员日"}},
+                "personalisation": {"name": "陈美"},
+                "requested_at": started.isoformat(),
+            }
+            cloud.client("sqs").send_message(
+                QueueUrl=cloud.physical_id("CampaignsDispatchQueue"), MessageBody=json.dumps(request)
+            )
+        cloud.settle()
+        cloud.advance(180)  # past the decision window: the held slot is confirmed and sent
+        cloud.settle()
+    finally:
+        cloud.runner.register(dispatch)
+    backend = ses_backends[cloud.account_id][cloud.region]
+    facts["ses"] = [
+        (list(m.destinations["ToAddresses"]), m.source, m.subject, m.body) for m in backend.sent_messages
+    ]
+    facts["sent"] = [e["detail"]["data"] for e in cloud.events if e.get("detail-type") == "MessageSent"]
+    facts["suppressed"] = [
+        e["detail"]["data"] for e in cloud.events if e.get("detail-type") == "MessageSuppressed"
+    ]
+    audit: dict[str, list[str]] = {}
+    for label, member_id in facts["members"].items():
+        entries = cloud.client("dynamodb").query(
+            TableName=cloud.physical_id("MembersTable"),
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"AUDIT#{member_id}"}},
+        )["Items"]
+        audit[label] = [i["action"]["S"] for i in entries]
+    facts["audit"] = audit
+    return facts
+
+
+def test_registration_keeps_the_normalised_address_and_the_code_mail_confirms_it(emailed):
+    assert emailed["answers"]["consented"]["email"] == "Mei.Chen@example.com"
+    assert emailed["answers"]["not_consented"]["email"] == "fang@example.com"
+    assert emailed["answers"]["no_address"]["email"] is None
+    assert emailed["code_sent"][0] == 202, emailed["code_sent"]
+    mail = emailed["code_mail"]
+    assert (mail["to"], mail["adapter"], mail["kind"]) == (
+        "Mei.Chen@example.com",
+        "FakeVerificationMail",
+        "verification_code",
+    )
+    status, member = emailed["confirmed"]
+    assert status == 200 and member["email_verified"] is True, member
+
+
+def test_an_email_campaign_message_reaches_ses_only_for_the_consenting_member_with_an_address(emailed):
+    assert emailed["ses"] == [(["Mei.Chen@example.com"], MAIL_FROM, "双十二", "陈美, 双十二会员日")]
+    consented = emailed["members"]["consented"]
+    assert [(s["member_id"], s["channel"]) for s in emailed["sent"] if s["campaign_id"] == "MAIL1"] == [
+        (consented, "email")
+    ]
+    assert emailed["audit"]["consented"] == ["contact_lookup"]
+
+
+def test_no_mail_without_the_email_consent_or_without_an_address(emailed):
+    outcomes = {
+        s["member_id"]: (s["outcome"], s["reason"])
+        for s in emailed["suppressed"]
+        if s["campaign_id"] == "MAIL1" and s["outcome"] != "deferred"
+    }
+    members = emailed["members"]
+    assert outcomes[members["not_consented"]] == ("suppressed", "no_consent")
+    assert outcomes[members["no_address"]] == ("failed", "no_address")
+    assert outcomes[members["unverified"]] == ("failed", "no_address")
+    assert members["consented"] not in outcomes
+    # Campaigns stopped the unconsented send on its own projection: members was never asked.
+    assert emailed["audit"]["not_consented"] == []
+    assert emailed["audit"]["no_address"] == ["contact_lookup"]
+    assert emailed["audit"]["unverified"] == ["contact_lookup"]
 
 
 def test_nothing_ended_in_a_dead_letter_queue(flowed):

@@ -9,6 +9,9 @@ PII; loyalty keeps her purchase (accounting) under a pseudonym only; campaigns k
 outcome under another pseudonym and nothing else of hers; tickets keeps her complaint without her
 member id, name or phone. The other shopper is untouched.
 
+Every service's outbox is empty of her afterwards: each stream publisher deletes an outbox item
+once it is on the bus, so no already-published event waits for its 7-day TTL with her member id.
+
 Two further gaps closed: the other shopper links a plate and then withdraws the car-plate consent
 — staff search by that plate finds no one afterwards; and a till that cached the erased shopper's
 member id posts a purchase after the erasure — it is recorded (201) as an erased member's purchase
@@ -241,15 +244,26 @@ def test_campaigns_keeps_only_a_pseudonymous_outcome_and_the_journey_still_ends(
 
 def test_tickets_keeps_her_ticket_pseudonymised_without_her_name_or_phone(erased):
     cloud, a = erased["cloud"], erased["a"]
-    items = _scan(cloud, "TicketsTable")
-    # Outbox items (already published events, TTL 7 days) still carry her id until they age out:
-    # the known gap loyalty shares (docs/decisions.md); everything else must be clean now.
-    kept = [i for i in items if i.get("entity") != "outbox"]
-    text = json.dumps(kept, ensure_ascii=False, default=repr)  # repr: the KB index parts are Binary
+    items = _scan(cloud, "TicketsTable")  # outbox items included: published ones are deleted
+    text = json.dumps(items, ensure_ascii=False, default=repr)  # repr: the KB index parts are Binary
     assert erased["ticket_id"] in text  # the ticket is kept (the service desk's history) ...
     assert a not in text  # ... but not under her member id
     assert "王芳" not in text
     assert PHONE_A not in text
+
+
+def test_no_outbox_item_in_any_service_table_still_holds_her_id(erased):
+    """Each stream publisher deletes what it published (shared/outbox.py): her events
+    (MemberRegistered, PurchaseRecorded, TicketOpened, MemberErased…) went out and none of them
+    waits for its 7-day TTL in a table. Read by each table's own outbox keys (``OUTBOX#<event_id>``
+    / ``OUTBOX``); a Scan of the local table finds them in a test."""
+    cloud, a = erased["cloud"], erased["a"]
+    published = {e["detail"]["metadata"]["event_id"] for e in cloud.events}
+    for table in ("MembersTable", "LoyaltyTable", "CampaignsTable", "TicketsTable"):
+        outbox = [i for i in _scan(cloud, table) if str(i["pk"]).startswith("OUTBOX#")]
+        assert not [i for i in outbox if a in json.dumps(i, default=repr)], table
+        assert not [i for i in outbox if i["event_id"] in published], table  # published → deleted
+    assert [e for e in cloud.events if e["detail"]["data"].get("member_id") == a]  # her events did go out
 
 
 def test_nothing_ended_in_a_dead_letter_queue(erased):

@@ -4,6 +4,7 @@
 |-----------------------|------------------------|-------------------------------------|
 | consent projection    | ``MEMBER#<member_id>`` | ``CONSENT#<purpose>[#<channel>]``   |
 | erased tombstone      | ``ERASED#<pseudonym>`` | ``ERASED``                          |
+| recent erasure        | ``ERASURES``           | ``<erased_at>#<pseudonym>`` (dal/recent_erasures) |
 | (erasure also touches) ``MEMBER#<id>`` / ``LAST_PURCHASE`` and ``EPISODE#<id>`` refs, episodes, locks |
 | (and the export parts named by ``MEMBER#<id>`` / ``EXPORT#<export_id>`` pointers, in S3)             |
 """
@@ -14,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from services.campaigns.dal.audience_keys import audience_keys
+from services.campaigns.dal.recent_erasures import recent_erasure_item
 from services.campaigns.logic.privacy import ConsentFact, ErasureResult, ProjectOutcome
 from shared import clock
 from shared.aws import client
@@ -144,6 +146,8 @@ class DynamoErasureRepository:
                 }
             ),
         )
+        # Launches from a snapshot taken before now leave the member out (logic/recent_erasures.py).
+        ddb.put_item(TableName=self.table_name, Item=to_item(recent_erasure_item(pseudonym, erased_at)))
         items = self._member_items(member_id)
         episodes = 0
         for item in items:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-
 from services.campaigns.handlers.routes import campaigns as planning_campaigns
 from services.campaigns.handlers.routes import inbox as delivery_inbox
 from services.campaigns.handlers.routes import segments as planning_segments
@@ -20,6 +18,7 @@ from shared.api import make_resolver
 from shared.auth import principal_from_event, require_roles
 from shared.observability import get_logger, get_tracer
 from shared.settings import load
+from shared.web import Path, Query
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -1,11 +1,16 @@
 """CampaignsDispatchFunction: ``CampaignsDispatchQueue`` (contract B SendRequests) → guardrails →
-channel adapters. Partial batch failures are reported (ReportBatchItemFailures); a body that does
-not parse fails its record (DLQ after 5 receives) — retrying cannot fix it, but the DLQ keeps it
-for a person to look at.
+channel adapters. The SQS batch is processed as a batch (``logic.dispatch.process_batch``: state
+read with BatchGetItem, writes in few transactions); partial batch failures are reported
+(ReportBatchItemFailures) per message. A body that does not parse fails its record (DLQ after 5
+receives) — retrying cannot fix it, but the DLQ keeps it for a person to look at.
+
+One log line per batch (outcome counts) and one per message that failed or was not sent
+normally; one metric per outcome with the batch's count.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +23,7 @@ from services.campaigns.dal.channels import (
 )
 from services.campaigns.dal.dispatch import DynamoDispatchStore, SchedulerWaker
 from services.campaigns.dal.offers import LambdaOffers
-from services.campaigns.logic.dispatch import ChannelAdapter, Dependencies, Policy, process
+from services.campaigns.logic.dispatch import ChannelAdapter, Dependencies, Policy, process_batch
 from services.campaigns.logic.guardrails import Limits, QuietHours
 from services.campaigns.models.dispatch import SendRequest
 from services.campaigns.models.settings import DispatchSettings
@@ -33,6 +38,7 @@ SERVICE = "campaigns"
 logger = get_logger(SERVICE)
 tracer = get_tracer(SERVICE)
 metrics = get_metrics(SERVICE)
+_ROUTINE = frozenset({"held", "sent", "duplicate", "not_due"})  # counted, not logged one by one
 
 
 def policy_from(settings: DispatchSettings) -> Policy:
@@ -91,21 +97,31 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deps = dependencies(settings)
     policy = policy_from(settings)
     failures: list[dict[str, str]] = []
+    requests: list[SendRequest] = []
+    message_ids: list[str] = []
     for record in event.get("Records", []):
         message_id = record.get("messageId", "")
         try:
-            request = SendRequest.parse(record["body"])
+            requests.append(SendRequest.parse(record["body"]))
+            message_ids.append(message_id)
         except Exception:
             logger.exception("unreadable send request", extra={"message_id": message_id})
             failures.append({"itemIdentifier": message_id})
-            continue
-        try:
-            outcome = process(request, deps, policy, clock.now())
-        except Exception:
-            logger.exception("dispatch failed", extra={"send_id": request.send_id})
+    outcomes = process_batch(requests, deps, policy, clock.now())
+    counts: Counter[str] = Counter()
+    for request, message_id, outcome in zip(requests, message_ids, outcomes, strict=True):
+        if isinstance(outcome, Exception):
+            logger.error(
+                "dispatch failed",
+                extra={"send_id": request.send_id, "error": f"{type(outcome).__name__}: {outcome}"},
+            )
             failures.append({"itemIdentifier": message_id})
+            counts["error"] += 1
             continue
-        logger.info("dispatched", extra={"send_id": request.send_id, "outcome": outcome, "notes": deps.notes})
-        deps.notes.clear()
-        metrics.add_metric(name=f"Dispatch_{outcome}", unit="Count", value=1)
+        counts[outcome] += 1
+        if outcome not in _ROUTINE:
+            logger.info("dispatched", extra={"send_id": request.send_id, "outcome": outcome})
+    logger.info("dispatch batch", extra={"outcomes": dict(counts), "notes": deps.notes})
+    for outcome, n in counts.items():
+        metrics.add_metric(name=f"Dispatch_{outcome}", unit="Count", value=n)
     return {"batchItemFailures": failures}

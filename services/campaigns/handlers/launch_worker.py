@@ -2,6 +2,8 @@
 campaigns' one-time schedules put them there): audience → arms → SendRequests (logic/launch.py).
 
 A job that runs short of time (2 minutes left) saves its cursor and queues its own continuation.
+Members erased since the snapshot are left out of the buckets and the requests
+(logic/recent_erasures.py).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from services.campaigns.dal.planning import DynamoCampaignRepository
 from services.campaigns.dal.planning_adapters import SqsDispatch, SqsLaunchQueue
+from services.campaigns.dal.recent_erasures import DynamoRecentErasures
 from services.campaigns.dal.snapshots import DynamoRowSource, S3SnapshotStore
 from services.campaigns.logic.launch import LaunchJob, launch_job
+from services.campaigns.logic.recent_erasures import RecentErasures, SkipErasedDispatch, SkipErasedStore
 from services.campaigns.logic.snapshots import (
     Audience,
     Manifest,
@@ -28,6 +32,8 @@ from shared.observability import get_logger, get_metrics, get_tracer
 from shared.settings import load
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from collections.abc import Callable
+
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 SERVICE = "campaigns"
@@ -62,6 +68,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         return remaining is None or int(remaining()) > SAFETY_MS
 
+    def pseudonymiser() -> Callable[[str], str]:
+        # Needed only while someone was erased in the last 8 days: the key is read then.
+        from services.campaigns.dal.privacy import pseudonym_key  # noqa: PLC0415
+        from services.campaigns.logic.privacy import pseudonym  # noqa: PLC0415
+
+        if not settings.pseudonym_key_secret_arn:
+            raise RuntimeError("PSEUDONYM_KEY_SECRET_ARN is not set: erased members cannot be left out")
+        key = pseudonym_key(settings.pseudonym_key_secret_arn)
+        return lambda member_id: pseudonym(key, member_id)
+
+    erasures = RecentErasures(DynamoRecentErasures(settings.table_name).pseudonyms, pseudonymiser)
+
     failures: list[dict[str, str]] = []
     for record in event.get("Records", []):
         try:
@@ -74,9 +92,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             progress = launch_job(
                 job,
                 campaigns=repo,
-                store=repo,
+                store=SkipErasedStore(repo, erasures),
                 audience_for=audience_for,
-                dispatch=SqsDispatch(settings.dispatch_queue_url),
+                dispatch=SkipErasedDispatch(SqsDispatch(settings.dispatch_queue_url), erasures),
                 requeue=SqsLaunchQueue(settings.launch_queue_url),
                 now=now,
                 control_salt=settings.global_control_salt,
@@ -90,6 +108,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                     "campaign_id": job.campaign_id,
                     "done": progress.done if progress else None,
                     "queued": progress.queued if progress else 0,
+                    "skipped_erased": erasures.skipped,
                 },
             )
             if progress is not None:

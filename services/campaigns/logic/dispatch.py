@@ -16,6 +16,16 @@ back through the dispatch queue and is evaluated again.
 At most once towards the member: a record found in ``sending`` after its lease expired may or may
 not have reached the provider (the function died in between); it is marked ``failed`` with
 ``outcome_unknown`` rather than sent a second time.
+
+**Batches** (:func:`process_batch`, what the SQS consumer calls): the same decisions for a whole
+SQS batch, but the store reads every member's state up front (``BatchGetItem``) and buffers the
+writes, which it commits in few ``TransactWriteItems`` (every message's writes in one
+transaction, never split); a message whose condition failed — another delivery moved its record
+or cap first — is re-read and decided again, alone, and the others commit. Two messages of one
+member in a batch are decided in successive rounds, so the second sees the first's slot. The
+per-campaign rate tokens a batch needs are taken in one counter update per shard (the first
+evaluation parks at the rate check, :class:`NeedRateToken`). Provider calls stay per message,
+after the ``sending`` lease of the whole batch is committed (at most once).
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal, Protocol
 
 from services.campaigns.logic.guardrails import (
+    ChannelChoice,
     Consents,
     Holder,
     Limits,
@@ -40,12 +51,26 @@ from services.campaigns.logic.guardrails import (
 )
 from services.campaigns.models.dispatch import Channel, SendRequest, render
 
+MAX_PRIORITY = 100  # SendRequest.priority's bound
 Status = Literal["pending", "held", "retry", "sending", "sent", "suppressed", "failed"]
 TERMINAL: frozenset[str] = frozenset({"sent", "suppressed", "failed"})
 
 
 class Conflict(RuntimeError):
     """Another delivery of the same request moved its record first (retry the message)."""
+
+
+class NeedRateToken(Exception):
+    """Batch mode: the evaluation reached the per-campaign rate check before the batch's tokens
+    were taken. Nothing but the record's creation was buffered yet; the message is evaluated again
+    once the tokens are known."""
+
+    def __init__(self, send_id: str, campaign_id: str, minute: datetime, limit: int) -> None:
+        super().__init__(send_id)
+        self.send_id = send_id
+        self.campaign_id = campaign_id
+        self.minute = minute
+        self.limit = limit
 
 
 class ProviderError(Exception):
@@ -154,7 +179,9 @@ class DispatchStore(Protocol):
     def release(self, record: SendRecord, member_id: str) -> None:
         """Give the record's slot back (it is deferred or suppressed while holding)."""
 
-    def take_rate_token(self, campaign_id: str, minute: datetime, limit: int) -> bool: ...
+    def take_rate_token(self, campaign_id: str, send_id: str, minute: datetime, limit: int) -> bool:
+        """One token of the campaign's minute (in batch mode: the one granted for ``send_id`` by
+        :meth:`take_rate_tokens`, else :class:`NeedRateToken`)."""
 
     def defer(
         self,
@@ -199,16 +226,39 @@ class DispatchStore(Protocol):
     ) -> None: ...
 
 
+class BatchStore(DispatchStore, Protocol):
+    """A store that can read a batch's state at once and buffer its writes (see module doc)."""
+
+    def begin(self, requests: list[SendRequest], now: datetime, zone: tzinfo) -> None:
+        """Forget what was read, read every state the requests need, buffer writes from now on."""
+
+    def take_rate_tokens(self, demands: list[NeedRateToken]) -> dict[str, bool]:
+        """Take the tokens the parked messages asked for: ``send_id`` → granted."""
+
+    def commit(self) -> dict[str, Exception]:
+        """Write what was buffered; returns the messages whose writes did not commit (``send_id`` →
+        :class:`Conflict` when a condition failed, else the error). Buffering goes on."""
+
+    def discard(self, send_id: str) -> None:
+        """Drop what was buffered for ``send_id`` (its evaluation raised)."""
+
+    def end(self) -> None:
+        """Stop buffering and forget the batch (nothing may be left uncommitted)."""
+
+
 @dataclass(frozen=True)
 class Policy:
     zone: tzinfo
     limits: Limits
     quiet: QuietHours
     decision_window: timedelta = timedelta(seconds=60)
-    rate_per_minute: int = 6000
+    rate_per_minute: int = 180_000
     max_attempts: int = 4
     lease: timedelta = timedelta(minutes=5)
     retry_base: timedelta = timedelta(minutes=1)
+    # How long after a request an absent consent projection means "not arrived yet" (deferred
+    # minute by minute) rather than "no consent" (suppressed).
+    consent_grace: timedelta = timedelta(minutes=5)
 
 
 @dataclass
@@ -218,6 +268,17 @@ class Dependencies:
     offers: Offers
     waker: Waker
     notes: list[str] = field(default_factory=list)
+    # Batch mode: messages whose ``sending`` lease is buffered, delivered after it is committed.
+    ready: list[Ready] | None = None
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A message whose lease is written (or buffered): the offer and the provider call come next."""
+
+    record: SendRecord
+    request: SendRequest
+    channel: Channel
 
 
 def retry_delay(policy: Policy, attempts: int) -> timedelta:
@@ -248,7 +309,10 @@ def process(request: SendRequest, deps: Dependencies, policy: Policy, now: datet
     if record.status == "retry" and record.channel is not None:
         return _send(record, request, record.channel, deps, policy, now)
     if request.kind == "transactional":
-        choice = choose_channel(request, store.consents(request.member_id))
+        consents = store.consents(request.member_id)
+        choice = choose_channel(request, consents)
+        if _consents_pending(choice, consents, request, policy, now):
+            return _defer(record, request, _next_look(now), "consent_pending", None, deps, now)
         if choice.channel is None:
             store.finish(
                 record,
@@ -261,6 +325,109 @@ def process(request: SendRequest, deps: Dependencies, policy: Policy, now: datet
             return "suppressed"
         return _send(record, request, choice.channel, deps, policy, now)
     return _marketing(record, request, deps, policy, now)
+
+
+MAX_ROUND_ATTEMPTS = 3
+
+
+def process_batch(
+    requests: list[SendRequest], deps: Dependencies, policy: Policy, now: datetime
+) -> list[str | Exception]:
+    """:func:`process` for a whole SQS batch: one outcome (or the error that stopped it) per
+    request, in order. With a :class:`BatchStore`, reads and writes are batched (module doc);
+    with any other store the requests are processed one by one."""
+    outcomes: list[str | Exception] = [Conflict("not evaluated")] * len(requests)
+    store = deps.store
+    if not hasattr(store, "begin"):
+        for i, request in enumerate(requests):
+            try:
+                outcomes[i] = process(request, deps, policy, now)
+            except Exception as exc:  # reported per message (the SQS record fails alone)
+                outcomes[i] = exc
+        return outcomes
+    batch_store: BatchStore = store  # type: ignore[assignment]
+    # Round k holds the k-th message of each member: a member's cap counters are read and written
+    # once per round, so two campaigns for one member in one batch still compete as they would
+    # arriving one after the other.
+    rounds: list[list[int]] = []
+    seen: dict[str, int] = {}
+    for i, request in enumerate(requests):
+        k = seen.get(request.member_id, 0)
+        seen[request.member_id] = k + 1
+        if k == len(rounds):
+            rounds.append([])
+        rounds[k].append(i)
+    try:
+        for indexes in rounds:
+            _round(indexes, requests, outcomes, batch_store, deps, policy, now)
+    finally:
+        deps.ready = None
+        batch_store.end()
+    return outcomes
+
+
+def _round(  # noqa: PLR0912, PLR0917 - one round of a batch, read top down
+    indexes: list[int],
+    requests: list[SendRequest],
+    outcomes: list[str | Exception],
+    store: BatchStore,
+    deps: Dependencies,
+    policy: Policy,
+    now: datetime,
+) -> None:
+    pending = list(indexes)
+    for _attempt in range(MAX_ROUND_ATTEMPTS):
+        store.begin([requests[i] for i in pending], now, policy.zone)
+        deps.ready = []
+        decided: dict[int, str] = {}
+        parked: list[tuple[int, NeedRateToken]] = []
+        for i in pending:
+            try:
+                decided[i] = process(requests[i], deps, policy, now)
+            except NeedRateToken as need:
+                parked.append((i, need))
+            except Exception as exc:
+                store.discard(requests[i].send_id)
+                outcomes[i] = exc
+        if parked:
+            store.take_rate_tokens([need for _, need in parked])
+            for i, _ in parked:
+                try:
+                    decided[i] = process(requests[i], deps, policy, now)
+                except Exception as exc:
+                    store.discard(requests[i].send_id)
+                    outcomes[i] = exc
+        ready, deps.ready = deps.ready, None
+        failed = store.commit()
+        retry: list[int] = []
+        for i, outcome in decided.items():
+            error = failed.get(requests[i].send_id)
+            if error is None:
+                outcomes[i] = outcome
+            elif isinstance(error, Conflict):
+                retry.append(i)  # re-read and decided again, alone
+            else:
+                outcomes[i] = error
+        # The leases are written: now the offers and the provider calls, one message at a time.
+        position = {requests[i].send_id: i for i in decided}
+        for item in ready:
+            i = position[item.request.send_id]
+            if item.request.send_id in failed:
+                continue
+            try:
+                outcomes[i] = deliver(item.record, item.request, item.channel, deps, policy, now)
+            except Exception as exc:  # the lease stays: never sent twice (outcome_unknown)
+                store.discard(item.request.send_id)
+                outcomes[i] = exc
+        for send_id, error in store.commit().items():
+            # After the provider call nothing is evaluated again: the SQS record fails and its
+            # redelivery finds the lease (not_due, then outcome_unknown), never a second send.
+            outcomes[position[send_id]] = error
+        if not retry:
+            return
+        pending = retry
+    for i in pending:
+        outcomes[i] = Conflict(f"{requests[i].send_id}: moved again in {MAX_ROUND_ATTEMPTS} attempts")
 
 
 def cancelled_campaign(request: SendRequest, store: DispatchStore) -> bool:
@@ -284,7 +451,10 @@ def _marketing(  # noqa: PLR0911 - one return per guardrail
         bumped = True  # a higher-priority message took the slot during the window
     if request.not_after is not None and now > request.not_after:
         return _finish_holding(record, request, "expired", record.channel, deps, now)
-    choice = choose_channel(request, store.consents(request.member_id))
+    consents = store.consents(request.member_id)
+    choice = choose_channel(request, consents)
+    if _consents_pending(choice, consents, request, policy, now):
+        return _finish_or_defer_pending(record, request, deps, now)
     if choice.channel is None:
         return _finish_holding(record, request, choice.reason or "no_consent", None, deps, now)
     channel = choice.channel
@@ -293,6 +463,7 @@ def _marketing(  # noqa: PLR0911 - one return per guardrail
         return _defer(record, request, quiet_end, "quiet_hours", channel, deps, now)
     if request.campaign_id and not store.take_rate_token(
         request.campaign_id,
+        request.send_id,
         now.replace(second=0, microsecond=0),
         request.rate_per_minute or policy.rate_per_minute,
     ):
@@ -311,7 +482,10 @@ def _marketing(  # noqa: PLR0911 - one return per guardrail
         return _defer(
             record, request, not_quiet(until, policy.quiet, policy.zone), reason, channel, deps, now
         )
-    until = ceil_minute(now + policy.decision_window) if policy.decision_window else now
+    # Nobody can outrank the top priority (a holder is only taken by a strictly higher one), so
+    # its window would decide nothing: it is held and sent in this pass.
+    window = policy.decision_window if request.priority < MAX_PRIORITY else timedelta(0)
+    until = ceil_minute(now + window) if window else now
     held = store.hold(
         record,
         request,
@@ -329,6 +503,31 @@ def _marketing(  # noqa: PLR0911 - one return per guardrail
         deps.waker.ensure(until)
         return "held"
     return _send_held(held, request, deps, policy, now)
+
+
+def _consents_pending(
+    choice: ChannelChoice, consents: Consents, request: SendRequest, policy: Policy, now: datetime
+) -> bool:
+    """No channel allowed, but only because campaigns has not heard of the member's consents yet,
+    and the request is recent enough for them to be on their way."""
+    return (
+        choice.channel is None
+        and choice.reason == "no_consent"
+        and not consents.known
+        and now < request.requested_at + policy.consent_grace
+    )
+
+
+def _next_look(now: datetime) -> datetime:
+    return ceil_minute(now + timedelta(seconds=1))
+
+
+def _finish_or_defer_pending(
+    record: SendRecord, request: SendRequest, deps: Dependencies, now: datetime
+) -> str:
+    if record.status == "held":  # a held slot is for a channel: give it back while waiting
+        deps.store.release(record, request.member_id)
+    return _defer(record, request, _next_look(now), "consent_pending", None, deps, now)
 
 
 def _send_held(
@@ -423,8 +622,23 @@ def _send(  # noqa: PLR0917 - steps of one flow share its state
     policy: Policy,
     now: datetime,
 ) -> str:
+    sending = deps.store.start_sending(record, request, channel=channel, lease_until=now + policy.lease)
+    if deps.ready is not None:  # batch mode: delivered once the batch's leases are committed
+        deps.ready.append(Ready(sending, request, channel))
+        return "sending"
+    return deliver(sending, request, channel, deps, policy, now)
+
+
+def deliver(  # noqa: PLR0917 - steps of one flow share its state
+    sending: SendRecord,
+    request: SendRequest,
+    channel: Channel,
+    deps: Dependencies,
+    policy: Policy,
+    now: datetime,
+) -> str:
+    """The lease is written: issue the offer, call the provider, record the outcome."""
     store = deps.store
-    sending = store.start_sending(record, request, channel=channel, lease_until=now + policy.lease)
     offer: OfferResult | None = None
     if request.offer is not None:
         try:

@@ -143,6 +143,10 @@ class Consents:
 
     marketing_channels: frozenset[str]
     personalisation_withdrawn: bool = False
+    # False when campaigns holds no consent item for the member at all: the projection may not have
+    # arrived yet (a MemberRegistered-triggered welcome races the MemberConsentChanged events, which
+    # travel on another queue), so dispatch waits a little before reading it as "no consent".
+    known: bool = True
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,9 @@ class LaunchSettings(SnapshotSettings):
     global_control_salt: str = "mallcrm-global-control-v1"
     snapshot_max_age_hours: int = Field(default=24, ge=1, le=24 * 7)
     deferral_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # Members erased since the snapshot are left out by pseudonym (logic/recent_erasures.py); read
+    # only while someone was erased in the last 8 days, required then.
+    pseudonym_key_secret_arn: str | None = None
 
 
 class TriggerSettings(CampaignsSettings):

@@ -65,7 +65,9 @@ class DispatchSettings(CampaignsSettings):
     decision_window_seconds: int = Field(default=60, ge=0, le=3600)
     quiet_start_hour: int = Field(default=21, ge=0, le=23)
     quiet_end_hour: int = Field(default=9, ge=0, le=23)
-    campaign_rate_per_minute: int = Field(default=6000, ge=1)
+    # 3,000/s: what one campaign's sharded rate counter and a batched dispatch sustain; a campaign
+    # whose provider takes less carries its own rate_per_minute (docs/decisions.md, 2026-11-23).
+    campaign_rate_per_minute: int = Field(default=180_000, ge=1)
     max_send_attempts: int = Field(default=4, ge=1, le=10)
 
 

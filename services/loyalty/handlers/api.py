@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from aws_lambda_powertools.event_handler import Response, content_types  # resolved at runtime (OpenAPI)
 from pydantic import ValidationError
 
 from services.loyalty.handlers.routes import adjustments as wallet_adjustments
@@ -34,6 +33,7 @@ from shared.errors import BadRequest, Unprocessable
 from shared.ids import new_ulid
 from shared.observability import get_logger, get_metrics, get_tracer
 from shared.settings import load
+from shared.web import Response, content_types  # resolved at runtime (return annotations)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from aws_lambda_powertools.utilities.typing import LambdaContext

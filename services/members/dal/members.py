@@ -74,6 +74,31 @@ class DynamoMembersRepository:
                 break
         return profile, wrapped
 
+    def consent_granted(self, member_id: str, purpose: str, channel: str | None) -> bool:
+        """The current decision on one consent (consistent); never decided = not granted.
+
+        A one-key BatchGetItem rather than GetItem: the contact directory's role may only
+        BatchGetItem ``MEMBER#*`` items (tests/infra/test_contact_directory_iam.py), and this read
+        needs nothing more.
+        """
+        sk = f"CONSENT#{purpose}" + (f"#{channel}" if channel else "")
+        request: dict[str, Any] = {
+            self.table_name: {
+                "Keys": [to_item(member_key(member_id, sk))],
+                "ConsistentRead": True,
+                "ProjectionExpression": "granted",
+            }
+        }
+        for _ in range(5):
+            response = client("dynamodb").batch_get_item(RequestItems=request)
+            found = response.get("Responses", {}).get(self.table_name, [])
+            if found:
+                return from_item(found[0]).get("granted") is True
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return False
+        raise RuntimeError("consent read left unprocessed")  # retried by dispatch (invocation failed)
+
     def _query(self, member_id: str, condition: str, values: dict[str, Any]) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,

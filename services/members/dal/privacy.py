@@ -26,7 +26,16 @@ _TOMBSTONE_INDEX = 0
 # BIRTHDAY#<year>: the birthday job's yearly marker (its existence dates the birthday).
 # EXPORT#<id>: export requests (their objects in the export bucket are deleted first, by the caller).
 # PHONECHANGE: a pending phone change (the new number sealed, its lookup hash).
-_ERASED_PREFIXES = ("IDENT#", "CONSENT#", "CONSENTLOG#", "BIRTHDAY#", "EXPORT#", "PHONECHANGE")
+# EMAILVERIFY: a pending e-mail verification (a code MAC and the address's keyed hash).
+_ERASED_PREFIXES = (
+    "IDENT#",
+    "CONSENT#",
+    "CONSENTLOG#",
+    "BIRTHDAY#",
+    "EXPORT#",
+    "PHONECHANGE",
+    "EMAILVERIFY",
+)
 
 
 class DynamoPrivacyRepository:

@@ -5,10 +5,14 @@ README, "Contact directory"). Answers:
 
 * ``sms`` → the phone (E.164, from the vault's ``phone``),
 * ``wechat`` → the mini-program openid (sealed in the vault as ``wechat_openid`` at login),
-* ``email`` → members does not collect e-mail addresses yet: always ``channel_not_held``.
+* ``email`` → the address the member gave (vault ``email``), only when they entered it themselves
+  (``email_source = member``), confirmed it with the code sent to it (``email_verified_at``) and
+  their ``marketing`` consent on ``email`` is granted now — read here, not left to campaigns'
+  projection alone (docs/decisions.md, 2026-11-23).
 
 ``{"found": true, "channel", "address"}`` or ``{"found": false, "reason": "missing" | "erased" |
-"channel_not_held"}``; a malformed request ``{"error": {"code": "validation_failed", ...}}``.
+"channel_not_held" | "not_verified" | "not_consented"}``; a malformed request ``{"error": {"code":
+"validation_failed", ...}}``.
 Every answered request is audited (action ``contact_lookup``) *before* the vault is opened: no
 address leaves without its audit entry.
 """
@@ -21,6 +25,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from services.members.logic.audit import audit_entry
+from services.members.logic.identity import EMAIL_SOURCE_MEMBER
 from services.members.logic.vault import VaultSession
 from services.members.models.contacts import ContactRequest
 from shared.auth import Principal
@@ -49,6 +54,10 @@ class ContactStore(Protocol):
 
     def put_audit(self, entry: dict[str, Any]) -> None: ...
 
+    def consent_granted(self, member_id: str, purpose: str, channel: str | None) -> bool:
+        """The member's current decision (consistent read); never decided = not granted."""
+        ...
+
 
 @dataclass
 class ContactDeps:
@@ -70,6 +79,18 @@ def _validation_error(exc: Exception) -> dict[str, Any]:
             "fields": sorted(set(fields)),
         }
     }
+
+
+def _email_refusal(member_id: str, profile: Mapping[str, Any], store: ContactStore) -> str | None:
+    """Why a held e-mail address is not handed out, or None: only an address the member entered
+    themselves, confirmed with its code, while marketing by e-mail is granted (read here, now)."""
+    if profile.get("email_source") != EMAIL_SOURCE_MEMBER:
+        return "channel_not_held"
+    if not profile.get("email_verified_at"):
+        return "not_verified"
+    if not store.consent_granted(member_id, "marketing", "email"):
+        return "not_consented"
+    return None
 
 
 def resolve_contact(payload: Mapping[str, Any], deps: ContactDeps) -> dict[str, Any]:
@@ -96,14 +117,16 @@ def resolve_contact(payload: Mapping[str, Any], deps: ContactDeps) -> dict[str, 
     if profile.get("status") != "active" or wrapped is None:
         # The tombstone (and no data key: crypto-shredded).
         return {"found": False, "reason": "erased"}
-    attribute = {"sms": "phone_ct", "wechat": OPENID_ATTRIBUTE}.get(request.channel)
-    blob = profile.get(attribute) if attribute else None
-    if not isinstance(blob, str):
-        return {"found": False, "reason": "channel_not_held"}
+    field_name = {"sms": "phone", "email": "email", "wechat": OPENID_FIELD}[request.channel]
+    blob = profile.get(f"{field_name}_ct")
+    refusal = "channel_not_held" if not isinstance(blob, str) else None
+    if refusal is None and request.channel == "email":
+        refusal = _email_refusal(request.member_id, profile, deps.store)
+    if refusal is not None or not isinstance(blob, str):
+        return {"found": False, "reason": refusal or "channel_not_held"}
     # A blob that does not open (VaultError) is a defect, not an answer: it fails the invocation.
     try:
         deps.vault.load(request.member_id, wrapped)
-        field_name = OPENID_FIELD if request.channel == "wechat" else "phone"
         address = deps.vault.open_one(request.member_id, field_name, blob)
     finally:
         deps.vault.forget()  # nothing outlives the invocation

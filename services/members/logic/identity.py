@@ -16,18 +16,21 @@ from datetime import date
 from typing import Literal
 
 from shared.errors import Unprocessable
-from shared.observability import mask_name, mask_phone
+from shared.observability import mask_email, mask_name, mask_phone
 
 __all__ = [
+    "EMAIL_SOURCE_MEMBER",
     "IdentityKind",
     "ident_key",
     "lookup_hash",
     "mask_birthday",
     "mask_card",
+    "mask_member_email",
     "mask_member_name",
     "mask_member_phone",
     "mask_plate",
     "normalise_card",
+    "normalise_email",
     "normalise_phone",
     "normalise_plate",
 ]
@@ -39,6 +42,20 @@ _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕
 # Mainland plates: province, issuing-authority letter, 5 characters (6 for new-energy vehicles).
 _PLATE_RE = re.compile(rf"^[{_PROVINCES}][A-Z][A-HJ-NP-Z0-9]{{4,5}}[A-HJ-NP-Z0-9挂学警]$")
 _CARD_RE = re.compile(r"^[A-Z0-9]{6,32}$")
+# E-mail: RFC 5322's dot-atom local part (no quoted strings, comments or IP literals: real mailboxes
+# do not use them, and Amazon SES wants a 7-bit ASCII address) and a host name of LDH labels.
+# Matched with fullmatch: ``$`` would accept a trailing newline.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_EMAIL_LOCAL_RE = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
+_EMAIL_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_EMAIL_TLD_RE = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}")
+EMAIL_MAX_LENGTH = 254  # RFC 5321's path limit (256) less the angle brackets
+EMAIL_LOCAL_MAX_LENGTH = 64
+# Who gave the e-mail address, kept in clear beside ``email_ct``. The contact directory hands an
+# address to campaigns only when the member entered it themselves and confirmed it
+# (docs/decisions.md, 2026-11-23); registration and PATCH are the only writers today, and an
+# address from anywhere else (staff, an import) is not the member's own choice of mailbox.
+EMAIL_SOURCE_MEMBER = "member"
 
 
 def lookup_hash(pepper: bytes, kind: IdentityKind, normalised: str) -> str:
@@ -96,6 +113,45 @@ def normalise_card(raw: str) -> str:
             [{"field": "card_number", "message": "6-32 letters or digits."}],
         )
     return text
+
+
+def normalise_email(raw: str) -> str:
+    """``  Zhang.San@Example.COM `` → ``Zhang.San@example.com``; 422 ``email_invalid`` otherwise.
+
+    Trimmed; the domain lower-cased (host names are case-insensitive; the local part may not be, so
+    it is kept as written); at most 254 characters (64 before the ``@``); 7-bit ASCII only — Amazon
+    SES does not support SMTPUTF8, and an international domain must be given in its Punycode
+    (``xn--``) form. Syntax only: whether the mailbox exists is not checked (docs/decisions.md).
+    """
+
+    def invalid(message: str) -> Unprocessable:
+        return Unprocessable(
+            "email_invalid", "The e-mail address is not valid.", [{"field": "email", "message": message}]
+        )
+
+    text = (raw or "").strip()
+    if not text.isascii():
+        raise invalid("Letters, digits and ASCII symbols only; an international domain in its xn-- form.")
+    local, at, domain = text.rpartition("@")
+    if not at or not local or not domain:
+        raise invalid("Not an e-mail address.")
+    domain = domain.lower().removesuffix(".")  # a trailing root dot names the same host
+    address = f"{local}@{domain}"
+    if len(address) > EMAIL_MAX_LENGTH or len(local) > EMAIL_LOCAL_MAX_LENGTH:
+        raise invalid(f"At most {EMAIL_MAX_LENGTH} characters ({EMAIL_LOCAL_MAX_LENGTH} before the @).")
+    if not _EMAIL_LOCAL_RE.fullmatch(local):
+        raise invalid("Not an e-mail address.")
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_EMAIL_LABEL_RE.fullmatch(label) for label in labels):
+        raise invalid("Not an e-mail domain.")
+    if not _EMAIL_TLD_RE.fullmatch(labels[-1]):
+        raise invalid("Not an e-mail domain.")
+    return address
+
+
+def mask_member_email(email: str) -> str:
+    """``zhang.san@example.com`` → ``z***@example.com`` (the log redaction's form)."""
+    return mask_email(email)
 
 
 def mask_member_phone(e164: str) -> str:

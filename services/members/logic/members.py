@@ -19,10 +19,12 @@ from typing import Any, Protocol
 
 from services.members.logic.consents import ConsentPlan, plan_initial
 from services.members.logic.identity import (
+    EMAIL_SOURCE_MEMBER,
     IdentityKind,
     ident_key,
     lookup_hash,
     normalise_card,
+    normalise_email,
     normalise_phone,
     normalise_plate,
 )
@@ -65,6 +67,7 @@ CONFLICT_MESSAGES = {
     "member_changed": "The profile changed meanwhile; read it and try again.",
     "car_plate_consent_required": "Car plates need the car-plate consent.",
     "phone_code_used": "This code was used or replaced meanwhile; ask for a new one.",
+    "email_code_used": "This code was used or replaced meanwhile; ask for a new one.",
 }
 _IDENT_CONFLICT: dict[IdentityKind, str] = {
     "openid": "already_registered",
@@ -261,6 +264,7 @@ def plan_registration(
     """Validate and plan a registration (raises 422 before anything is written)."""
     phone = normalise_phone(request.phone, phone_region)
     card = normalise_card(request.card_number) if request.card_number else None
+    email = normalise_email(request.email) if request.email is not None else None
     plates = _plates(request.plates)
     categories = _categories(request.preferred_categories)
     if request.birthday is not None:
@@ -281,6 +285,8 @@ def plan_registration(
         opened["plates"] = json.dumps(plates, ensure_ascii=False)
     if card:
         opened["card_number"] = card
+    if email:
+        opened["email"] = email
     wrapped = vault.new_key(member_id)
     profile: dict[str, Any] = {
         **member_key(member_id, "PROFILE"),
@@ -296,6 +302,7 @@ def plan_registration(
         "version": 1,
         **_bday(request.birthday),
         **({"gsi2sk": member_id} if request.birthday else {}),
+        **({"email_source": EMAIL_SOURCE_MEMBER} if email else {}),
         **vault.seal(member_id, opened),
     }
     writes: list[Write] = [
@@ -408,6 +415,18 @@ def plan_patch(  # noqa: PLR0912, PLR0915 - one branch per patchable field
                 change.remove.append("card_number_ct")
                 new_opened.pop("card_number", None)
             change.changed.append("card_number")
+    if "email" in sent:
+        # Not a lookup key (docs/decisions.md): no IDENT item to move, only the sealed value.
+        email = normalise_email(patch.email) if patch.email is not None else None
+        if email != opened.get("email"):
+            if email:
+                change.sealed["email"] = email
+                change.set["email_source"] = EMAIL_SOURCE_MEMBER
+                change.remove.append("email_verified_at")  # a new address is verified anew
+            else:
+                change.remove += ["email_ct", "email_source", "email_verified_at"]
+                new_opened.pop("email", None)
+            change.changed.append("email")
     if "plates" in sent and patch.plates is not None:
         old = plates_of(opened)
         plates = _plates(patch.plates)

@@ -97,6 +97,7 @@ def build_export(
         "profile": {
             "name": opened.get("name"),
             "phone": opened.get("phone"),
+            "email": opened.get("email"),
             "birthday": birthday,
             "gender": profile.get("gender"),
             "preferred_store_id": profile.get("preferred_store_id"),

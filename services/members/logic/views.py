@@ -14,6 +14,7 @@ from typing import Any
 from services.members.logic.identity import (
     mask_birthday,
     mask_card,
+    mask_member_email,
     mask_member_name,
     mask_member_phone,
     mask_plate,
@@ -39,6 +40,8 @@ def owner_view(profile: Mapping[str, Any], opened: Mapping[str, str]) -> MemberO
         preferred_categories=list(profile.get("preferred_categories") or []),
         card_number=opened.get("card_number"),
         plates=plates_of(opened),
+        email=opened.get("email"),
+        email_verified=bool(opened.get("email") and profile.get("email_verified_at")),
         registered_at=str(profile["registered_at"]),
         channel=str(profile.get("channel") or "mini_program"),
     )
@@ -55,6 +58,8 @@ def masked_view(profile: Mapping[str, Any], opened: Mapping[str, str]) -> Masked
         birthday=mask_birthday(date.fromisoformat(birthday)) if birthday else None,
         card_number=mask_card(opened["card_number"]) if opened.get("card_number") else None,
         plates=[mask_plate(p) for p in plates_of(opened)],
+        email=mask_member_email(opened["email"]) if opened.get("email") else None,
+        email_verified=bool(opened.get("email") and profile.get("email_verified_at")),
         preferred_store_id=profile.get("preferred_store_id"),
         registered_at=str(profile["registered_at"]),
     )

@@ -11,6 +11,11 @@ from services.members.models.consents import ConsentIn
 
 Gender = Literal["female", "male", "undisclosed"]
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # no control characters (names reach logs, masked)
+_EMAIL_DESCRIPTION = (
+    "Optional e-mail address for marketing by e-mail (with the marketing/email consent): trimmed, "
+    "domain lower-cased, 7-bit ASCII (an international domain in its xn-- form), at most 254 "
+    "characters; 422 email_invalid otherwise. Sealed in the PII vault; not a lookup key."
+)
 
 
 class _Out(BaseModel):
@@ -60,6 +65,7 @@ class RegistrationRequest(_Strict):
     preferred_categories: list[str] = Field(default_factory=list, max_length=20)
     card_number: str | None = Field(default=None, min_length=1, max_length=40)
     plates: list[str] = Field(default_factory=list, max_length=5)
+    email: str | None = Field(default=None, min_length=3, max_length=254, description=_EMAIL_DESCRIPTION)
     consents: list[ConsentIn] = Field(
         default_factory=list,
         max_length=20,
@@ -86,6 +92,12 @@ class ProfilePatch(_Strict):
     preferred_categories: list[str] | None = Field(default=None, max_length=20)
     card_number: str | None = Field(default=None, min_length=1, max_length=40)
     plates: list[str] | None = Field(default=None, max_length=5)
+    email: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=254,
+        description=_EMAIL_DESCRIPTION + " null removes the address.",
+    )
 
 
 class MemberOut(_Out):
@@ -101,6 +113,12 @@ class MemberOut(_Out):
     preferred_categories: list[str]
     card_number: str | None
     plates: list[str]
+    email: str | None = None
+    email_verified: bool = Field(
+        default=False,
+        description="The address was confirmed with a code sent to it (POST /v1/members/me/email/"
+        "confirmation); only a verified address receives marketing by e-mail.",
+    )
     registered_at: str
     channel: str
 
@@ -123,6 +141,8 @@ class MaskedMember(_Out):
     birthday: str | None
     card_number: str | None
     plates: list[str]
+    email: str | None = Field(default=None, description="Masked: z***@example.com.")
+    email_verified: bool = False
     preferred_store_id: str | None
     registered_at: str
 
@@ -155,5 +175,17 @@ class PhoneCodeSent(_Out):
 
 class PhoneChangeConfirm(_Strict):
     """``POST /v1/members/me/phone``: the code received by SMS."""
+
+    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+
+
+class EmailCodeSent(_Out):
+    sent_to: str = Field(description="The address, masked.")
+    expires_in: int = Field(description="Seconds the code stays valid.")
+    resend_after: int = Field(description="Seconds before another code may be asked for.")
+
+
+class EmailConfirm(_Strict):
+    """``POST /v1/members/me/email/confirmation``: the code received by e-mail."""
 
     code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")

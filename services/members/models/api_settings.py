@@ -28,3 +28,9 @@ class MembersApiSettings(MembersSettings):
     # local/localstack, Aliyun SMS everywhere else (credentials in SmsProviderSecret).
     sms_adapter: Literal["auto", "aliyun", "fake"] = "auto"
     sms_provider_secret_arn: str | None = None
+    # Verification codes by e-mail (the member's address). auto: the fake where MALLCRM_AWS_TARGET
+    # is local/localstack, Amazon SES v2 everywhere else, from ``email_from`` (a verified SES
+    # identity; empty = e-mail verification unavailable, 503).
+    email_adapter: Literal["auto", "ses", "fake"] = "auto"
+    email_from: str | None = None
+    email_configuration_set: str | None = None

@@ -14,6 +14,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from services.tickets.dal.adapters import S3ExportWriter
+from services.tickets.dal.exports import DynamoTicketsExportPointers
 from services.tickets.dal.tickets import DynamoTicketsRepository
 from services.tickets.logic.errors import TicketNotFound
 from services.tickets.logic.exports import export_part
@@ -39,6 +40,7 @@ from shared.events.contracts import (
     PointsAdjusted,
     PointsAdjustmentRejected,
 )
+from shared.exports import write_part_guarded
 from shared.ids import new_ulid
 from shared.observability import get_logger, get_metrics, get_tracer
 from shared.settings import load
@@ -78,11 +80,23 @@ def retention_request(data: ChurnRiskEscalated, ticket_id: str) -> OpenRequest:
     )
 
 
-def pseudonymise_member(repo: DynamoTicketsRepository, member_id: str, event_id: str) -> int:
-    """Every ticket of an erased member pseudonymised; their pointers and value projection gone.
+def pseudonymise_member(
+    repo: DynamoTicketsRepository,
+    member_id: str,
+    event_id: str,
+    *,
+    exports: DynamoTicketsExportPointers | None = None,
+    writer: S3ExportWriter | None = None,
+) -> int:
+    """Every ticket of an erased member pseudonymised; their pointers, value projection and export
+    parts gone.
 
     The pseudonym comes from the erasure event's id: retries give the same one, and nobody can get
     from it back to the member id. Re-runnable: erased tickets are skipped.
+
+    The export parts (``exports``' pointers) are deleted *last*, after every ticket is saved
+    pseudonymised: an export that saw one of its tickets still unerased after writing its part
+    (``write_export``) wrote its pointer before that, so this sweep finds it.
     """
     pseudonym = "anon-" + hashlib.sha256(event_id.encode()).hexdigest()[:24]
     # Two passes: first every ticket and message, to learn the names the member gave anywhere,
@@ -103,18 +117,57 @@ def pseudonymise_member(repo: DynamoTicketsRepository, member_id: str, event_id:
         count += 1
     repo.forget_member_tickets(member_id)
     repo.forget_member(member_id)
+    if exports is not None:
+        parts = exports.written(member_id)
+        if parts and writer is None:
+            raise RuntimeError("MEMBER_EXPORTS_BUCKET is not set: export parts cannot be erased")
+        for export_id, object_key in parts.items():
+            if writer is not None:
+                writer.delete(object_key)  # deleting a missing object is a no-op: re-runnable
+            exports.forget(member_id, export_id)
     return count
 
 
-def write_export(repo: DynamoTicketsRepository, writer: S3ExportWriter, data: MemberExportRequested) -> str:
-    """The member's tickets (public conversation only) as ``<prefix>tickets.json``."""
+def _still_the_members(repo: DynamoTicketsRepository, member_id: str, ticket_ids: list[str]) -> bool:
+    """Every ticket still un-erased and the member's (consistent reads)."""
+    for ticket_id in ticket_ids:
+        ticket = repo.get(ticket_id)
+        if ticket is None or ticket.erased or ticket.member_id != member_id:
+            return False
+    return True
+
+
+def write_export(
+    repo: DynamoTicketsRepository,
+    writer: S3ExportWriter,
+    data: MemberExportRequested,
+    pointers: DynamoTicketsExportPointers | None = None,
+) -> str | None:
+    """The member's tickets (public conversation only) as ``<prefix>tickets.json``, written so that
+    an erasure racing the export leaves nothing behind (``shared.exports.write_part_guarded``);
+    None when such an erasure made it delete the part again.
+
+    Tickets keep no erasure tombstone by member id; the tickets themselves tell: the erasure saves
+    each of them pseudonymised before it sweeps the export pointers. So if every exported ticket is
+    still the member's after the part is written, the sweep comes later and finds the pointer.
+    """
     found = []
     for ticket_id in repo.member_ticket_ids(data.member_id):
         ticket = repo.get(ticket_id)
         if ticket is not None and not ticket.erased and ticket.member_id == data.member_id:
             found.append((ticket, repo.messages(ticket_id, include_internal=False)))
     part = export_part(export_id=data.export_id, member_id=data.member_id, tickets=found, now=clock.now())
-    return writer.write(data.object_prefix, part)
+    exported = [ticket.ticket_id for ticket, _ in found]
+    return write_part_guarded(
+        member_id=data.member_id,
+        export_id=data.export_id,
+        object_prefix=data.object_prefix,
+        part=part,
+        holds_data=bool(found),
+        writer=writer,
+        pointers=pointers if pointers is not None else DynamoTicketsExportPointers(repo.table),
+        erased=lambda: not _still_the_members(repo, data.member_id, exported),
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -146,7 +199,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="RetentionTicketOpened", unit="Count", value=1)
 
     def on_erased(metadata: EventMetadata, data: MemberErased) -> None:
-        count = pseudonymise_member(repo, data.member_id, metadata.event_id)
+        bucket = settings.member_exports_bucket
+        count = pseudonymise_member(
+            repo,
+            data.member_id,
+            metadata.event_id,
+            exports=DynamoTicketsExportPointers(settings.table_name),
+            writer=S3ExportWriter(bucket) if bucket else None,
+        )
         logger.info("tickets pseudonymised", extra={"tickets": count})
 
     def on_export(metadata: EventMetadata, data: MemberExportRequested) -> None:

@@ -169,12 +169,33 @@ def stats(campaign_id: str = "c1", variant: str = "A") -> dict[str, Any]:
 
 
 def test_no_consent_suppresses_with_the_reason(world: World) -> None:
+    consent("m1", "sms", granted=False)
     assert world.run(request(), MORNING) == "suppressed"
     assert record("cmp#c1#m1")["status"] == "suppressed"
     assert "request" not in record("cmp#c1#m1")  # names and texts are not kept once terminal
     [event] = events("MessageSuppressed")
     assert (event["outcome"], event["reason"]) == ("suppressed", "no_consent")
     assert stats()["suppressed_no_consent"] == 1
+    assert world.sms.sent == []
+
+
+def test_a_member_whose_consents_have_not_arrived_yet_is_waited_for_then_sent(world: World) -> None:
+    # Regression: a MemberRegistered-triggered welcome raced the MemberConsentChanged events (another
+    # queue) and was suppressed as "no consent" although the member had granted SMS.
+    assert world.run(request(), MORNING) == "deferred"
+    assert record("cmp#c1#m1")["status"] == "pending"
+    assert world.waker.times == [MORNING + timedelta(minutes=1)]
+    consent("m1", "sms")  # the projection arrives
+    assert world.run(request(), MORNING + timedelta(minutes=1)) == "held"
+    assert world.run(request(), MORNING + timedelta(minutes=2)) == "sent"
+    assert len(world.sms.sent) == 1
+
+
+def test_a_member_campaigns_never_hears_of_is_suppressed_after_the_grace(world: World) -> None:
+    assert world.run(request(), MORNING) == "deferred"
+    assert world.run(request(), MORNING + timedelta(minutes=5)) == "suppressed"
+    outcomes = [(e["outcome"], e["reason"]) for e in events("MessageSuppressed")]
+    assert outcomes[-1] == ("suppressed", "no_consent"), outcomes
     assert world.sms.sent == []
 
 

@@ -4,6 +4,7 @@ the template's (gsi1 + gsi2), the secrets, the KMS key, the fake WeChat login, a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from services.members.dal import tokens as token_keys
+from services.members.dal.email import FakeVerificationMail
 from services.members.dal.wechat import FakeWeChatLogin
 from services.members.handlers import api
 from services.members.handlers.routes import common
@@ -74,6 +76,9 @@ def identity_env(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cl
     # The fake login: in the local cloud the "auto" setting picks it; here the target is plain moto.
     monkeypatch.setattr(common.Deps, "wechat", lambda self: FakeWeChatLogin())
     FakeWeChatLogin.calls.clear()
+    # Likewise the e-mail verification sender: the fake records the codes (FakeVerificationMail.sent).
+    monkeypatch.setattr(common.Deps, "email_sender", lambda self: FakeVerificationMail())
+    FakeVerificationMail.sent.clear()
     secrets_cache.clear_cache()
     token_keys.clear_cache()
     fake_clock = Clock()
@@ -171,3 +176,16 @@ def outbox(detail_type: str) -> list[dict[str, Any]]:
         for i in items()
         if i.get("entity") == "outbox" and i.get("detail_type") == detail_type
     ]
+
+
+def verify_email(context: dict[str, Any]) -> dict[str, Any]:
+    """Ask for a code, read it from the fake sender, confirm it: the member's profile after."""
+    status, body = call(member_event("POST", "/v1/members/me/email/verification", context))
+    assert status == 202, body
+    code = re.search(r"\b(\d{6})\b", FakeVerificationMail.sent[-1].text)
+    assert code is not None
+    status, body = call(
+        member_event("POST", "/v1/members/me/email/confirmation", context, {"code": code.group(1)})
+    )
+    assert status == 200, body
+    return body

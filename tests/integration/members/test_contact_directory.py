@@ -1,8 +1,10 @@
 """The contact directory on moto, through the invoke path: campaigns' real channel adapters ask
 ``MembersContactDirectoryFunction`` (a moto Lambda whose invocations run the members handler
 in-process) for a registered member's phone and openid, send through SNS / WeChat, and members'
-audit log holds one ``contact_lookup`` entry per read; erased and unknown members, and e-mail
-(not collected), get no address — the send fails ``no_address``, nothing is sent."""
+audit log holds one ``contact_lookup`` entry per read; e-mail goes through SES v2 to the address the
+member gave, only once they verified it and while their marketing consent by e-mail is granted;
+erased and unknown members, and e-mail without an address, unverified or without that consent, get
+no address — the send fails ``no_address``, nothing is sent."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 from moto.awslambda.models import LambdaFunction
+from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
 from services.campaigns.dal.channels import (
@@ -33,6 +36,7 @@ from tests.integration.members.identity_support import (
     login,
     member_event,
     register,
+    verify_email,
 )
 
 pytestmark = pytest.mark.usefixtures("identity_env")
@@ -141,13 +145,90 @@ def test_wechat_goes_to_the_openid_sealed_at_the_first_login_after_registration(
     assert [e["fields"] for e in audit_entries(member_id)] == [["wechat"], ["wechat"]]
 
 
-def test_email_is_not_held_so_nothing_is_sent(directory_function: str) -> None:
-    member_id, _ = register("o-carol", phone="13812340000")
-    adapter = SesEmailAdapter(MembersContactDirectory(directory_function), "mall@example.com")
+def emails_sent() -> list[tuple[list[str], str]]:
+    backend = ses_backends[ACCOUNT]["us-east-1"]
+    return [(list(m.destinations["ToAddresses"]), m.subject) for m in backend.sent_messages]
+
+
+def email_consent(granted: bool) -> dict[str, Any]:
+    return {"purpose": "marketing", "channel": "email", "granted": granted, "text_version": "mkt-1"}
+
+
+@pytest.fixture
+def ses_sender() -> SesEmailAdapter:
+    aws("sesv2").create_email_identity(EmailIdentity="mall@example.com")
+    return SesEmailAdapter(MembersContactDirectory(FUNCTION), "mall@example.com")
+
+
+def test_email_without_an_address_is_not_held_so_nothing_is_sent(ses_sender: SesEmailAdapter) -> None:
+    member_id, _ = register("o-carol", phone="13812340000", consents=[email_consent(True)])
     with pytest.raises(ProviderError) as refused:
-        adapter.send(message(member_id))
+        ses_sender.send(message(member_id))
     assert refused.value.reason == "no_address"
     assert [e["fields"] for e in audit_entries(member_id)] == [["email"]]
+    assert emails_sent() == []
+
+
+def test_email_goes_to_the_verified_address_the_member_gave_while_they_consent(
+    ses_sender: SesEmailAdapter,
+) -> None:
+    member_id, context = register(
+        "o-erin", phone="13812340001", email="Erin.Li@Example.COM", consents=[email_consent(True)]
+    )
+    # Not verified yet: nothing to send to.
+    with pytest.raises(ProviderError) as unverified:
+        ses_sender.send(message(member_id, send_id=f"cmp#C0#{member_id}"))
+    assert unverified.value.reason == "no_address"
+    raw = aws("lambda").invoke(
+        FunctionName=FUNCTION,
+        Payload=json.dumps({"member_id": member_id, "channel": "email", "purpose": "p"}).encode(),
+    )
+    assert json.loads(raw["Payload"].read()) == {"found": False, "reason": "not_verified"}
+
+    assert verify_email(context)["email_verified"] is True
+    delivery = ses_sender.send(message(member_id, send_id=f"cmp#C1#{member_id}"))
+    assert delivery.provider_message_id
+    assert emails_sent() == [(["Erin.Li@example.com"], "周末")]
+    assert [e["fields"] for e in audit_entries(member_id)] == [["email"], ["email"], ["email"]]
+    assert {e["actor_sub"] for e in audit_entries(member_id)} == {"campaigns.dispatch"}
+    assert "Erin" not in json.dumps(audit_entries(member_id))
+
+    # Withdrawn in members: no address, whatever campaigns' projection still says.
+    status, _ = call(
+        member_event("PUT", "/v1/members/me/consents", context, {"consents": [email_consent(False)]})
+    )
+    assert status == 200
+    with pytest.raises(ProviderError) as refused:
+        ses_sender.send(message(member_id, send_id=f"cmp#C2#{member_id}"))
+    assert refused.value.reason == "no_address" and not refused.value.retryable
+    raw = aws("lambda").invoke(
+        FunctionName=FUNCTION,
+        Payload=json.dumps({"member_id": member_id, "channel": "email", "purpose": "p"}).encode(),
+    )
+    assert json.loads(raw["Payload"].read()) == {"found": False, "reason": "not_consented"}
+    assert len(emails_sent()) == 1
+
+    # Granted again, then a new address: unverified until confirmed, so nothing goes out.
+    call(member_event("PUT", "/v1/members/me/consents", context, {"consents": [email_consent(True)]}))
+    assert call(member_event("PATCH", "/v1/members/me", context, {"email": "erin@example.org"}))[0] == 200
+    with pytest.raises(ProviderError):
+        ses_sender.send(message(member_id, send_id=f"cmp#C3#{member_id}"))
+    verify_email(context)
+    ses_sender.send(message(member_id, send_id=f"cmp#C4#{member_id}"))
+    assert [to for to, _ in emails_sent()] == [["Erin.Li@example.com"], ["erin@example.org"]]
+
+
+def test_email_given_without_the_email_consent_gets_no_address(ses_sender: SesEmailAdapter) -> None:
+    member_id, context = register("o-frank", phone="13812340002", email="frank@example.com")  # SMS only
+    verify_email(context)
+    with pytest.raises(ProviderError):
+        ses_sender.send(message(member_id))
+    # Granted later, then the address removed: still nothing to send to.
+    call(member_event("PUT", "/v1/members/me/consents", context, {"consents": [email_consent(True)]}))
+    assert call(member_event("PATCH", "/v1/members/me", context, {"email": None}))[0] == 200
+    with pytest.raises(ProviderError):
+        ses_sender.send(message(member_id, send_id="cmp#C3#x"))
+    assert emails_sent() == []
 
 
 def test_erased_and_unknown_members_get_no_address(directory_function: str) -> None:

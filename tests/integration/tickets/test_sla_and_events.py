@@ -141,6 +141,7 @@ def test_the_stream_publisher_puts_the_outbox_on_the_bus() -> None:
     types = sorted(e["detail-type"] for e in received_events(queue))
     assert types == ["TicketAssigned", "TicketOpened"]
     assert all(e["source"] == "mallcrm.tickets" for e in received_events(queue) or [])
+    assert outbox("TicketOpened") == outbox("TicketAssigned") == []  # published, then deleted
 
 
 def _deliver(*models: object) -> dict:

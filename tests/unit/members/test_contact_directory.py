@@ -4,6 +4,7 @@ opens), and no plaintext key left in the session afterwards."""
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -28,11 +29,18 @@ class Keys:
 
 
 class Store:
-    def __init__(self, profile: dict[str, Any] | None, wrapped: bytes | None = b"wrapped") -> None:
+    def __init__(
+        self,
+        profile: dict[str, Any] | None,
+        wrapped: bytes | None = b"wrapped",
+        granted: frozenset[tuple[str, str | None]] = frozenset(),
+    ) -> None:
         self.profile = profile
         self.wrapped = wrapped
+        self.granted = granted
         self.audit: list[dict[str, Any]] = []
         self.reads = 0
+        self.consent_reads: list[tuple[str, str | None]] = []
 
     def profile_and_key(self, member_id: str) -> tuple[dict[str, Any] | None, bytes | None]:
         self.reads += 1
@@ -40,6 +48,10 @@ class Store:
 
     def put_audit(self, entry: dict[str, Any]) -> None:
         self.audit.append(entry)
+
+    def consent_granted(self, member_id: str, purpose: str, channel: str | None) -> bool:
+        self.consent_reads.append((purpose, channel))
+        return (purpose, channel) in self.granted
 
 
 def sealed_profile(**extra: str) -> dict[str, Any]:
@@ -90,10 +102,60 @@ def test_wechat_gets_the_sealed_openid() -> None:
     }
 
 
-def test_email_is_a_channel_members_does_not_hold() -> None:
-    store = Store(sealed_profile())
+def test_email_not_given_is_not_held() -> None:
+    store = Store(sealed_profile(), granted=frozenset({("marketing", "email")}))
     assert ask(store, channel="email") == {"found": False, "reason": "channel_not_held"}
     assert [e["fields"] for e in store.audit] == [["email"]]
+
+
+def email_profile(source: str | None = "member", verified: bool = True) -> dict[str, Any]:
+    vault = VaultSession(Keys())
+    vault.new_key(MEMBER)
+    profile = sealed_profile(**vault.seal(MEMBER, {"email": "Zhang.San@example.com"}))
+    if source is not None:
+        profile["email_source"] = source
+    if verified:
+        profile["email_verified_at"] = "2026-11-22T08:00:00.000000Z"
+    return profile
+
+
+def test_email_given_by_the_member_with_marketing_consent_is_answered() -> None:
+    store = Store(email_profile(), granted=frozenset({("marketing", "email")}))
+    vault = VaultSession(Keys())
+    answer = ask(store, vault, channel="email")
+    assert answer == {"found": True, "channel": "email", "address": "Zhang.San@example.com"}
+    assert store.consent_reads == [("marketing", "email")]  # the source of truth, not a projection
+    assert [e["fields"] for e in store.audit] == [["email"]]
+    assert "Zhang" not in json.dumps(store.audit)
+    assert vault._plain == {}
+
+
+def test_email_without_the_marketing_email_consent_is_not_answered() -> None:
+    # Consent on another channel is not consent by e-mail.
+    store = Store(email_profile(), granted=frozenset({("marketing", "sms")}))
+    vault = VaultSession(Keys())
+    assert ask(store, vault, channel="email") == {"found": False, "reason": "not_consented"}
+    assert len(store.audit) == 1 and vault._plain == {}
+
+
+def test_an_unverified_address_is_not_handed_out_even_with_consent() -> None:
+    store = Store(email_profile(verified=False), granted=frozenset({("marketing", "email")}))
+    vault = VaultSession(Keys())
+    assert ask(store, vault, channel="email") == {"found": False, "reason": "not_verified"}
+    assert len(store.audit) == 1 and vault._plain == {}
+
+
+@pytest.mark.parametrize("source", [None, "staff", "import"])
+def test_an_address_the_member_did_not_enter_is_not_handed_out(source: str | None) -> None:
+    store = Store(email_profile(source), granted=frozenset({("marketing", "email")}))
+    assert ask(store, channel="email") == {"found": False, "reason": "channel_not_held"}
+    assert store.consent_reads == []
+
+
+def test_sms_does_not_read_the_email_consent() -> None:
+    store = Store(email_profile())
+    assert ask(store)["found"] is True
+    assert store.consent_reads == []
 
 
 def test_wechat_before_the_openid_was_sealed_is_not_held() -> None:

@@ -1,4 +1,4 @@
-"""The error mapping, through a real resolver and real HTTP API v2 events."""
+"""The error mapping, through a real resolver (shared.web) and real HTTP API v2 events."""
 
 from __future__ import annotations
 
@@ -103,8 +103,7 @@ def test_given_a_missing_body_then_422_on_body(app):
 
 @pytest.mark.parametrize("path", ["/v1/members", "/v1/raw"])
 def test_given_malformed_json_then_400_malformed_json(app, path):
-    # With validation on, Powertools reports bad JSON as a validation error (type json_invalid);
-    # without a typed body the route's own json_body access raises JSONDecodeError. Both are 400.
+    # A typed body and a route's own json_body access both meet JSONDecodeError: both are 400.
     response = app.resolve(http_event("POST", path, body='{"phone": "1381'), None)
     assert response["statusCode"] == 400
     assert response_json(response)["error"]["code"] == "malformed_json"
@@ -169,18 +168,21 @@ def test_json_response_sets_status_headers_and_body(app):
     assert json.loads(response["body"]) == {"id": "x"}
 
 
-def test_powertools_service_errors_use_the_same_shape():
+def test_powertools_service_errors_are_not_mapped_any_more(capsys, monkeypatch):
+    """The request path is shared.web, not Powertools: a Powertools ServiceError raised by a route is
+    an unhandled error (logged, re-raised → the gateway's bare 500); routes raise MallCrmError."""
     from aws_lambda_powertools.event_handler.exceptions import BadRequestError
 
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "api-service-error-test")
     app = make_resolver()
 
     @app.get("/pt")
     def pt() -> dict:
         raise BadRequestError("nope")
 
-    response = app.resolve(http_event("GET", "/pt"), None)
-    assert response["statusCode"] == 400
-    assert response_json(response) == {"error": {"code": "bad_request", "message": "nope", "fields": []}}
+    with pytest.raises(BadRequestError):
+        app.resolve(http_event("GET", "/pt"), None)
+    assert "unhandled error in API handler" in capsys.readouterr().out
 
 
 def test_a_resolver_without_validation_maps_errors_the_same_way():

@@ -132,3 +132,21 @@ def test_the_tracer_is_built_on_the_first_invocation_not_at_import():
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ".", "POWERTOOLS_TRACE_DISABLED": "true"}
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_redact_text_masks_every_address_members_accepts_whole() -> None:
+    # members accepts RFC 5322 atext in the local part (normalise_email): none of it may survive.
+    from services.members.logic.identity import normalise_email
+
+    for raw in [
+        "o'brien+news@example.com",
+        "a!b#c$d%e&f*g=h?i^j`k{l|m}n~o@mail.example.cn",
+        "Zhang.San@QQ.com",
+    ]:
+        address = normalise_email(raw)
+        masked = redact_text(f"send to {address} failed")
+        assert masked == f"send to {address[0]}***@{address.partition('@')[2]} failed", masked
+        assert address.partition("@")[0][1:] not in masked
+    assert redact({"detail": {"member_email": "zhang@example.com"}}) == {
+        "detail": {"member_email": "z***@example.com"}
+    }

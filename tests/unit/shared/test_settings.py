@@ -74,3 +74,16 @@ def test_a_service_extends_the_model_and_extra_environment_is_ignored(service_en
 def test_an_explicit_mapping_can_replace_the_environment():
     settings = load(ServiceSettings, {"STAGE": "dev", "SERVICE_NAME": "members", "EVENT_BUS_NAME": "b"})
     assert settings.service_name == "members"
+
+
+def test_load_reads_the_environment_on_every_call_and_revalidates_only_on_change(
+    service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = load(ServiceSettings)
+    assert load(ServiceSettings) is first  # unchanged variables: the validated instance is reused
+    monkeypatch.setenv("STAGE", "other")
+    changed = load(ServiceSettings)
+    assert changed.stage == "other"
+    monkeypatch.setenv("MALL_TIMEZONE", "Not/AZone")
+    with pytest.raises(SettingsError):
+        load(ServiceSettings)  # an invalid change is still refused, never served from the cache

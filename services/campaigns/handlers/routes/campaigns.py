@@ -20,20 +20,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Response, Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-
 from services.campaigns.dal import planning_adapters
 from services.campaigns.handlers.routes.planning_common import decode_token, encode_token, settings, staff
 from services.campaigns.models.campaigns import Campaign, CampaignCreate, CampaignPage, CampaignPatch
 from services.campaigns.models.reports import CampaignReport
 from shared import clock
 from shared.api import json_response
+from shared.web import Path, Query, Response, Router
 
 # Repositories, logic and the event contracts are imported by the routes that use them: the API's
 # cold start pays only for the routing and the request models (DESIGN §2 cold imports).
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 ID = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 
 

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel
 
 from services.campaigns.models.settings import CampaignsSettings
 from shared import clock
 from shared.auth import principal_from_event, require_member
 from shared.settings import load
+from shared.web import Path, Query, Router
 
 # The repository and logic are imported by the routes that use them: CampaignsApiFunction includes
 # this router only for the API document and should not pay for them at its cold start.
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 
 
 class InboxMessageOut(BaseModel):

@@ -7,12 +7,11 @@ import binascii
 import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from services.campaigns.logic.errors import InvalidNextToken
 from services.campaigns.models.planning import PlanningApiSettings
 from shared.auth import principal_from_event, require_roles
 from shared.settings import load
+from shared.web import Router
 
 ROLES = ("admin", "marketer")
 

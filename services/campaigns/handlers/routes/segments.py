@@ -13,9 +13,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Annotated, Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Response, Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-
 from services.campaigns.handlers.routes.planning_common import decode_token, encode_token, settings, staff
 from services.campaigns.models.campaigns import (
     PreviewOptions,
@@ -28,6 +25,7 @@ from services.campaigns.models.campaigns import (
 )
 from shared import clock
 from shared.api import json_response
+from shared.web import Path, Query, Response, Router
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from services.campaigns.dal.planning import DynamoSegmentRepository
@@ -35,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 # Repositories and logic (which import the event contracts) are imported by the routes that use
 # them: the API's cold start pays only for the routing and the request models.
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 ID = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 
 

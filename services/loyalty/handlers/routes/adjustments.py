@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from services.loyalty.handlers.routes.wallet_deps import WalletDeps, correlation_id, parse_body
 from services.loyalty.models.adjustments import (
     Adjustment,
@@ -25,11 +23,12 @@ from shared.auth import principal_from_event, require_roles
 from shared.errors import Unprocessable
 from shared.ids import is_ulid, new_ulid
 from shared.observability import get_logger, get_metrics
+from shared.web import Router
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; imported by the routes that use them
     from services.loyalty.dal.adjustments import DynamoAdjustmentRepository
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 logger = get_logger("loyalty")
 metrics = get_metrics("loyalty")
 REQUEST_ROLES = ("admin", "loyalty_ops", "service_agent")

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from services.loyalty.handlers.routes.wallet_deps import WalletDeps, correlation_id, parse_body, query_param
 from services.loyalty.models.coupons import (
     Coupon,
@@ -30,8 +28,9 @@ from shared.auth import principal_from_event, require_member, require_roles
 from shared.errors import Unprocessable
 from shared.ids import new_ulid
 from shared.observability import get_logger, get_metrics
+from shared.web import Router
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 logger = get_logger("loyalty")
 metrics = get_metrics("loyalty")
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from services.loyalty.handlers.routes.ledger_common import (
     ADMIN_READ_ROLES,
     ADMIN_WRITE_ROLES,
@@ -43,12 +41,13 @@ from shared.errors import Conflict, NotFound, Unprocessable
 from shared.ids import is_ulid, new_ulid
 from shared.observability import get_logger
 from shared.settings import load
+from shared.web import Router
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; imported by the routes that use them
     from services.loyalty.dal.loyalty_config import DynamoLoyaltyConfig
     from shared.events.contracts import EventData
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 logger = get_logger("loyalty")
 TIER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 

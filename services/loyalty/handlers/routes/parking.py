@@ -13,8 +13,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from services.loyalty.handlers.routes.wallet_deps import correlation_id, parse_body
 from services.loyalty.models.parking import OffsetRequest, ParkingSession, ParkingSessionIn
 from services.loyalty.models.wallet_settings import ParkingSettings
@@ -25,13 +23,14 @@ from shared.ids import new_ulid
 from shared.observability import get_logger, get_metrics
 from shared.secrets import secret_bytes
 from shared.settings import load
+from shared.web import Router
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; imported by the routes that use them
     from services.loyalty.dal.parking import DynamoParkingRepository
     from services.loyalty.dal.wallet_points import LedgerPoints
     from services.loyalty.logic import parking as logic
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 logger = get_logger("loyalty")
 metrics = get_metrics("loyalty")
 SESSIONS_PATH = "/v1/integrations/parking-sessions"

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from services.loyalty.handlers.routes.ledger_common import balance_view, movement_view
 from services.loyalty.models.settings import LoyaltyApiSettings
 from shared.api import json_response
 from shared.auth import principal_from_event, require_member
 from shared.errors import Unprocessable
 from shared.settings import load
+from shared.web import Router
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 MAX_PAGE = 100
 
 

@@ -6,9 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from services.loyalty.handlers.routes.ledger_common import parse_bytes
 from services.loyalty.models.refunds import RefundRequest, RefundResponse
 from services.loyalty.models.settings import LoyaltyApiSettings
@@ -17,11 +14,12 @@ from shared.auth import event_body_bytes
 from shared.ids import new_ulid
 from shared.observability import get_logger, get_metrics
 from shared.settings import load
+from shared.web import Response, Router, content_types
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; imported by the routes that use them
     from services.loyalty.logic.refunds import RecordedRefund
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 logger = get_logger("loyalty")
 metrics = get_metrics("loyalty")
 REFUNDS_PATH = "/v1/integrations/refunds"

@@ -11,19 +11,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from services.loyalty.handlers.routes.wallet_deps import WalletDeps, correlation_id, parse_body
 from services.loyalty.models.rewards import Redemption, RedemptionRequest, Reward, RewardIn, RewardPatch
 from shared import clock
 from shared.api import json_response
 from shared.auth import principal_from_event, require_member, require_roles
 from shared.observability import get_logger, get_metrics
+from shared.web import Router
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; imported by the routes that use them
     from services.loyalty.dal.rewards import DynamoRewardRepository
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 logger = get_logger("loyalty")
 metrics = get_metrics("loyalty")
 WRITE_ROLES = ("admin", "loyalty_ops")

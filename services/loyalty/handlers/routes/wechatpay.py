@@ -15,8 +15,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from services.loyalty.handlers.routes.wallet_deps import correlation_id
 from services.loyalty.models.wallet_settings import WeChatPaySettings
 from shared import clock
@@ -27,11 +25,12 @@ from shared.ids import new_ulid
 from shared.observability import get_logger, get_metrics
 from shared.secrets import secret_bytes, secret_string
 from shared.settings import load
+from shared.web import Router
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; imported by the routes that use them
     from services.loyalty.logic import wechatpay as logic
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 logger = get_logger("loyalty")
 metrics = get_metrics("loyalty")
 NOTIFICATIONS_PATH = "/v1/integrations/wechatpay/notifications"

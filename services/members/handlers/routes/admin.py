@@ -14,9 +14,6 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-
 from services.members.handlers.routes.common import Deps, caller, open_for_staff
 from services.members.logic.identity import (
     IdentityKind,
@@ -35,8 +32,9 @@ from shared import clock
 from shared.auth import require_roles
 from shared.errors import BadRequest, Unprocessable
 from shared.ids import is_ulid
+from shared.web import Path, Query, Router
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 SEARCH_ROLES = ("admin", "service_agent", "store_staff", "loyalty_ops")
 VIEW_ROLES = ("admin", "service_agent", "loyalty_ops")
 REVEAL_ROLES = ("admin", "service_agent")

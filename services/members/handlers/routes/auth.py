@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from services.members.dal.staff import staff_login
 from services.members.handlers.routes.common import Deps
 from services.members.logic.identity import lookup_hash
@@ -17,8 +15,9 @@ from services.members.models.api import (
 from shared import clock
 from shared.errors import MallCrmError
 from shared.observability import get_logger
+from shared.web import Router
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 logger = get_logger("members")
 
 

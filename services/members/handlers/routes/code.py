@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from services.members.handlers.routes.common import Deps, caller, open_for_staff
 from services.members.logic.tokens import issue_code, verify_code
 from services.members.logic.views import masked_view
@@ -11,8 +9,9 @@ from services.members.models.api import MaskedMember, MemberCodeResponse, Verify
 from shared import clock
 from shared.auth import require_member, require_roles
 from shared.errors import NotFound
+from shared.web import Router
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 VERIFY_CODE_ROLES = ("store_staff", "service_agent", "loyalty_ops", "admin")
 
 

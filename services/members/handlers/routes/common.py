@@ -21,6 +21,7 @@ from shared.secrets import secret_bytes, secret_string
 from shared.settings import load
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from services.members.dal.email import EmailSender
     from services.members.dal.sms import SmsSender
     from services.members.dal.wechat import WeChatLogin
 
@@ -88,6 +89,31 @@ class Deps:
             raise RuntimeError("SMS_PROVIDER_SECRET_ARN is not set")
         secret = secret_string(self.settings.sms_provider_secret_arn, self.settings.secret_cache_seconds)
         return AliyunSms(SmsCredentials.from_secret(secret))
+
+    def email_code_key(self) -> bytes:
+        return derive_key(self._master(), "email-code")
+
+    def email_sender(self) -> EmailSender:
+        # Only the e-mail verification route sends mail: the other routes do not import the adapters.
+        from services.members.dal.email import (  # noqa: PLC0415
+            EmailUnavailable,
+            FakeVerificationMail,
+            SesVerificationMail,
+        )
+
+        target = aws_target()
+        choice = self.settings.email_adapter
+        if choice == "auto":
+            choice = "fake" if target in LOCAL_TARGETS else "ses"
+        if choice == "fake":
+            if target not in LOCAL_TARGETS:
+                # Never on AWS: the fake sends nothing, members would never get their code.
+                raise RuntimeError("the fake e-mail sender is for the local cloud only")
+            return FakeVerificationMail()
+        if not self.settings.email_from:
+            # No sender identity configured (EMAIL_FROM empty): verification is switched off.
+            raise EmailUnavailable()
+        return SesVerificationMail(self.settings.email_from, self.settings.email_configuration_set)
 
     def wechat(self) -> WeChatLogin:
         # Only the login route calls WeChat: urllib.request is not loaded for the others.

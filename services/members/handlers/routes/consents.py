@@ -11,9 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from services.members.models.consents import (
     ConsentHistoryOut,
     ConsentOut,
@@ -26,6 +23,7 @@ from shared import clock
 from shared.auth import principal_from_event, require_member
 from shared.ids import new_ulid
 from shared.settings import load
+from shared.web import Query, Router
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from services.members.logic.consents import ConsentKey, ConsentState
@@ -33,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 # The consents logic and repository are imported by the routes that use them (cold start: the
 # profile, code and staff routes never need them).
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 PRODUCER = "members.api"
 
 

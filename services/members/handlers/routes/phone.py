@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from services.members.handlers.routes.common import Deps, caller, correlation_id, open_member
 from services.members.logic.identity import lookup_hash, mask_member_phone, normalise_phone
 from services.members.logic.views import owner_view
@@ -20,8 +17,9 @@ from shared.api import json_response
 from shared.auth import require_member
 from shared.errors import Conflict, Unprocessable
 from shared.observability import get_logger
+from shared.web import Response, Router
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 # logic.phone and dal.phone are imported by the two routes (cold start: most requests never need them).
 logger = get_logger("members")
 

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from services.members.handlers.routes.consents import consents_out, correlation_id
 from services.members.models.preferences import PreferencesUpdate, PreferencesView
 from services.members.models.settings import MembersSettings
 from shared.auth import principal_from_event, require_member
 from shared.ids import new_ulid
 from shared.settings import load
+from shared.web import Router
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from services.members.logic.consents import ConsentKey, ConsentState
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 PRODUCER = "members.api"
 
 

@@ -13,10 +13,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-
 from services.members.handlers.routes.common import Deps, caller, correlation_id, open_member
 from services.members.handlers.routes.consents import consents_out
 from services.members.logic.audit import audit_entry
@@ -27,11 +23,12 @@ from shared.errors import NotFound, Unprocessable
 from shared.ids import is_ulid, new_ulid
 from shared.observability import get_logger
 from shared.settings import load
+from shared.web import Path, Query, Response, Router
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from services.members.dal.consents import DynamoConsentRepository
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 # Export and erasure modules are imported by their routes (cold start: rare requests).
 logger = get_logger("members")
 PRODUCER = "members.api"

@@ -1,9 +1,7 @@
-"""``POST /v1/members`` (register) and ``GET/PATCH /v1/members/me`` (member token)."""
+"""``POST /v1/members`` (register), ``GET/PATCH /v1/members/me`` and the e-mail address's
+verification (``POST /v1/members/me/email/verification`` and ``…/email/confirmation``; member token)."""
 
 from __future__ import annotations
-
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from services.members.handlers.routes.common import (
     Deps,
@@ -14,15 +12,23 @@ from services.members.handlers.routes.common import (
 )
 from services.members.logic.tokens import issue_token
 from services.members.logic.views import owner_view
-from services.members.models.api import MemberOut, ProfilePatch, RegistrationRequest, RegistrationResponse
+from services.members.models.api import (
+    EmailCodeSent,
+    EmailConfirm,
+    MemberOut,
+    ProfilePatch,
+    RegistrationRequest,
+    RegistrationResponse,
+)
 from shared import clock
 from shared.api import json_response
 from shared.auth import require_member
 from shared.errors import Conflict, Forbidden
 from shared.ids import new_ulid
 from shared.observability import get_logger
+from shared.web import Response, Router
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 logger = get_logger("members")
 
 
@@ -36,7 +42,7 @@ logger = get_logger("members")
     responses={
         201: {"description": "Registered", "content": {"application/json": {"model": RegistrationResponse}}},
         409: {"description": "Already registered, or the phone/card/plate belongs to another member"},
-        422: {"description": "Invalid phone, birthday, plate, consent…"},
+        422: {"description": "Invalid phone, e-mail address, birthday, plate, consent…"},
     },
 )
 def register(body: RegistrationRequest) -> Response[str]:
@@ -101,7 +107,8 @@ def get_me() -> MemberOut:
     "/v1/members/me",
     summary="Change the member's own profile",
     description="Only the fields sent change; MemberProfileUpdated names the changed fields (no values). "
-    "Plates need the car_plates consent. The phone cannot be changed here (it needs SMS verification).",
+    "Plates need the car_plates consent. The phone cannot be changed here (it needs SMS verification). "
+    "email: an address sets or replaces it (422 email_invalid), null removes it.",
     tags=["members"],
     responses={409: {"description": "Card/plate linked to another member, or a concurrent change"}},
 )
@@ -131,3 +138,118 @@ def patch_me(body: ProfilePatch) -> MemberOut:
         vault.forget()
     logger.info("member profile updated", extra={"member_id": member_id, "fields": plan.changed_fields})
     return owner_view(plan.profile, plan.opened)
+
+
+@router.post(
+    "/v1/members/me/email/verification",
+    summary="Send a verification code to the member's e-mail address",
+    description="The code goes to the address on the profile and is valid 30 minutes; one code a "
+    "minute, five a day per member. Marketing by e-mail reaches only a verified address.",
+    tags=["members"],
+    responses={
+        202: {"description": "Code sent", "content": {"application/json": {"model": EmailCodeSent}}},
+        409: {"description": "no_email, email_already_verified"},
+        422: {"description": "email_rejected (SES refused the address)"},
+        429: {"description": "Asked too often"},
+        503: {"description": "email_unavailable"},
+    },
+)
+def request_email_code() -> Response[str]:
+    from services.members.dal.email import DynamoEmailVerificationRepository  # noqa: PLC0415
+    from services.members.logic.email_verification import (  # noqa: PLC0415
+        CODE_TTL,
+        RESEND_SECONDS,
+        new_code,
+        plan_code_request,
+    )
+    from services.members.logic.identity import mask_member_email  # noqa: PLC0415
+
+    member_id = require_member(caller(router.current_event.raw_event))
+    deps = Deps.load()
+    pending_items = DynamoEmailVerificationRepository(deps.settings.table_name)
+    vault = deps.vault()
+    try:
+        profile, opened = open_member(deps, member_id, vault)
+    finally:
+        vault.forget()
+    address = opened.get("email")
+    request = plan_code_request(
+        member_id=member_id,
+        profile=profile,
+        address=address,
+        pending=pending_items.pending(member_id),
+        key=deps.email_code_key(),
+        now=clock.now(),
+        code=new_code(),
+    )
+    assert address is not None  # plan_code_request refused a profile without one
+    sender = deps.email_sender()  # a misconfigured sender fails before a code is recorded
+    pending_items.save_request(request)
+    # Sent after the code is stored: a failed send costs one of the day's codes, and no code ever
+    # reaches a mailbox without being recorded.
+    message_id = sender.send_code(address, request.code)
+    logger.info("email verification code sent", extra={"member_id": member_id, "provider_id": message_id})
+    answer = EmailCodeSent(
+        sent_to=mask_member_email(address),
+        expires_in=int(CODE_TTL.total_seconds()),
+        resend_after=RESEND_SECONDS,
+    )
+    return json_response(202, answer.model_dump(mode="json"))
+
+
+@router.post(
+    "/v1/members/me/email/confirmation",
+    summary="Confirm the member's e-mail address with the code sent to it",
+    description="Marks the address on the profile verified (MemberProfileUpdated names "
+    "email_verified). A code sent to an earlier address does not verify a new one; five wrong codes "
+    "void the code.",
+    tags=["members"],
+    responses={
+        409: {"description": "no_email_verification_pending, email_code_used, member_changed"},
+        422: {"description": "code_invalid, code_expired"},
+        429: {"description": "too_many_attempts"},
+    },
+)
+def confirm_email(body: EmailConfirm) -> MemberOut:
+    from services.members.dal.email import DynamoEmailVerificationRepository  # noqa: PLC0415
+    from services.members.logic.email_verification import (  # noqa: PLC0415
+        MAX_ATTEMPTS,
+        WrongCode,
+        check_code,
+        plan_verified,
+    )
+
+    event = router.current_event.raw_event
+    member_id = require_member(caller(event))
+    deps = Deps.load()
+    pending_items = DynamoEmailVerificationRepository(deps.settings.table_name)
+    now = clock.now()
+    vault = deps.vault()
+    try:
+        profile, opened = open_member(deps, member_id, vault)
+    finally:
+        vault.forget()
+    pending = pending_items.pending(member_id)
+    try:
+        check_code(
+            pending,
+            member_id=member_id,
+            address=opened.get("email"),
+            code=body.code,
+            key=deps.email_code_key(),
+            now=now,
+        )
+    except WrongCode:
+        assert pending is not None  # check_code raised WrongCode, so there is a pending code
+        attempts = int(pending.get("attempts") or 0)
+        pending_items.count_wrong_attempt(member_id, attempts)
+        raise WrongCode(
+            "code_invalid", f"The code is not right ({max(MAX_ATTEMPTS - attempts - 1, 0)} attempts left)."
+        ) from None
+    assert pending is not None
+    writes, verified = plan_verified(
+        profile=profile, pending=pending, now=now, correlation_id=correlation_id(event)
+    )
+    deps.repo.apply(writes)
+    logger.info("member email verified", extra={"member_id": member_id})
+    return owner_view(verified, opened)

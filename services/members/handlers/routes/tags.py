@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Response, Router
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.members.models.settings import MembersSettings
@@ -26,13 +24,14 @@ from shared.api import json_response
 from shared.auth import principal_from_event, require_roles
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.settings import load
+from shared.web import Path, Response, Router
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from services.members.dal.tag_rules import DynamoTagRuleRepository
     from services.members.logic.tags import TagRule
 
 # The tag language and its repository are imported by the (staff-only) routes: cold start.
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 ROLES = ("admin", "marketer")
 TAG_PATH = r"^[a-z][a-z0-9_\-]{0,39}$"
 

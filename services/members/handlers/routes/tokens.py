@@ -12,10 +12,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-
 from services.members.dal.tokens import revoke_tokens
 from services.members.handlers.routes.common import caller
 from services.members.logic.audit import audit_entry
@@ -25,8 +21,9 @@ from shared.auth import require_member, require_roles
 from shared.errors import NotFound, Unprocessable
 from shared.ids import is_ulid, new_ulid
 from shared.settings import load
+from shared.web import Path, Query, Response, Router
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 REVOKE_ROLES = ("admin", "service_agent")
 
 

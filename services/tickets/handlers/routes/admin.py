@@ -6,9 +6,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.api_gateway import Response, Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-
 from services.tickets.handlers.routes.common import INTAKE_ROLES, STAFF_ROLES, Deps, intake, staff_view
 from services.tickets.logic.attachments import check_attachments, staff_prefix
 from services.tickets.logic.errors import TicketNotFound
@@ -26,6 +23,7 @@ from shared import clock
 from shared.api import json_response
 from shared.auth import principal_from_event, require_roles
 from shared.ids import new_ulid
+from shared.web import Path, Query, Response, Router
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from collections.abc import Callable
@@ -35,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 # The ticket logic (classifier, policy, event contracts) is imported inside the routes that change a
 # ticket (cold start: the queue view and reads do not need it).
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 TicketId = Annotated[str, Path(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 StatusFilter = Literal["open", "pending_member", "in_progress", "resolved", "closed", "active"]
 

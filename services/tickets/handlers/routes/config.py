@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Response, Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-
 from services.tickets.handlers.routes.common import STAFF_ROLES, Deps
 from services.tickets.logic.errors import ArticleNotFound
 from services.tickets.models.api import (
@@ -22,12 +19,13 @@ from shared.api import json_response
 from shared.auth import principal_from_event, require_roles
 from shared.errors import Conflict, NotFound
 from shared.observability import get_logger
+from shared.web import Path, Query, Response, Router
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from services.tickets.dal.kb import DynamoKbRepository
     from services.tickets.models.entities import KbArticle
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 AgentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 RuleId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 ArticleId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,59}$")]

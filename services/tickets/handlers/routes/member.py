@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-from aws_lambda_powertools.event_handler.api_gateway import Response, Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-
 from services.tickets.handlers.routes.common import Deps, intake, member_view
 from services.tickets.logic.attachments import check_attachments, member_prefix
 from services.tickets.logic.errors import TicketNotFound
@@ -28,6 +25,7 @@ from shared import clock
 from shared.api import json_response
 from shared.auth import principal_from_event, require_member
 from shared.ids import new_ulid
+from shared.web import Path, Query, Response, Router
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from collections.abc import Callable
@@ -38,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 # The ticket logic (classifier, policy, event contracts) is imported inside the routes that change a
 # ticket (cold start: reads and the knowledge-base search do not need it).
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+router = Router()
 TICKET_ID = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 TicketId = Annotated[str, Path(pattern=TICKET_ID)]
 

@@ -1,0 +1,121 @@
+"""Launches never target a member erased since their audience snapshot was taken.
+
+An audience snapshot (S3, logic/snapshots.py) keeps the member ids it was built from until the
+bucket's lifecycle deletes it (7 days), and a launch may use one up to ``snapshot_max_age_hours``
+old (or, resuming, the one fixed on the campaign). The erasure deletes the member's projection rows,
+so every *later* materialisation leaves them out — but a snapshot taken before the erasure still
+lists them, and a launch from it would write their id into an assignment bucket and queue a
+SendRequest whose send record brings the id back into CampaignsTable after the erasure cleaned it.
+
+So the erasure also records the member, by campaigns' pseudonym (HMAC; the tombstone holds the
+same), in a small set of the last 8 days' erasures (dal/recent_erasures.py) — longer than any
+snapshot lives. The launch worker wraps its store and dispatch ports (:class:`SkipErasedStore`,
+:class:`SkipErasedDispatch`): members in the set are left out of the assignment buckets and get no
+SendRequest. The dealing itself is untouched (arms and the cursor stay a pure function of the
+campaign and the snapshot, so a resumed launch deals exactly as before); the set is read again for
+every page, so an erasure during a launch stops the member's message from the next page on.
+Applying the whole set to any snapshot is safe: an erased member is in no newer snapshot anyway.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from services.campaigns.logic.launch import Dispatch, LaunchStore
+    from services.campaigns.models.campaigns import Campaign
+    from services.campaigns.models.dispatch import SendRequest
+    from shared.events.contracts import CampaignLaunched
+
+__all__ = ["RecentErasures", "SkipErasedDispatch", "SkipErasedStore"]
+
+
+class RecentErasures:
+    """Is a member among the recently erased? ``load`` reads the set of pseudonyms (one Query);
+    ``pseudonymiser`` gives the member id → pseudonym function and is called once, the first time
+    the set is not empty (it reads campaigns' key)."""
+
+    def __init__(
+        self, load: Callable[[], frozenset[str]], pseudonymiser: Callable[[], Callable[[str], str]]
+    ) -> None:
+        self._load = load
+        self._pseudonymiser = pseudonymiser
+        self._pseudonym_of: Callable[[str], str] | None = None
+        self.pseudonyms: frozenset[str] = frozenset()
+        self.skipped = 0
+
+    def refresh(self) -> None:
+        self.pseudonyms = self._load()
+        if self.pseudonyms and self._pseudonym_of is None:
+            self._pseudonym_of = self._pseudonymiser()
+
+    def erased(self, member_id: str) -> bool:
+        return self._pseudonym_of is not None and self._pseudonym_of(member_id) in self.pseudonyms
+
+    def keep(self, member_ids: Sequence[str]) -> list[str]:
+        kept = [m for m in member_ids if not self.erased(m)]
+        self.skipped += len(member_ids) - len(kept)
+        return kept
+
+
+class SkipErasedStore:
+    """A :class:`~services.campaigns.logic.launch.LaunchStore` whose assignment buckets leave out the
+    recently erased (everything else passes through)."""
+
+    def __init__(self, inner: LaunchStore, erasures: RecentErasures) -> None:
+        self.inner = inner
+        self.erasures = erasures
+
+    def put_assignment_buckets(
+        self, campaign: Campaign, buckets: Mapping[int, Mapping[str, Sequence[str]]], at: datetime
+    ) -> None:
+        self.erasures.refresh()
+        if self.erasures.pseudonyms:
+            kept: dict[int, dict[str, Sequence[str]]] = {}
+            for bucket, arms in buckets.items():
+                members = {arm: self.erasures.keep(ids) for arm, ids in arms.items()}
+                if any(members.values()):
+                    kept[bucket] = {arm: ids for arm, ids in members.items() if ids}
+            buckets = kept
+        self.inner.put_assignment_buckets(campaign, buckets, at)
+
+    def save_cursor(self, campaign_id: str, cursor: int) -> None:
+        self.inner.save_cursor(campaign_id, cursor)
+
+    def close_cancelled_launch(
+        self, campaign: Campaign, arm_counts: dict[str, int], buckets: int, at: datetime
+    ) -> bool:
+        return self.inner.close_cancelled_launch(campaign, arm_counts, buckets, at)
+
+    def finish_launch(
+        self, campaign: Campaign, arm_counts: dict[str, int], event: CampaignLaunched, buckets: int
+    ) -> bool:
+        return self.inner.finish_launch(campaign, arm_counts, event, buckets)
+
+
+class SkipErasedDispatch:
+    """A :class:`~services.campaigns.logic.launch.Dispatch` that drops requests for the recently
+    erased; the set is read again for every page the launch queues."""
+
+    def __init__(self, inner: Dispatch, erasures: RecentErasures) -> None:
+        self.inner = inner
+        self.erasures = erasures
+
+    def enqueue(self, requests: Sequence[SendRequest]) -> None:
+        self.erasures.refresh()
+        if self.erasures.pseudonyms:
+            kept = set(self.erasures.keep([r.member_id for r in requests]))
+            requests = [r for r in requests if r.member_id in kept]
+        self.inner.enqueue(requests)
+
+    def enqueue_bodies(self, bodies: Sequence[str]) -> None:
+        self.erasures.refresh()
+        if self.erasures.pseudonyms:
+            # Parsed only while someone was erased lately (~8 µs a body, plus the HMAC).
+            kept = [b for b in bodies if not self.erasures.erased(str(json.loads(b)["member_id"]))]
+            self.erasures.skipped += len(bodies) - len(kept)
+            bodies = kept
+        self.inner.enqueue_bodies(bodies)

@@ -1,0 +1,247 @@
+"""Dispatch of a whole SQS batch (``logic.dispatch.process_batch`` with the store's batch mode) on a
+moto CampaignsTable: the same decisions as one message at a time, with the reads and writes
+batched, a lost race retried for the losers only, and the sharded per-campaign rate counter."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from services.campaigns.dal.dispatch import (
+    RATE_PER_SHARD,
+    DynamoDispatchStore,
+    rate_shard,
+    rate_shards,
+    shard_limit,
+)
+from services.campaigns.logic.dispatch import (
+    Conflict,
+    Dependencies,
+    Policy,
+    process_batch,
+)
+from services.campaigns.logic.guardrails import Limits, QuietHours
+from services.campaigns.models.dispatch import SendRequest
+from shared import aws as shared_aws
+from tests.integration.campaigns.test_dispatch import (
+    MORNING,
+    TABLE,
+    ZONE,
+    FakeChannel,
+    FakeOffers,
+    FakeWaker,
+    consent,
+    events,
+    record,
+    request,
+    stats,
+)
+from tests.integration.helpers import all_items, create_table
+
+
+class Calls:
+    """Counts the DynamoDB operations the shared client makes."""
+
+    def __init__(self) -> None:
+        self.ops: Counter[str] = Counter()
+        shared_aws.client("dynamodb").meta.events.register("before-call.dynamodb", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.ops[model.name] += 1
+
+
+class Batch:
+    def __init__(self, policy: Policy) -> None:
+        self.sms, self.waker = FakeChannel(), FakeWaker()
+        self.store = DynamoDispatchStore(TABLE)
+        self.deps = Dependencies(
+            store=self.store, channels={"sms": self.sms}, offers=FakeOffers(), waker=self.waker
+        )
+        self.policy = policy
+
+    def run(self, requests: list[SendRequest], at: Any) -> list[str | Exception]:
+        return process_batch(requests, self.deps, self.policy, at)
+
+
+def policy(**overrides: Any) -> Policy:
+    values: dict[str, Any] = {
+        "zone": ZONE,
+        "limits": Limits(per_day=1, per_week=3),
+        "quiet": QuietHours(21, 9),
+        "decision_window": timedelta(seconds=60),
+        "rate_per_minute": 1000,
+        "max_attempts": 3,
+    }
+    return Policy(**(values | overrides))
+
+
+@pytest.fixture
+def table(moto_aws: None) -> None:
+    create_table(TABLE)
+
+
+def members(n: int, campaign: str = "c1", **extra: Any) -> list[SendRequest]:
+    return [
+        request(f"cmp#{campaign}#m{i}", member_id=f"m{i}", campaign_id=campaign, **extra) for i in range(n)
+    ]
+
+
+def test_a_batch_is_held_then_sent_with_batched_reads_and_few_transactions(table: None) -> None:
+    for i in range(10):
+        # m3 withdrew their SMS consent (a member campaigns has never heard of is deferred instead)
+        consent(f"m{i}", "sms", granted=i != 3)
+    batch = Batch(policy())
+    calls = Calls()
+    first = batch.run(members(10), MORNING)
+    assert first == ["held"] * 3 + ["suppressed"] + ["held"] * 6
+    # one BatchGetItem for records + consents + cancelled marker, one for the cap counters; one
+    # ADD for the rate tokens; one transaction for all ten (the wake-up is a fake here)
+    assert calls.ops == Counter({"BatchGetItem": 2, "UpdateItem": 1, "TransactWriteItems": 1})
+    assert batch.waker.times == [MORNING + timedelta(minutes=1)] * 9
+    calls.ops.clear()
+    later = Batch(policy())
+    second = later.run(members(10), MORNING + timedelta(minutes=1))
+    assert second == ["sent"] * 3 + ["duplicate"] + ["sent"] * 6
+    # reads, the leases of the nine in one transaction, then the outcomes in one more
+    assert calls.ops == Counter({"BatchGetItem": 2, "TransactWriteItems": 2})
+    assert stats()["sent"] == 9 and stats()["suppressed_no_consent"] == 1
+    assert len(events("MessageSent")) == 9
+    assert len(later.sms.sent) == 9
+    assert record("cmp#c1#m0")["status"] == "sent" and "request" not in record("cmp#c1#m0")
+
+
+def test_two_campaigns_for_one_member_in_one_batch_compete_as_if_one_after_the_other(table: None) -> None:
+    consent("m1", "sms")
+    low = request("cmp#low#m1", priority=30, campaign_id="low")
+    high = request("cmp#high#m1", priority=80, campaign_id="high")
+    # the same message twice in one batch (SQS delivers at least once): the second finds it held
+    assert Batch(policy()).run([low, high, low], MORNING) == ["held", "held", "not_due"]
+    later = Batch(policy())
+    assert later.run([low, high], MORNING + timedelta(minutes=1)) == ["deferred", "sent"]
+    assert [e["reason"] for e in events("MessageSuppressed")] == ["bumped"]
+    assert [m.send_id for m in later.sms.sent] == ["cmp#high#m1"]
+
+
+def test_the_top_priority_is_held_and_sent_in_one_pass(table: None) -> None:
+    consent("m1", "sms")
+    consent("m2", "sms")
+    urgent = request("cmp#now#m1", priority=100, campaign_id="now")
+    normal = request("cmp#now#m2", member_id="m2", priority=99, campaign_id="now")
+    batch = Batch(policy())
+    assert batch.run([urgent, normal], MORNING) == ["sent", "held"]
+    assert [m.send_id for m in batch.sms.sent] == ["cmp#now#m1"]
+    day = next(i for i in all_items(TABLE) if i["pk"] == "CAP#m1#sms" and i["sk"].startswith("DAY#"))
+    assert day["holders"]["cmp#now#m1"]["s"] == "sent"  # the slot can no longer be taken
+    assert not [i for i in all_items(TABLE) if i.get("sk") == "cmp#now#m1"]  # no due entry
+
+
+def test_a_lost_race_is_decided_again_for_the_loser_only(
+    table: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(3):
+        consent(f"m{i}", "sms")
+    batch = Batch(policy())
+    store = batch.store
+    real_commit = store.commit
+    raced: list[bool] = []
+    commits: list[dict[str, Exception]] = []
+
+    def commit_after_a_rival() -> dict[str, Exception]:
+        if not raced:  # another delivery of m1's message holds its slot first
+            raced.append(True)
+            rival = DynamoDispatchStore(TABLE)
+            rival_deps = Dependencies(
+                store=rival, channels={"sms": FakeChannel()}, offers=FakeOffers(), waker=FakeWaker()
+            )
+            assert process_batch([members(3)[1]], rival_deps, batch.policy, MORNING) == ["held"]
+        failed = real_commit()
+        commits.append(failed)
+        return failed
+
+    monkeypatch.setattr(store, "commit", commit_after_a_rival)
+    # m1 loses its transaction, is read again and found held (a redelivery); m0 and m2 commit
+    assert batch.run(members(3), MORNING) == ["held", "not_due", "held"]
+    assert [record(f"cmp#c1#m{i}")["status"] for i in range(3)] == ["held"] * 3
+    assert record("cmp#c1#m1")["version"] == 1  # created and held once, by the rival
+    # the first transaction was cancelled by m1's condition alone: m1 reported, m0 and m2 written
+    assert list(commits[0]) == ["cmp#c1#m1"] and isinstance(commits[0]["cmp#c1#m1"], Conflict)
+
+
+def test_a_message_that_keeps_losing_fails_alone(table: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    consent("m0", "sms")
+    consent("m1", "sms")
+    batch = Batch(policy())
+    store = batch.store
+    real_commit = store.commit
+
+    def m1_always_loses() -> dict[str, Exception]:
+        assert store._batch is not None
+        lost = store._batch.pending.pop("cmp#c1#m1", None)
+        failed = real_commit()
+        if lost is not None:
+            failed["cmp#c1#m1"] = Conflict("moved meanwhile")
+        return failed
+
+    monkeypatch.setattr(store, "commit", m1_always_loses)
+    held, lost = batch.run(members(2), MORNING)
+    assert held == "held"
+    assert isinstance(lost, Conflict)  # its SQS record fails and is redelivered
+    assert not [i for i in all_items(TABLE) if i["pk"] == "SEND#cmp#c1#m1"]
+
+
+def test_the_rate_limit_holds_across_a_batch(table: None) -> None:
+    for i in range(5):
+        consent(f"m{i}", "sms")
+    outcomes = Batch(policy(rate_per_minute=3, limits=Limits(5, 10))).run(members(5), MORNING)
+    assert Counter(outcomes) == Counter({"held": 3, "deferred": 2})
+    assert [e["reason"] for e in events("MessageSuppressed")] == ["rate_limit"] * 2
+
+
+def test_the_rate_counter_is_sharded_for_a_fast_campaign() -> None:
+    assert rate_shards(6_000) == 1
+    assert rate_shards(RATE_PER_SHARD) == 1
+    fast = 180_000  # 3,000 messages/s
+    assert rate_shards(fast) == 6
+    assert sum(shard_limit(fast + 5, 6, s) for s in range(6)) == fast + 5
+    spread = Counter(rate_shard(f"cmp#c#m{i}", 6) for i in range(6000))
+    assert set(spread) == set(range(6)) and min(spread.values()) > 800
+
+
+def test_a_sharded_rate_grants_each_shard_its_share(table: None) -> None:
+    for i in range(40):
+        consent(f"m{i}", "sms")
+    # 2 shards of 10 per minute: whatever the hash spread, 20 at most go out this minute
+    limit = 2 * RATE_PER_SHARD
+    store = DynamoDispatchStore(TABLE)
+    for shard in range(2):  # the minute is nearly used up: 10 tokens left in each shard
+        store._add_tokens("c1", MORNING, limit, shard, RATE_PER_SHARD - 10)
+    outcomes = Batch(policy(rate_per_minute=limit, limits=Limits(5, 10))).run(members(40), MORNING)
+    by_shard = Counter(rate_shard(f"cmp#c1#m{i}", 2) for i in range(40))
+    expected_held = sum(min(10, n) for n in by_shard.values())
+    assert Counter(outcomes) == Counter({"held": expected_held, "deferred": 40 - expected_held})
+
+
+def test_dispatch_items_are_typed_as_to_item_types_them() -> None:
+    from decimal import Decimal
+
+    from services.campaigns.dal.dispatch import _fast_item
+    from shared.dynamo import to_item
+
+    item = {
+        "pk": "CAP#m1#sms",
+        "n": 3,
+        "zero": 0,
+        "flag": True,
+        "off": False,
+        "gone": None,
+        "holders": {"cmp#a#m1": {"p": 50, "s": "held", "at": "2026-11-23T02:00:00Z", "x": None}},
+        "list": ["a", 1, {"k": True}],
+        "decimal": Decimal("1.5"),
+        "tags": {"a", "b"},
+    }
+    assert _fast_item(item) == to_item(item)
+    with pytest.raises(TypeError):
+        _fast_item({"price": 1.5})

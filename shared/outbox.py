@@ -11,9 +11,9 @@ retried, and some of them may have been published already. Consumers are idempot
 
 Once an item is on the bus the publisher deletes it from the table (``TABLE_NAME``): an outbox
 item carries the event's data (member ids among it), and an already published copy has no use
-that would justify keeping it for its 7-day TTL after, say, the member's erasure. The delete is
-conditional on the item still being the one published (same ``event_id``) or already gone, so a
-replayed stream record is harmless; a record whose PutEvents entry failed is not deleted (it is
+that would justify keeping it for its 7-day TTL after, say, the member's erasure. The key holds
+the event id, so a delete by key removes exactly the item published and a replayed stream record's
+delete is a no-op; a record whose PutEvents entry failed is not deleted (it is
 retried). The TTL stays as the safety net for a publisher that dies between PutEvents and the
 delete, or a delete that fails. The delete shows on the stream as a REMOVE record, which the
 template's filter (INSERTs of ``entity = outbox``) and :func:`_is_outbox_insert` both ignore.
@@ -22,6 +22,7 @@ template's filter (INSERTs of ``entity = outbox``) and :func:`_is_outbox_insert`
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,9 +39,8 @@ __all__ = ["OUTBOX_ENTITY", "OUTBOX_TTL", "delete_published", "outbox_item", "pu
 
 OUTBOX_ENTITY = "outbox"
 OUTBOX_TTL = timedelta(days=7)
-DELETE_WORKERS = 8
-"""Concurrent DeleteItem calls per batch: one call per published item, and a shard's stream is
-processed serially — 100 deletes one after the other would add several hundred ms per batch."""
+DELETE_CHUNK = 25  # BatchWriteItem's limit
+DELETE_ATTEMPTS = 3
 
 
 def outbox_item(
@@ -135,20 +135,23 @@ def _publish_in_order(entries: list[dict[str, Any]], client: Any, logger: Any) -
     return None
 
 
-def _delete_one(item: PublishedItem, table_name: str, dynamodb: Any) -> str | None:
-    """Delete one published item; None when done (or already gone), else the error code."""
-    try:
-        dynamodb.delete_item(
-            TableName=table_name,
-            Key={"pk": {"S": item.pk}, "sk": {"S": item.sk}},
-            # Gone already (a replayed record): a no-op. Present: only the very item published.
-            ConditionExpression="attribute_not_exists(pk) OR event_id = :event_id",
-            ExpressionAttributeValues={":event_id": {"S": item.event_id}},
-        )
-    except Exception as exc:  # any failure leaves the item to its TTL; reported by the caller
-        error = getattr(exc, "response", {}).get("Error", {}).get("Code")
-        return str(error or type(exc).__name__)
-    return None
+def _delete_chunk(chunk: Sequence[PublishedItem], table_name: str, dynamodb: Any) -> tuple[int, str | None]:
+    """Delete up to 25 published items in one ``BatchWriteItem`` (unprocessed ones retried twice);
+    the number left and the error that left them."""
+    pending: list[dict[str, Any]] = [
+        {"DeleteRequest": {"Key": {"pk": {"S": item.pk}, "sk": {"S": item.sk}}}} for item in chunk
+    ]
+    for attempt in range(DELETE_ATTEMPTS):
+        try:
+            answer = dynamodb.batch_write_item(RequestItems={table_name: pending})
+        except Exception as exc:  # any failure leaves the items to their TTL; reported by the caller
+            error = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            return len(pending), str(error or type(exc).__name__)
+        pending = list(answer.get("UnprocessedItems", {}).get(table_name, []))
+        if not pending:
+            return 0, None
+        time.sleep(0.05 * 2**attempt)  # throttled: DynamoDB returned them unprocessed
+    return len(pending), "UnprocessedItems"
 
 
 def delete_published(
@@ -156,30 +159,28 @@ def delete_published(
 ) -> int:
     """Delete outbox items already on the bus; the number of items whose delete failed.
 
-    A failed delete is logged and left to the item's TTL: failing the stream record instead would
-    publish it (and every record after it) again for a delete that a retry may fail just the same.
+    The key holds the event id (``OUTBOX#<event_id>``), so a delete by key removes exactly the item
+    published, and a replayed record's delete of an item already gone is a no-op. ``BatchWriteItem``
+    of 25, one after the other: no threads (moto, under the local cloud, is not thread-safe, and a
+    stream batch of 100 is four calls). A failed delete is logged and left to the item's TTL:
+    failing the stream record instead would publish it (and every record after it) again for a
+    delete that a retry may fail just the same.
     """
     if not items:
         return 0
     client = dynamodb if dynamodb is not None else aws.client("dynamodb")
-    if len(items) == 1:
-        errors = [_delete_one(items[0], table_name, client)]
-    else:
-        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - only batches need it
-
-        with ThreadPoolExecutor(max_workers=min(DELETE_WORKERS, len(items))) as pool:
-            errors = list(pool.map(lambda i: _delete_one(i, table_name, client), items))
-    failed = [(item, error) for item, error in zip(items, errors, strict=True) if error is not None]
-    if failed:
+    not_deleted = 0
+    first_error: str | None = None
+    for start in range(0, len(items), DELETE_CHUNK):
+        left, error = _delete_chunk(items[start : start + DELETE_CHUNK], table_name, client)
+        not_deleted += left
+        first_error = first_error or error
+    if not_deleted:
         (logger or get_logger()).error(
             "published outbox items not deleted; their TTL will remove them",
-            extra={
-                "not_deleted": len(failed),
-                "error_code": failed[0][1],
-                "event_ids": [item.event_id for item, _ in failed[:10]],
-            },
+            extra={"not_deleted": not_deleted, "error_code": first_error},
         )
-    return len(failed)
+    return not_deleted
 
 
 def publish_stream_batch(

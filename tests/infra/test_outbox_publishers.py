@@ -1,8 +1,8 @@
 """The stream publishers delete what they published (shared/outbox.py), and nothing else.
 
 Checked on the SAM-translated template (what is deployed): each ``<Svc>StreamPublisherFunction``
-reads its own table's name from ``TABLE_NAME``; its only DynamoDB permission is ``DeleteItem`` on
-that table, limited to outbox keys (``dynamodb:LeadingKeys`` ``OUTBOX#*``); and its stream filter
+reads its own table's name from ``TABLE_NAME``; its only DynamoDB permission is ``BatchWriteItem`` (the
+deletes) on that table, limited to outbox keys (``dynamodb:LeadingKeys`` ``OUTBOX#*``); and its stream filter
 drops the REMOVE records those deletes (and the TTL) write, so a delete never invokes it again.
 """
 
@@ -58,10 +58,11 @@ def test_each_publisher_may_only_delete_outbox_items_of_its_own_table(cfn):
             problems.append(f"{publisher}: {len(dynamo)} DynamoDB statements, want exactly one")
             continue
         (statement,) = dynamo
-        if statement.effect != "Allow" or list(statement.actions) != ["dynamodb:DeleteItem"]:
-            problems.append(f"{publisher}: {statement.effect} {list(statement.actions)}, want DeleteItem")
+        if statement.effect != "Allow" or list(statement.actions) != ["dynamodb:BatchWriteItem"]:
+            problems.append(f"{publisher}: {statement.effect} {list(statement.actions)}, want BatchWriteItem")
         if [target_of(r) for r in statement.resources] != [table]:
-            problems.append(f"{publisher}: DeleteItem on {list(statement.resources)!r}, want only {table}")
+            found = list(statement.resources)
+            problems.append(f"{publisher}: BatchWriteItem on {found!r}, want only {table}")
         leading = (statement.condition.get("ForAllValues:StringLike") or {}).get("dynamodb:LeadingKeys")
         if as_list(leading) != ["OUTBOX#*"]:
             problems.append(f"{publisher}: dynamodb:LeadingKeys {leading!r}, want ['OUTBOX#*']")

@@ -236,7 +236,6 @@ class DynamoAttributionRepository:
                 "ConsistentRead": True,
             }
         )
-        return {
-            i["sk"].removeprefix("STATS#"): {k: v for k, v in i.items() if k not in {"pk", "sk"}}
-            for i in items
-        }
+        from services.campaigns.dal.campaign_stats import stats_by_variant  # noqa: PLC0415
+
+        return stats_by_variant(items)

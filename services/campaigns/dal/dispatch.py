@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal
 
+from services.campaigns.dal.campaign_stats import stats_update_op
 from services.campaigns.logic.dispatch import (
     TERMINAL,
     Conflict,
@@ -626,18 +627,7 @@ class DynamoDispatchStore:
         return None
 
     def _stats_op(self, campaign_id: str, variant: str, counters: dict[str, int]) -> dict[str, Any]:
-        names = {f"#c{i}": name for i, name in enumerate(counters)}
-        values = {f":c{i}": n for i, n in enumerate(counters.values())}
-        return {
-            "Update": {
-                "TableName": self.table_name,
-                "Key": _fast_item({"pk": f"CAMPAIGN#{campaign_id}", "sk": f"STATS#{variant}"}),
-                "UpdateExpression": "SET entity = :entity ADD "
-                + ", ".join(f"#c{i} :c{i}" for i in range(len(counters))),
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": _fast_item(values | {":entity": "campaign_stats"}),
-            }
-        }
+        return stats_update_op(self.table_name, campaign_id, variant, counters)
 
     def _stats(self, request: SendRequest, counters: dict[str, int]) -> list[dict[str, Any]]:
         if not request.campaign_id or not counters:

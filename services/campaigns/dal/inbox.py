@@ -77,17 +77,10 @@ class DynamoInbox:
             )
             items.extend(outbox_ops(self.table_name, item, member_id))
             if event.campaign_id:
+                from services.campaigns.dal.campaign_stats import stats_update_op  # noqa: PLC0415
+
                 items.append(
-                    {
-                        "Update": {
-                            "TableName": self.table_name,
-                            "Key": to_item(
-                                {"pk": f"CAMPAIGN#{event.campaign_id}", "sk": f"STATS#{event.variant or '-'}"}
-                            ),
-                            "UpdateExpression": "SET entity = :entity ADD clicked :one",
-                            "ExpressionAttributeValues": to_item({":one": 1, ":entity": "campaign_stats"}),
-                        }
-                    }
+                    stats_update_op(self.table_name, event.campaign_id, event.variant or "-", {"clicked": 1})
                 )
         try:
             transact_write(items)

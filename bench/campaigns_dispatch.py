@@ -20,10 +20,13 @@ Method (one child interpreter, so nothing else warms it):
    ``handlers.dispatch.handler``, which processes the batch as a batch
    (``logic.dispatch.process_batch``: BatchGetItem reads, buffered writes committed in
    TransactWriteItems of up to 100 items): pass 1 holds the cap slots (decision window), the due
-   index is released (``DueIndex.release``, what ``CampaignsDispatchDueFunction`` does at the
-   minute), pass 2 sends (local outbox adapter for WeChat: the provider call is excluded — it is
-   one call per message by nature and counted apart). Warm: the first rounds are not timed.
-   ``--batch 10`` measures the old batch size.
+   index is released (``DueIndex.release`` for each of its 8 shards, what the minute's 8
+   ``CampaignsDispatchDueFunction`` invocations do side by side; timed together), pass 2 sends
+   (local outbox adapter for WeChat: the provider call is excluded — it is one call per message
+   by nature and counted apart). Warm: the first rounds are not timed. ``--batch 10`` measures
+   the old batch size. ``--profile FILE`` also runs cProfile over the timed steps, moto's own
+   frames switched off (its overhead inflates the times of that run: profile and measure
+   separately), and writes the stats to ``FILE`` (read with ``python -m pstats FILE``).
 3. **The pure guardrail decision** (``logic/guardrails.py``): consent choice, quiet hours, day and
    week keys and the slot plan for one message, timed alone.
 4. **Cost**: from the counted calls (BatchGetItem keys and TransactWriteItems items counted one by
@@ -165,13 +168,19 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
     meter = Meter()
     original = BotocoreStubber.__call__
 
+    profiling: list[Any] = []  # the active cProfile.Profile (--profile): moto is left out of it
+
     def timed(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        for profiler in profiling:
+            profiler.disable()
         began, began_cpu = time.perf_counter(), time.process_time()
         try:
             return original(self, event_name, request, **kwargs)
         finally:
             meter.moto_seconds += time.perf_counter() - began
             meter.moto_cpu += time.process_time() - began_cpu
+            for profiler in profiling:
+                profiler.enable()
 
     BotocoreStubber.__call__ = timed  # type: ignore[method-assign]
 
@@ -179,7 +188,7 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
         import boto3
         from botocore.config import Config
 
-        from services.campaigns.dal.dispatch import DueIndex, bucket_of
+        from services.campaigns.dal.dispatch import DUE_SHARDS, DueIndex, bucket_of
         from services.campaigns.handlers import dispatch
         from shared import aws, clock
         from shared.dynamo import to_item
@@ -209,6 +218,12 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
         timing = {"pass1": [0.0, 0.0], "due": [0.0, 0.0], "pass2": [0.0, 0.0]}
         moto_by_step = {"pass1": [0.0, 0.0], "due": [0.0, 0.0], "pass2": [0.0, 0.0]}
         messages = 0
+        profile_path = os.environ.get("BENCH_PROFILE")
+        profiler = None
+        if profile_path:
+            import cProfile
+
+            profiler = cProfile.Profile()
         for round_no in range(rounds):
             timed_round = round_no >= WARM_ROUNDS
             batches = [_bodies(round_no, b) for b in range(BATCHES_PER_ROUND)]
@@ -242,9 +257,15 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
                 gc.collect()
                 gc.disable()
                 began, began_cpu = time.perf_counter(), time.process_time()
+                if profiler is not None and timed_round:  # noqa: B023 - same iteration
+                    profiling.append(profiler)
+                    profiler.enable()
                 try:
                     result = work()
                 finally:
+                    if profiling:
+                        profiler.disable()  # type: ignore[union-attr]
+                        profiling.clear()
                     gc.enable()
                 if timed_round:  # noqa: B023 - called within the same iteration
                     timing[name][0] += time.perf_counter() - began
@@ -260,7 +281,13 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
                 )
                 assert not result["batchItemFailures"], result
             bucket = bucket_of(NOW + timedelta(minutes=1))
-            released, _ = step("due", lambda bucket=bucket, due=due: due.release(bucket))
+            # One wake-up per due shard (parallel invocations when deployed), timed together.
+            released = step(
+                "due",
+                lambda bucket=bucket, due=due: sum(
+                    due.release(bucket, shard=shard)[0] for shard in range(DUE_SHARDS)
+                ),
+            )
             assert released == BATCH * BATCHES_PER_ROUND, released
             meter.on = False
             woken: list[str] = []
@@ -302,6 +329,8 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
                 outcomes[item.get("status", {}).get("S", "?")] += 1
             sizes.setdefault(kind, []).append(_item_size(item))
     BotocoreStubber.__call__ = original  # type: ignore[method-assign]
+    if profiler is not None and profile_path:
+        profiler.dump_stats(profile_path)
     return {
         "rounds": rounds,
         "messages": messages,
@@ -431,6 +460,7 @@ def run(rounds: int = ROUNDS, batch: int = BATCH) -> list[Table]:
                 "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/due",
                 "CHANNEL_MODE": "local",
                 "BENCH_NO_PARAM_VALIDATION": os.environ.get("BENCH_NO_PARAM_VALIDATION", ""),
+                "BENCH_PROFILE": os.environ.get("BENCH_PROFILE", ""),
             }
         ),
         capture_output=True,
@@ -529,11 +559,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="experiment: botocore clients without client-side parameter validation",
     )
+    parser.add_argument("--profile", metavar="FILE", help="also write cProfile stats of the timed steps")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     _set_batch(args.batch)
     if args.no_param_validation:
         os.environ["BENCH_NO_PARAM_VALIDATION"] = "1"  # passed to the child by run()
+    if args.profile:
+        os.environ["BENCH_PROFILE"] = os.path.abspath(args.profile)
     if args.rounds <= WARM_ROUNDS:
         parser.error(f"--rounds must be more than {WARM_ROUNDS}")
     if args.child:

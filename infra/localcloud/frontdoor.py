@@ -29,7 +29,8 @@ cloud what an API Gateway HTTP API with Lambda proxy integrations does on AWS:
   request id, which is what Powertools uses as the correlation id of an HTTP API event).
 
 It also answers the local-only routes under `/_local/` (health, the virtual clock, the channel
-outbox, recent bus events and invocations) before any API route.
+outbox, recent bus events and invocations, and `POST /_local/ses-events`: what SES would publish
+for a recorded e-mail) before any API route.
 
 Responses are `(status, headers, body)`; header names are lower case. Several `set-cookie` values
 are joined with a newline (a character no header value may contain) and the HTTP server writes one
@@ -617,6 +618,7 @@ class FrontDoor:
             ("GET", "/_local/outbox"): self._outbox,
             ("GET", "/_local/events"): self._events,
             ("GET", "/_local/invocations"): self._invocations,
+            ("POST", "/_local/ses-events"): self._ses_event,
         }
 
     # -- entry point ------------------------------------------------------------------------------
@@ -882,6 +884,50 @@ class FrontDoor:
             return _bad_limit()
         events = list(getattr(self.cloud, "events", None) or [])
         return _json(200, {"events": events[-limit:]})
+
+    def _ses_event(self, query: str, body: bytes) -> Response:
+        """What SES would publish next for an e-mail the local fake recorded: ``{"send_id",
+        "kind": delivered|clicked|bounced|complained}`` → the SES-shaped event on the default bus
+        (services/campaigns/dal/local_ses.py; moto's SES publishes none), then the cloud settles."""
+        # Campaigns' stand-in for SES, imported only when asked for.
+        from services.campaigns.dal.local_ses import DETAIL_TYPES, LocalSesEventSimulator
+
+        try:
+            doc = json.loads(body or b"null")
+        except ValueError:
+            return _error(400, "bad_request", "The body is not JSON.")
+        doc = doc if isinstance(doc, dict) else {}
+        kind = next((k for k in DETAIL_TYPES if k == doc.get("kind")), None)
+        send_id = doc.get("send_id")
+        problems = []
+        if kind is None:
+            problems.append({"field": "kind", "message": f"one of {', '.join(sorted(DETAIL_TYPES))}"})
+        if not isinstance(send_id, str) or not send_id:
+            problems.append({"field": "send_id", "message": "the send id of an e-mail in the outbox"})
+        if kind is None or not isinstance(send_id, str) or problems:
+            return _error(422, "validation_failed", "The SES event cannot be simulated.", problems)
+        cloud: Any = self.cloud  # the whole LocalCloud (its bus client, resources, settle)
+        sent = [
+            m
+            for m in getattr(cloud, "outbox", None) or []
+            if m.get("channel") == "email" and m.get("send_id") == send_id
+        ]
+        if not sent:
+            return _error(404, "not_found", "No e-mail with this send id in the local outbox.")
+        message = sent[-1]
+        now = cloud.clock.now()
+        simulator = LocalSesEventSimulator(
+            cloud.client("events"), cloud.physical_id("CampaignsEmailConfigurationSet")
+        )
+        simulator.post(
+            kind,
+            send_id=send_id,
+            message_id=str(message.get("provider_message_id") or message.get("id")),
+            sent_at=datetime.fromisoformat(str(message["at"])) if message.get("at") else now,
+            at=now,
+        )
+        cloud.settle()
+        return _json(202, {"posted": DETAIL_TYPES[kind], "send_id": send_id, "at": to_utc_iso(now)})
 
     def _invocations(self, query: str, body: bytes) -> Response:
         limit = _limit(query)

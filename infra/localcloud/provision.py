@@ -227,6 +227,11 @@ class Provisioner:
             "AWS::SecretsManager::SecretTargetAttachment",
             "AWS::SecretsManager::RotationSchedule",
             "AWS::KMS::ReplicaKey",
+            # SES is not emulated (moto sends nothing, publishes no events): the configuration set
+            # is recorded under its name, as Ref gives it; local e-mail events come from
+            # services/campaigns/dal/local_ses.py.
+            "AWS::SES::ConfigurationSet",
+            "AWS::SES::ConfigurationSetEventDestination",
         }
 
     # -- Ref / GetAtt -------------------------------------------------------------------------------
@@ -334,6 +339,8 @@ class Provisioner:
             "AWS::ApiGatewayV2::Integration",
         ):
             attributes = {f"{kind.rsplit('::', 1)[1]}Id": physical}
+        elif kind == "AWS::SES::ConfigurationSet" and props.get("Name"):
+            physical = str(props["Name"])
         elif kind == "AWS::IAM::ManagedPolicy":
             physical = self.arn("iam", f"policy/{self.generated_name(logical_id)}").replace(
                 f":{self.region}:", "::"

@@ -103,8 +103,9 @@ class MessageSuppressed(EventData):
     outcome: Literal["deferred", "suppressed", "failed"]
     reason: Annotated[str, Field(min_length=1, max_length=64)] = Field(
         description="no_consent | personalisation_withdrawn | frequency_cap_day | frequency_cap_week | "
-        "bumped | quiet_hours | rate_limit | expired | member_erased | offer_<reason> | provider_error | "
-        "outcome_unknown"
+        "bumped | quiet_hours | rate_limit | consent_pending | expired | member_erased | offer_<reason> | "
+        "provider_error | outcome_unknown | no_address:<channels tried, comma-separated> (deferred to the "
+        "next consented channel, or failed when none is left)"
     )
     deferred_until: UtcDateTime | None
     decided_at: UtcDateTime

@@ -3,8 +3,8 @@
 Checked on the SAM-translated template (what is deployed): no IAM role other than
 CampaignsDispatchFunction's has an Allow for ``lambda:InvokeFunction`` on a resource that could be
 the directory (a reference to it, ``*``, or a wildcard ARN that matches its name); no resource-based
-permission or event source opens it to anyone; and the directory itself may read only profiles and
-data keys and append audit entries.
+permission or event source opens it to anyone; and the directory itself may only read member items
+(profile, data key, the channel's consent: one BatchGetItem) and append audit entries.
 """
 
 from __future__ import annotations

@@ -480,9 +480,12 @@ def test_every_rule_targets_a_queue_or_state_machine_in_the_consumers_section(cf
             problems.append(f"{name}: declared under section {consumer!r}, not a service's")
         if service_of(name) != consumer:
             problems.append(f"{name}: named for {service_of(name)!r} but declared under {consumer!r}")
-        if target_of(p.get("EventBusName")) != "EventBus":
-            problems.append(f"{name}: EventBusName {p.get('EventBusName')!r}, want the stage's EventBus")
         pattern = p.get("EventPattern") or {}
+        # AWS services (SES's e-mail events) publish to the account's default bus only.
+        aws_source = all(str(s).startswith("aws.") for s in as_list(pattern.get("source")))
+        want_bus = None if aws_source else "EventBus"
+        if target_of(p.get("EventBusName")) != want_bus:
+            problems.append(f"{name}: EventBusName {p.get('EventBusName')!r}, want {want_bus or 'default'}")
         if not pattern.get("source") or not pattern.get("detail-type"):
             problems.append(f"{name}: EventPattern must name source and detail-type")
         targets = as_list(p.get("Targets"))

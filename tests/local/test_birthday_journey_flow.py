@@ -130,8 +130,10 @@ def test_once_per_member_per_year_and_visible_at_the_front_door(flowed: dict[str
 
 
 def test_the_contact_directory_answers_from_the_vault_in_the_local_cloud(flowed: dict[str, Any]) -> None:
-    """What CHANNEL_MODE=aws would ask for this send: the phone at once, the openid once the member
-    has logged in again after registering; each read audited in the members table."""
+    """What CHANNEL_MODE=aws would ask for this send: the openid once the member has logged in
+    again after registering (he allows WeChat marketing); not the phone, which he holds but never
+    allowed marketing on (members checks the consent itself, every channel); each read audited in
+    the members table."""
     cloud: LocalCloud = flowed["cloud"]
     member = flowed["members"][BIRTHDAY_OPENID]
 
@@ -144,7 +146,8 @@ def test_the_contact_directory_answers_from_the_vault_in_the_local_cloud(flowed:
         answer: dict[str, Any] = json.loads(raw["Payload"].read())
         return answer
 
-    assert ask("sms") == {"found": True, "channel": "sms", "address": "+8613800000002"}
+    assert ask("sms") == {"found": False, "reason": "not_consented"}
+    assert ask("wechat") == {"found": False, "reason": "channel_not_held"}  # openid not sealed yet
     body = json.dumps({"code": f"local:{BIRTHDAY_OPENID}"}).encode()
     status, _, _ = cloud.http("POST", "/v1/auth/wechat", {"content-type": "application/json"}, body)
     assert status == 200
@@ -156,5 +159,5 @@ def test_the_contact_directory_answers_from_the_vault_in_the_local_cloud(flowed:
         ExpressionAttributeValues={":pk": {"S": f"AUDIT#{member}"}},
     )["Items"]
     lookups = [i for i in audit if i["action"]["S"] == "contact_lookup"]
-    assert sorted(i["fields"]["L"][0]["S"] for i in lookups) == ["email", "sms", "wechat"]
+    assert sorted(i["fields"]["L"][0]["S"] for i in lookups) == ["email", "sms", "wechat", "wechat"]
     assert {i["actor_sub"]["S"] for i in lookups} == {"campaigns.dispatch"}

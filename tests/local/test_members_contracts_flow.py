@@ -15,7 +15,8 @@ address but grants SMS only; one grants e-mail but gives no address; one gives a
 e-mail but never confirms it. Campaigns' dispatch, switched to its real channel adapters
 (``CHANNEL_MODE=aws``: the contact directory, then SES v2, here moto's SES), sends one e-mail
 campaign message to each: exactly one mail goes out, to the first shopper's address; the second is
-suppressed ``no_consent`` before members is even asked; the third and fourth fail ``no_address``.
+suppressed ``no_consent`` before members is even asked; the third and fourth fail
+``no_address:email``.
 """
 
 from __future__ import annotations
@@ -287,8 +288,9 @@ def test_no_mail_without_the_email_consent_or_without_an_address(emailed):
     }
     members = emailed["members"]
     assert outcomes[members["not_consented"]] == ("suppressed", "no_consent")
-    assert outcomes[members["no_address"]] == ("failed", "no_address")
-    assert outcomes[members["unverified"]] == ("failed", "no_address")
+    # E-mail was the message's only channel: no fallback, the reason names the channel tried.
+    assert outcomes[members["no_address"]] == ("failed", "no_address:email")
+    assert outcomes[members["unverified"]] == ("failed", "no_address:email")
     assert members["consented"] not in outcomes
     # Campaigns stopped the unconsented send on its own projection: members was never asked.
     assert emailed["audit"]["not_consented"] == []

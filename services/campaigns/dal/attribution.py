@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.campaigns.dal.planning import LAUNCHES_PK, bucket_pk, stats_key
+from services.campaigns.dal.recent_erasures import launches_holding_buckets
 from services.campaigns.logic.attribution import AssignmentRow
 from services.campaigns.logic.experiments import assignment_bucket
 from shared import clock
@@ -190,42 +191,51 @@ class DynamoAttributionRepository:
 
     def forget_member(self, member_id: str, at: datetime, attempts: int = 5) -> int:
         """Erasure: take the member's id out of the assignment buckets of every launch still in
-        its window (buckets of older launches have expired). Optimistic: the arm's list is
-        replaced only if unchanged since read. Returns how many buckets changed; idempotent."""
+        its window (buckets of older launches have expired) and of every launch registered as
+        holding buckets — one still running is not in ``LAUNCHES`` yet (dal/recent_erasures.py).
+        Returns how many buckets changed; idempotent."""
+        launches = {
+            str(launch["campaign_id"]): int(launch["buckets"])
+            for launch in self._recent_launches(at + timedelta(days=3), None)
+        }
+        for campaign_id, buckets in launches_holding_buckets(self.table_name):
+            launches.setdefault(campaign_id, buckets)
+        return sum(
+            self.forget_in_launch(campaign_id, buckets, member_id, attempts)
+            for campaign_id, buckets in sorted(launches.items())
+        )
+
+    def forget_in_launch(self, campaign_id: str, buckets: int, member_id: str, attempts: int = 5) -> bool:
+        """The member's id out of their bucket of one launch. Optimistic: the arm's list is
+        replaced only if unchanged since read (a launch or another erasure may edit the same
+        bucket). True if the bucket changed."""
         ddb = client("dynamodb")
-        changed = 0
-        for launch in self._recent_launches(at + timedelta(days=3), None):
-            key = {
-                "pk": {
-                    "S": bucket_pk(
-                        launch["campaign_id"], assignment_bucket(member_id, int(launch["buckets"]))
-                    )
-                },
-                "sk": {"S": "ASSIGN"},
-            }
-            for _ in range(attempts):
-                item = ddb.get_item(TableName=self.table_name, Key=key, ConsistentRead=True).get("Item")
-                arms = (item or {}).get("arms", {}).get("M", {})
-                arm = next((a for a, ids in arms.items() if member_id in ids["S"].split(",")), None)
-                if arm is None:
-                    break
-                old = arms[arm]["S"]
-                kept = ",".join(m for m in old.split(",") if m != member_id)
-                try:
-                    ddb.update_item(
-                        TableName=self.table_name,
-                        Key=key,
-                        UpdateExpression="SET arms.#arm = :kept",
-                        ConditionExpression="arms.#arm = :old",
-                        ExpressionAttributeNames={"#arm": arm},
-                        ExpressionAttributeValues={":kept": {"S": kept}, ":old": {"S": old}},
-                    )
-                    changed += 1
-                    break
-                except Exception as exc:
-                    if not is_conditional_check_failed(exc):
-                        raise
-        return changed
+        key = {
+            "pk": {"S": bucket_pk(campaign_id, assignment_bucket(member_id, buckets))},
+            "sk": {"S": "ASSIGN"},
+        }
+        for _ in range(attempts):
+            item = ddb.get_item(TableName=self.table_name, Key=key, ConsistentRead=True).get("Item")
+            arms = (item or {}).get("arms", {}).get("M", {})
+            arm = next((a for a, ids in arms.items() if member_id in ids["S"].split(",")), None)
+            if arm is None:
+                return False
+            old = arms[arm]["S"]
+            kept = ",".join(m for m in old.split(",") if m != member_id)
+            try:
+                ddb.update_item(
+                    TableName=self.table_name,
+                    Key=key,
+                    UpdateExpression="SET arms.#arm = :kept",
+                    ConditionExpression="arms.#arm = :old",
+                    ExpressionAttributeNames={"#arm": arm},
+                    ExpressionAttributeValues={":kept": {"S": kept}, ":old": {"S": old}},
+                )
+                return True
+            except Exception as exc:
+                if not is_conditional_check_failed(exc):
+                    raise
+        raise RuntimeError(f"assignment bucket of {campaign_id} kept changing: the erasure is retried")
 
     def stats(self, campaign_id: str) -> dict[str, dict[str, Any]]:
         items = query_all(

@@ -20,6 +20,7 @@ import uuid
 from typing import Any, Protocol
 
 from services.campaigns.logic.dispatch import Delivery, OutgoingMessage, ProviderError
+from services.campaigns.logic.receipts import SEND_ID_TAG, encode_tag
 from shared.aws import client
 
 OUTBOX_LOGGER = "mallcrm.local_outbox"
@@ -144,7 +145,14 @@ class SnsSmsAdapter:
 
 
 class SesEmailAdapter:
-    """E-mail through Amazon SES v2 ``SendEmail`` (simple content)."""
+    """E-mail through Amazon SES v2 ``SendEmail`` (simple content).
+
+    Sent with campaigns' configuration set (``ConfigurationSetName``), whose event destination puts
+    SES's delivery, bounce, complaint and click events on the default EventBridge bus, and with the
+    message tag ``send_id`` (``EmailTags``; escaped to the characters tag values allow, see
+    ``logic/receipts.encode_tag``) — all the receipt consumer needs to find the send record. Without
+    a configuration set the message goes out but no receipt will ever come back.
+    """
 
     RETRYABLE = frozenset({"TooManyRequestsException", "LimitExceededException", "InternalFailure"})
 
@@ -159,6 +167,10 @@ class SesEmailAdapter:
         email = self.contacts.address(message.member_id, "email", message.send_id)
         if not email:
             raise ProviderError("no_address", retryable=False)
+        try:
+            tag = encode_tag(message.send_id)
+        except ValueError as exc:  # a send id no tag can carry: a defect, retrying will not help
+            raise ProviderError("ses_untaggable_send_id", retryable=False) from exc
         body = message.body + (f"\n\n{message.link}" if message.link else "")
         kwargs: dict[str, Any] = {
             "FromEmailAddress": self.from_address,
@@ -169,7 +181,7 @@ class SesEmailAdapter:
                     "Body": {"Text": {"Data": body, "Charset": "UTF-8"}},
                 }
             },
-            "EmailTags": [{"Name": "send_id", "Value": _tag(message.send_id)}],
+            "EmailTags": [{"Name": SEND_ID_TAG, "Value": tag}],
         }
         if self.configuration_set:
             kwargs["ConfigurationSetName"] = self.configuration_set
@@ -179,11 +191,6 @@ class SesEmailAdapter:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
             raise ProviderError(f"ses_{code}", retryable=code in self.RETRYABLE) from exc
         return Delivery(provider_message_id=str(response.get("MessageId")))
-
-
-def _tag(value: str) -> str:
-    """SES tag values allow only ASCII letters, digits, ``_``, ``-``, ``.`` and ``@``."""
-    return "".join(c if c.isalnum() or c in "_-.@" else "_" for c in value)[:256]
 
 
 class WeChatSubscribeAdapter:

@@ -6,11 +6,12 @@
 | cap counter (day/week)  | ``CAP#<member_id>#<channel>``        | ``DAY#<date>``/``WEEK#<iso week>`` |
 | due index (deferrals)   | ``DUE#<UTC minute>#<shard 0..7>``    | ``<send_id>``              |
 | campaign rate counter   | ``RATE#<campaign_id>#<shard>``       | ``<UTC minute>``           |
-| campaign counters       | ``CAMPAIGN#<campaign_id>``           | ``STATS#<variant or ->``   |
+| campaign counters       | ``CAMPAIGN#<campaign_id>``           | ``STATS#<variant or ->#<n>`` |
 | last marketing contact  | ``MEMBER#<member_id>``               | ``LAST_CONTACT``           |
 | inbox message           | ``MEMBER#<member_id>``               | ``INBOX#<message ulid>``   |
 
-Inbox and last contact live in the member's partition, so erasure (which deletes ``MEMBER#<id>``
+The campaign counters' layout (sharded) belongs to ``dal/campaign_stats.py``. Inbox and last
+contact live in the member's partition, so erasure (which deletes ``MEMBER#<id>``
 items) removes them too. Send records drop the request body (names, texts) once terminal.
 
 **Batch mode** (:meth:`DynamoDispatchStore.begin` … :meth:`~DynamoDispatchStore.end`, driven by
@@ -71,8 +72,9 @@ from shared.dynamo import (
     to_item,
     transact_write,
 )
+from shared.events.base import EventData
 from shared.events.contracts import MessageDelivered, MessageSent, MessageSuppressed
-from shared.outbox import outbox_item
+from shared.outbox import OUTBOX_ENTITY, OUTBOX_TTL
 
 DUE_SHARDS = 8
 SEND_RECORD_TTL = timedelta(days=400)  # > a year: "once per member per year" for birthdays
@@ -111,6 +113,32 @@ def _av(value: Any) -> dict[str, Any]:  # noqa: PLR0911 - one return per type
 def _fast_item(data: dict[str, Any]) -> dict[str, Any]:
     """:func:`shared.dynamo.to_item` for dispatch's items (``None`` values dropped)."""
     return {key: _av(value) for key, value in data.items() if value is not None}
+
+
+def _plain_value(typed: dict[str, Any]) -> Any:  # noqa: PLR0911 - one return per type
+    (kind, raw), *rest = typed.items()
+    if not rest:
+        if kind == "S":
+            return raw
+        if kind == "N":
+            text = str(raw)
+            return int(text) if text.lstrip("-").isdigit() else from_item({"v": typed})["v"]
+        if kind == "BOOL":
+            return bool(raw)
+        if kind == "M":
+            return {k: _plain_value(v) for k, v in raw.items()}
+        if kind == "L":
+            return [_plain_value(v) for v in raw]
+        if kind == "NULL":
+            return None
+    return from_item({"v": typed})["v"]  # sets, binary: boto3's TypeDeserializer
+
+
+def _plain_item(item: dict[str, Any]) -> dict[str, Any]:
+    """:func:`shared.dynamo.from_item` for what dispatch reads back (strings, integers, booleans,
+    maps and lists; anything else through ``from_item``) — ~4x cheaper on these items, and
+    dispatch reads ~14 keys per message."""
+    return {key: _plain_value(value) for key, value in item.items()}
 
 
 def _put(table_name: str, item: dict[str, Any], *, condition: str | None = None) -> dict[str, Any]:
@@ -251,6 +279,7 @@ def record_from_item(item: dict[str, Any]) -> SendRecord:
         day=item.get("day"),
         week=item.get("week"),
         coupon_id=item.get("coupon_id"),
+        tried=tuple(item.get("tried") or ()),
     )
 
 
@@ -273,6 +302,9 @@ class DynamoDispatchStore:
         self._cancelled: dict[str, bool] = {}
         self._batch: _Batch | None = None
         self._grants: dict[str, bool] = {}
+        # A request's JSON, serialised once per batch: a message created and held in one pass
+        # writes it twice (the record's ``request`` and the due item's ``body``).
+        self._bodies: dict[str, str] = {}
 
     # --- batch mode ----------------------------------------------------------------------------
 
@@ -317,7 +349,7 @@ class DynamoDispatchStore:
         if record is not None and record.status == "held" and record.channel and record.day and record.week:
             pk = f"CAP#{request.member_id}#{record.channel}"
             keys += [(pk, f"DAY#{record.day}"), (pk, f"WEEK#{record.week}")]
-        channel = choose_channel(request, consents).channel
+        channel = choose_channel(request, consents, record.tried if record else ()).channel
         if channel is not None:
             pk = f"CAP#{request.member_id}#{channel}"
             keys += [(pk, f"DAY#{day_key(now, zone)}"), (pk, f"WEEK#{week_key(now, zone)}")]
@@ -338,7 +370,7 @@ class DynamoDispatchStore:
             for attempt in range(10):
                 response = ddb.batch_get_item(RequestItems=request)
                 for raw in response.get("Responses", {}).get(self.table_name, []):
-                    item = from_item(raw)
+                    item = _plain_item(raw)
                     found[(str(item["pk"]), str(item["sk"]))] = item
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
@@ -388,6 +420,15 @@ class DynamoDispatchStore:
     def end(self) -> None:
         self._batch = None
         self._grants = {}
+        self._bodies = {}
+
+    def _body(self, request: SendRequest) -> str:
+        if self._batch is None:
+            return request.model_dump_json()
+        body = self._bodies.get(request.send_id)
+        if body is None:
+            body = self._bodies[request.send_id] = request.model_dump_json()
+        return body
 
     def commit(self) -> dict[str, Exception]:
         """Write the buffered changes (see the module doc); the messages that did not commit."""
@@ -419,7 +460,7 @@ class DynamoDispatchStore:
         ddb = client("dynamodb")
         shared_conflicts = 0
         while chunk:
-            items, owners = self._chunk_items(chunk)
+            items, owners = self._chunk_items(chunk, shared_conflicts)
             if not items:
                 return
             try:
@@ -450,10 +491,14 @@ class DynamoDispatchStore:
                 time.sleep(0.02 * 2**shared_conflicts * random.random())  # noqa: S311 - jitter
 
     def _chunk_items(
-        self, chunk: list[tuple[str, list[dict[str, Any]], dict[tuple[str, str], dict[str, int]]]]
+        self,
+        chunk: list[tuple[str, list[dict[str, Any]], dict[tuple[str, str], dict[str, int]]]],
+        attempt: int = 0,
     ) -> tuple[list[dict[str, Any]], list[str | None]]:
         """The transaction's items and, for each, the message it belongs to (None: the campaign
-        counters, one ``ADD`` per campaign and variant for all the chunk's messages)."""
+        counters, one ``ADD`` per campaign and variant for all the chunk's messages, on the
+        counter shard of the chunk's first send id — another shard when retried after a conflict
+        on it)."""
         items: list[dict[str, Any]] = []
         owners: list[str | None] = []
         totals: dict[tuple[str, str], dict[str, int]] = {}
@@ -464,8 +509,9 @@ class DynamoDispatchStore:
                 merged = totals.setdefault(key, {})
                 for name, n in counters.items():
                     merged[name] = merged.get(name, 0) + n
+        shard_key = f"{chunk[0][0]}#{attempt}" if attempt else chunk[0][0]
         for (campaign_id, variant), counters in totals.items():
-            items.append(self._stats_op(campaign_id, variant, counters))
+            items.append(self._stats_op(campaign_id, variant, counters, shard_key))
             owners.append(None)
         return items, owners
 
@@ -626,14 +672,16 @@ class DynamoDispatchStore:
         change.attempts += int(add_attempt)
         return None
 
-    def _stats_op(self, campaign_id: str, variant: str, counters: dict[str, int]) -> dict[str, Any]:
-        return stats_update_op(self.table_name, campaign_id, variant, counters)
+    def _stats_op(
+        self, campaign_id: str, variant: str, counters: dict[str, int], shard_key: str
+    ) -> dict[str, Any]:
+        return stats_update_op(self.table_name, campaign_id, variant, counters, shard_key=shard_key)
 
     def _stats(self, request: SendRequest, counters: dict[str, int]) -> list[dict[str, Any]]:
         if not request.campaign_id or not counters:
             return []
         if self._batch is None:
-            return [self._stats_op(request.campaign_id, request.stats_variant(), counters)]
+            return [self._stats_op(request.campaign_id, request.stats_variant(), counters, request.send_id)]
         merged = self._pending(request.send_id).stats.setdefault(
             (request.campaign_id, request.stats_variant()), {}
         )
@@ -641,8 +689,8 @@ class DynamoDispatchStore:
             merged[name] = merged.get(name, 0) + n
         return []
 
-    def _outbox(self, event: Any, request: SendRequest, now: datetime) -> list[dict[str, Any]]:
-        item = outbox_item(event, correlation_id=request.send_id, producer=PRODUCER, now=now)
+    def _outbox(self, event: EventData, request: SendRequest, now: datetime) -> list[dict[str, Any]]:
+        item = envelope_item(event, correlation_id=request.send_id, now=now)
         return outbox_ops(self.table_name, item, request.member_id)
 
     def _due(self, request: SendRequest, until: datetime) -> dict[str, Any]:
@@ -651,7 +699,7 @@ class DynamoDispatchStore:
             **due_key(bucket, request.send_id),
             "entity": "dispatch_due",
             "bucket": bucket,
-            "body": request.model_dump_json(),
+            "body": self._body(request),
             "ttl": clock.epoch_seconds(until + DUE_TTL),
         }
         return _put(self.table_name, item)
@@ -706,7 +754,7 @@ class DynamoDispatchStore:
             "status": "pending",
             "version": 0,
             "attempts": 0,
-            "request": request.model_dump_json(),
+            "request": self._body(request),
             "created_at": clock.to_utc_iso(now),
             "ttl": clock.epoch_seconds(now + SEND_RECORD_TTL),
         }
@@ -750,11 +798,15 @@ class DynamoDispatchStore:
         remove: list[str],
         ttl: int,
     ) -> dict[str, Any]:
-        names: dict[str, str] = {"#h": "holders", "#version": "version"}
+        if version < 0:
+            # First holder of the period: the counter is created whole, by a conditional Put (the
+            # same item an Update would make, in about half the request's attribute nodes).
+            item = {"pk": pk, "sk": sk, "entity": "frequency_cap", "holders": dict(sets), "version": 0}
+            return _put(self.table_name, item | {"ttl": ttl}, condition="attribute_not_exists(pk)")
+        # An existing counter (it has its ``entity`` since its creation).
+        names: dict[str, str] = {"#h": "holders", "#version": "version", "#ttl": "ttl"}
         values: dict[str, Any] = {":v1": version + 1, ":ttl": ttl}
-        parts = ["#version = :v1", "#ttl = :ttl", "entity = :entity"]
-        names["#ttl"] = "ttl"
-        values[":entity"] = "frequency_cap"
+        parts = ["#version = :v1", "#ttl = :ttl"]
         for i, (sid, holder) in enumerate(sets.items()):
             names[f"#s{i}"] = sid
             values[f":h{i}"] = holder
@@ -764,16 +816,8 @@ class DynamoDispatchStore:
             for i, sid in enumerate(remove):
                 names[f"#r{i}"] = sid
             expression += " REMOVE " + ", ".join(f"#h.#r{i}" for i in range(len(remove)))
-        if version < 0:
-            # First holder of the period: create the map (a nested SET needs it to exist).
-            values = {k: v for k, v in values.items() if not k.startswith(":h")}
-            values[":holders"] = dict(sets)
-            expression = "SET #h = :holders, #version = :v1, #ttl = :ttl, entity = :entity"
-            names = {"#h": "holders", "#version": "version", "#ttl": "ttl"}
-            condition = "attribute_not_exists(pk)"
-        else:
-            condition = "#version = :v"
-            values[":v"] = version
+        condition = "#version = :v"
+        values[":v"] = version
         return {
             "Update": {
                 "TableName": self.table_name,
@@ -847,6 +891,7 @@ class DynamoDispatchStore:
             attempts=record.attempts,
             day=day,
             week=week,
+            tried=record.tried,
         )
 
     def release(self, record: SendRecord, member_id: str) -> None:
@@ -884,24 +929,32 @@ class DynamoDispatchStore:
         reason: str,
         channel: Channel | None,
         now: datetime,
+        tried: tuple[Channel, ...] = (),
     ) -> SendRecord:
         event = self._suppressed_event(
             request, outcome="deferred", reason=reason, channel=channel, until=until, now=now
         )
+        sets: dict[str, Any] = {"status": "pending", "due_at": _iso(until), "reason": reason}
+        if tried:
+            sets["tried"] = list(tried)
         self._write(
             [
-                self._record_update(
-                    record,
-                    {"status": "pending", "due_at": _iso(until), "reason": reason},
-                    remove=("day", "week"),
-                ),
+                self._record_update(record, sets, remove=("day", "week")),
                 self._due(request, until),
                 *self._outbox(event, request, now),
                 *self._stats(request, {"deferred": 1}),
             ],
             record.send_id,
         )
-        return SendRecord(send_id=record.send_id, status="pending", version=record.version + 1, due_at=until)
+        return SendRecord(
+            send_id=record.send_id,
+            status="pending",
+            version=record.version + 1,
+            due_at=until,
+            channel=record.channel,
+            attempts=record.attempts,
+            tried=tried or record.tried,
+        )
 
     def finish(
         self,
@@ -959,6 +1012,7 @@ class DynamoDispatchStore:
             attempts=record.attempts + 1,
             day=record.day,
             week=record.week,
+            tried=record.tried,
         )
 
     def retry(self, record: SendRecord, request: SendRequest, *, until: datetime, reason: str) -> SendRecord:
@@ -976,6 +1030,7 @@ class DynamoDispatchStore:
             due_at=until,
             channel=record.channel,
             attempts=record.attempts,
+            tried=record.tried,
         )
 
     def mark_sent(
@@ -1068,6 +1123,39 @@ def inbox_item(request: SendRequest, message: OutgoingMessage, now: datetime) ->
     }
 
 
+def envelope_item(event: EventData, *, correlation_id: str, now: datetime) -> dict[str, Any]:
+    """:func:`shared.outbox.outbox_item` for dispatch's events, the same item and ``detail`` text
+    (a test compares them) built without a second pydantic pass: the metadata is ours and valid by
+    construction (a fresh ULID, the model's version), and the data is dumped straight to JSON
+    (``model_dump_json`` instead of ``model_dump`` + ``json.dumps``). Dispatch writes one or two
+    events per message sent."""
+    event_id = ids.new_ulid(now)
+    metadata = {
+        "event_id": event_id,
+        "event_version": event.VERSION,
+        "correlation_id": correlation_id,
+        "occurred_at": clock.to_utc_iso(now),
+        "producer": PRODUCER,
+    }
+    detail = (
+        '{"metadata":'
+        + json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
+        + ',"data":'
+        + event.model_dump_json()
+        + "}"
+    )
+    return {
+        "pk": f"OUTBOX#{event_id}",
+        "sk": "OUTBOX",
+        "entity": OUTBOX_ENTITY,
+        "event_id": event_id,
+        "source": event.SOURCE,
+        "detail_type": event.detail_type(),
+        "detail": detail,
+        "ttl": clock.epoch_seconds(now + OUTBOX_TTL),
+    }
+
+
 def outbox_ops(table_name: str, item: dict[str, Any], member_id: str) -> list[dict[str, Any]]:
     """The outbox Put and the member's reference to it (``MEMBER#<id>`` / ``OUTBOXREF#<event_id>``):
     outbox items carry the member id for their 7-day TTL, so erasure deletes them through it."""
@@ -1133,14 +1221,17 @@ def schedule_name(bucket: str, suffix: str = "") -> str:
 
 
 class SchedulerWaker:
-    """:class:`~services.campaigns.logic.dispatch.Waker`: one EventBridge Scheduler ``at()`` schedule
-    per minute bucket that holds deferred sends, invoking ``CampaignsDispatchDueFunction`` with
-    ``{"bucket": ...}`` and deleted after it ran.
+    """:class:`~services.campaigns.logic.dispatch.Waker`: for each minute bucket that holds deferred
+    sends, one EventBridge Scheduler ``at()`` schedule per due-index shard (``DUE_SHARDS``), each
+    invoking ``CampaignsDispatchDueFunction`` with ``{"bucket": ..., "shard": n}`` and deleted after
+    it ran: the shards of a minute are released by parallel invocations, not one after the other
+    (no threads: moto under the local cloud is not thread-safe). A shard with nothing due costs one
+    invocation and one ``Query``.
 
-    A marker item ``WAKE#<schedule name>`` records that the schedule was created, so a launch that
+    A marker item ``WAKE#<name>`` records that the minute's schedules were created, so a launch that
     defers a million messages to 09:00 reads one small item per message (GetItem) instead of
-    calling CreateSchedule a million times (its API quota is far lower). The schedule is created
-    *before* the marker is written: a crash in between only means the next message creates it
+    calling CreateSchedule a million times (its API quota is far lower). The schedules are created
+    *before* the marker is written: a crash in between only means the next message creates them
     again (``ConflictException``, ignored).
     """
 
@@ -1163,11 +1254,14 @@ class SchedulerWaker:
         # across restarts the way a module-level cache did).
         self._armed: set[str] = set()
 
-    def ensure(self, at: datetime, *, suffix: str = "", bucket: str | None = None) -> None:
-        """Fire at ``at``'s minute for that minute's bucket (or for ``bucket``: a follow-up run)."""
+    def ensure(
+        self, at: datetime, *, suffix: str = "", bucket: str | None = None, shard: int | None = None
+    ) -> None:
+        """Fire at ``at``'s minute for that minute's bucket (or for ``bucket``: a follow-up run), one
+        schedule per due shard, or only for ``shard`` (a follow-up of that shard's run)."""
         fire_at = bucket_of(at)
         bucket = bucket or fire_at
-        name = schedule_name(bucket, suffix)
+        name = schedule_name(bucket, suffix if shard is None else f"-s{shard}{suffix}")
         if name in self._armed:
             return
         marker = _fast_item({"pk": f"WAKE#{name}", "sk": "WAKE"})
@@ -1175,10 +1269,28 @@ class SchedulerWaker:
         if ddb.get_item(TableName=self.table_name, Key=marker).get("Item"):
             self._armed.add(name)
             return
+        schedules = [(f"{name}-s{n}", n) for n in range(DUE_SHARDS)] if shard is None else [(name, shard)]
+        for schedule, n in schedules:
+            self._create(schedule, fire_at, {"bucket": bucket, "shard": n})
+        ddb.put_item(
+            TableName=self.table_name,
+            Item=_fast_item(
+                {
+                    "pk": f"WAKE#{name}",
+                    "sk": "WAKE",
+                    "entity": "due_wake_up",
+                    "bucket": bucket,
+                    "ttl": clock.epoch_seconds(clock.parse_iso(fire_at) + timedelta(days=2)),
+                }
+            ),
+        )
+        self._armed.add(name)
+
+    def _create(self, name: str, fire_at: str, payload: dict[str, Any]) -> None:
         target: dict[str, Any] = {
             "Arn": self.target_arn,
             "RoleArn": self.role_arn,
-            "Input": json.dumps({"bucket": bucket}),
+            "Input": json.dumps(payload),
             "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400},
         }
         if self.dead_letter_arn:
@@ -1197,70 +1309,84 @@ class SchedulerWaker:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code")
             if code != "ConflictException":
                 raise
-        ddb.put_item(
-            TableName=self.table_name,
-            Item=_fast_item(
-                {
-                    "pk": f"WAKE#{name}",
-                    "sk": "WAKE",
-                    "entity": "due_wake_up",
-                    "bucket": bucket,
-                    "ttl": clock.epoch_seconds(clock.parse_iso(fire_at) + timedelta(days=2)),
-                }
-            ),
-        )
-        self._armed.add(name)
 
 
 class DueIndex:
     """Reads and clears one minute bucket of the due index (``CampaignsDispatchDueFunction``)."""
 
+    SEND_BATCH = 10  # SendMessageBatch's limit
+    DELETE_BATCH = 25  # BatchWriteItem's limit
+
     def __init__(self, table_name: str, queue_url: str) -> None:
         self.table_name = table_name
         self.queue_url = queue_url
 
-    def release(self, bucket: str, *, keep_going: Any = None) -> tuple[int, bool]:
-        """Send every due body of ``bucket`` back to the dispatch queue, then delete its items.
+    def release(self, bucket: str, *, shard: int | None = None, keep_going: Any = None) -> tuple[int, bool]:
+        """Send every due body of ``bucket`` (of its ``shard`` only, when given) back to the
+        dispatch queue, then delete its items (a body sent whose item is not deleted yet — the
+        function stopped in between — is sent again by the next run: dispatch is idempotent).
 
         Returns (released, finished); stops early (finished False) when ``keep_going()`` says so.
         """
         ddb = client("dynamodb")
         sqs = client("sqs")
         released = 0
-        for shard in range(DUE_SHARDS):
-            request = {
+        shards: list[int] = list(range(DUE_SHARDS)) if shard is None else [shard]
+        for n in shards:
+            pk = f"DUE#{bucket}#{n}"
+            request: dict[str, Any] = {
                 "TableName": self.table_name,
                 "KeyConditionExpression": "pk = :pk",
-                "ExpressionAttributeValues": _fast_item({":pk": f"DUE#{bucket}#{shard}"}),
+                # Only what the release needs: the key's sort part and the body.
+                "ProjectionExpression": "sk, #body",
+                "ExpressionAttributeNames": {"#body": "body"},
+                "ExpressionAttributeValues": {":pk": {"S": pk}},
                 "ConsistentRead": True,
             }
             batch: list[dict[str, Any]] = []
-            for item in query_all(request):
-                batch.append(item)
-                if len(batch) == 10:
-                    released += self._flush(ddb, sqs, batch)
-                    batch = []
-                    if keep_going is not None and not keep_going():
-                        return released, False
+            sent: list[str] = []  # sort keys whose bodies are on the queue, to delete
+            stopped = False
+            while not stopped:
+                page = ddb.query(**request)
+                for raw in page.get("Items", []):
+                    batch.append(raw)
+                    if len(batch) == self.SEND_BATCH:
+                        released += self._send(sqs, batch, sent)
+                        batch = []
+                        if len(sent) >= self.DELETE_BATCH:
+                            self._delete(ddb, pk, sent)
+                        if keep_going is not None and not keep_going():
+                            stopped = True
+                            break
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
             if batch:
-                released += self._flush(ddb, sqs, batch)
-                if keep_going is not None and not keep_going() and shard < DUE_SHARDS - 1:
-                    return released, False
+                released += self._send(sqs, batch, sent)
+            self._delete(ddb, pk, sent)
+            if stopped or (keep_going is not None and n != shards[-1] and not keep_going()):
+                return released, False
         return released, True
 
-    def _flush(self, ddb: Any, sqs: Any, batch: list[dict[str, Any]]) -> int:
+    def _send(self, sqs: Any, batch: list[dict[str, Any]], sent: list[str]) -> int:
         response = sqs.send_message_batch(
             QueueUrl=self.queue_url,
-            Entries=[{"Id": str(i), "MessageBody": str(item["body"])} for i, item in enumerate(batch)],
+            Entries=[{"Id": str(i), "MessageBody": item["body"]["S"]} for i, item in enumerate(batch)],
         )
         if response.get("Failed"):
             raise RuntimeError(f"dispatch queue refused {len(response['Failed'])} message(s)")
-        ddb.batch_write_item(
-            RequestItems={
-                self.table_name: [
-                    {"DeleteRequest": {"Key": _fast_item({"pk": item["pk"], "sk": item["sk"]})}}
-                    for item in batch
-                ]
-            }
-        )
+        sent.extend(item["sk"]["S"] for item in batch)
         return len(batch)
+
+    def _delete(self, ddb: Any, pk: str, sent: list[str]) -> None:
+        """Delete the released items, 25 a call (what is left unprocessed expires with its TTL:
+        its body is on the queue already)."""
+        while sent:
+            chunk, sent[:] = sent[: self.DELETE_BATCH], sent[self.DELETE_BATCH :]
+            ddb.batch_write_item(
+                RequestItems={
+                    self.table_name: [
+                        {"DeleteRequest": {"Key": {"pk": {"S": pk}, "sk": {"S": sk}}}} for sk in chunk
+                    ]
+                }
+            )

@@ -80,7 +80,13 @@ class DynamoInbox:
                 from services.campaigns.dal.campaign_stats import stats_update_op  # noqa: PLC0415
 
                 items.append(
-                    stats_update_op(self.table_name, event.campaign_id, event.variant or "-", {"clicked": 1})
+                    stats_update_op(
+                        self.table_name,
+                        event.campaign_id,
+                        event.variant or "-",
+                        {"clicked": 1},
+                        shard_key=event.send_id,
+                    )
                 )
         try:
             transact_write(items)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from services.campaigns.logic.planning_errors import OffersUnavailable
@@ -58,20 +58,33 @@ class EventBridgeLaunchScheduler:
 
     def schedule_launch(self, campaign_id: str, at_local: datetime, timezone: str) -> str:
         name = f"campaign-launch-{campaign_id}"
+        self._create(name, at_local, timezone, {"campaign_id": campaign_id, "cursor": 0, "scheduled": True})
+        return name
+
+    def schedule_continuation(self, campaign_id: str, cursor: int, at: datetime) -> str:
+        """A paced launch continues from ``cursor`` at ``at`` (UTC). The name holds the cursor and
+        the minute, so a redelivered job asks for the same schedule again: ``ConflictException``
+        means it exists, which is what was wanted."""
+        at_utc = at.astimezone(UTC)
+        name = f"campaign-launch-{campaign_id}-{cursor}-{at_utc.strftime('%Y%m%d%H%M')}"
+        try:
+            self._create(name, at_utc, "UTC", {"campaign_id": campaign_id, "cursor": cursor})
+        except Exception as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") != "ConflictException":
+                raise
+        return name
+
+    def _create(self, name: str, at: datetime, timezone: str, job: dict[str, Any]) -> None:
+        """A one-time schedule at ``at`` (wall time in ``timezone``) that puts ``job`` on the queue."""
         client("scheduler").create_schedule(
             Name=name,
             GroupName=self.group,
-            ScheduleExpression=f"at({at_local.strftime('%Y-%m-%dT%H:%M:%S')})",
+            ScheduleExpression=f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})",
             ScheduleExpressionTimezone=timezone,
             FlexibleTimeWindow={"Mode": "OFF"},
             ActionAfterCompletion="DELETE",
-            Target={
-                "Arn": self.queue_arn,
-                "RoleArn": self.role_arn,
-                "Input": json.dumps({"campaign_id": campaign_id, "cursor": 0, "scheduled": True}),
-            },
+            Target={"Arn": self.queue_arn, "RoleArn": self.role_arn, "Input": json.dumps(job)},
         )
-        return name
 
     def delete_launch_schedule(self, name: str) -> None:
         """Cancellation: the pending schedule goes (ResourceNotFound: it fired — Scheduler deleted
@@ -140,3 +153,15 @@ class SqsLaunchQueue:
     def request_launch(self, campaign_id: str, cursor: int = 0) -> None:
         body: dict[str, Any] = {"campaign_id": campaign_id, "cursor": cursor}
         client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body))
+
+
+class PacedLaunchQueue(SqsLaunchQueue):
+    """The launch worker's continuations: at once (out of time) through the queue, later (quiet
+    hours, the rate) through a one-time schedule whose target is the same queue."""
+
+    def __init__(self, queue_url: str, scheduler: EventBridgeLaunchScheduler) -> None:
+        super().__init__(queue_url)
+        self.scheduler = scheduler
+
+    def resume_launch(self, campaign_id: str, cursor: int, at: datetime) -> None:
+        self.scheduler.schedule_continuation(campaign_id, cursor, at)

@@ -4,8 +4,8 @@ read with BatchGetItem, writes in few transactions); partial batch failures are 
 (ReportBatchItemFailures) per message. A body that does not parse fails its record (DLQ after 5
 receives) — retrying cannot fix it, but the DLQ keeps it for a person to look at.
 
-One log line per batch (outcome counts) and one per message that failed or was not sent
-normally; one metric per outcome with the batch's count.
+One log line per batch (outcome counts) and one per message that failed or was suppressed; one
+metric per outcome with the batch's count.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ SERVICE = "campaigns"
 logger = get_logger(SERVICE)
 tracer = get_tracer(SERVICE)
 metrics = get_metrics(SERVICE)
-_ROUTINE = frozenset({"held", "sent", "duplicate", "not_due"})  # counted, not logged one by one
+# Counted, not logged one by one. A deferral is routine too (a rate-limited or capped launch defers
+# thousands a minute) and each is recorded as a MessageSuppressed event with its reason anyway.
+_ROUTINE = frozenset({"held", "sent", "duplicate", "not_due", "deferred"})
 
 
 def policy_from(settings: DispatchSettings) -> Policy:
@@ -60,7 +62,7 @@ def adapters_from(settings: DispatchSettings) -> dict[str, ChannelAdapter]:
         contacts = MembersContactDirectory(settings.contact_directory_function)
         adapters["sms"] = SnsSmsAdapter(contacts, settings.sms_sender_id)
         if settings.email_from:
-            adapters["email"] = SesEmailAdapter(contacts, settings.email_from)
+            adapters["email"] = SesEmailAdapter(contacts, settings.email_from, settings.ses_configuration_set)
         else:
             del adapters["email"]
         if settings.wechat_template_id:

@@ -2,8 +2,11 @@
 campaigns' one-time schedules put them there): audience → arms → SendRequests (logic/launch.py).
 
 A job that runs short of time (2 minutes left) saves its cursor and queues its own continuation.
-Members erased since the snapshot are left out of the buckets and the requests
-(logic/recent_erasures.py).
+The launch is paced (planning-time guardrails, ``LaunchPace``): nothing is queued in the mall's
+quiet hours, and at most the campaign rate's minute share per run; the continuation is a one-time
+schedule onto the launch queue.
+Members erased since the snapshot are left out of the buckets and the requests, and a member
+erased while the launch runs is taken out of its buckets (logic/recent_erasures.py).
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from services.campaigns.dal.planning import DynamoCampaignRepository
-from services.campaigns.dal.planning_adapters import SqsDispatch, SqsLaunchQueue
-from services.campaigns.dal.recent_erasures import DynamoRecentErasures
+from services.campaigns.dal.planning_adapters import EventBridgeLaunchScheduler, PacedLaunchQueue, SqsDispatch
+from services.campaigns.dal.recent_erasures import DynamoLaunchErasures, DynamoRecentErasures
 from services.campaigns.dal.snapshots import DynamoRowSource, S3SnapshotStore
-from services.campaigns.logic.launch import LaunchJob, launch_job
+from services.campaigns.logic.guardrails import QuietHours
+from services.campaigns.logic.launch import LaunchJob, LaunchPace, launch_job
 from services.campaigns.logic.recent_erasures import RecentErasures, SkipErasedDispatch, SkipErasedStore
 from services.campaigns.logic.snapshots import (
     Audience,
@@ -79,6 +83,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return lambda member_id: pseudonym(key, member_id)
 
     erasures = RecentErasures(DynamoRecentErasures(settings.table_name).pseudonyms, pseudonymiser)
+    pace = LaunchPace(
+        per_minute=settings.campaign_rate_per_minute,
+        quiet=QuietHours(settings.quiet_start_hour, settings.quiet_end_hour),
+        zone=clock.zone(settings.mall_timezone),
+    )
+    requeue = PacedLaunchQueue(
+        settings.launch_queue_url,
+        EventBridgeLaunchScheduler(
+            settings.schedule_group, settings.launch_queue_arn, settings.launch_schedule_role_arn
+        ),
+    )
 
     failures: list[dict[str, str]] = []
     for record in event.get("Records", []):
@@ -92,15 +107,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             progress = launch_job(
                 job,
                 campaigns=repo,
-                store=SkipErasedStore(repo, erasures),
+                store=SkipErasedStore(repo, erasures, DynamoLaunchErasures(settings.table_name)),
                 audience_for=audience_for,
                 dispatch=SkipErasedDispatch(SqsDispatch(settings.dispatch_queue_url), erasures),
-                requeue=SqsLaunchQueue(settings.launch_queue_url),
+                requeue=requeue,
                 now=now,
                 control_salt=settings.global_control_salt,
                 control_basis_points=settings.global_control_basis_points,
                 deferral=timedelta(hours=settings.deferral_hours),
                 keep_going=keep_going,
+                pace=pace,
             )
             logger.info(
                 "launch job",
@@ -108,6 +124,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                     "campaign_id": job.campaign_id,
                     "done": progress.done if progress else None,
                     "queued": progress.queued if progress else 0,
+                    "resume_at": clock.to_utc_iso(progress.resume_at)
+                    if progress and progress.resume_at
+                    else None,
                     "skipped_erased": erasures.skipped,
                 },
             )

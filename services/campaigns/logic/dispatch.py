@@ -17,6 +17,14 @@ At most once towards the member: a record found in ``sending`` after its lease e
 not have reached the provider (the function died in between); it is marked ``failed`` with
 ``outcome_unknown`` rather than sent a second time.
 
+**Channel fallback.** When members' contact directory holds no address for the chosen channel
+(the adapter's ``no_address``: nothing reached the provider), the channel is added to the record's
+``tried`` and, if another channel of the request is consented, the message is deferred a moment
+(``no_address:<tried>``, its slot given back) and evaluated again from scratch without the tried
+channels: consent, quiet hours, the rate, the caps with priority and the decision window apply to
+the next channel exactly as to the first choice. With no channel left it fails
+``no_address:<tried>``. The record's version guards every move, as for any deferral.
+
 **Batches** (:func:`process_batch`, what the SQS consumer calls): the same decisions for a whole
 SQS batch, but the store reads every member's state up front (``BatchGetItem``) and buffers the
 writes, which it commits in few ``TransactWriteItems`` (every message's writes in one
@@ -52,6 +60,7 @@ from services.campaigns.logic.guardrails import (
 from services.campaigns.models.dispatch import Channel, SendRequest, render
 
 MAX_PRIORITY = 100  # SendRequest.priority's bound
+NO_ADDRESS = "no_address"  # the adapters' ProviderError reason: members holds no address there
 Status = Literal["pending", "held", "retry", "sending", "sent", "suppressed", "failed"]
 TERMINAL: frozenset[str] = frozenset({"sent", "suppressed", "failed"})
 
@@ -94,6 +103,8 @@ class SendRecord:
     day: str | None = None  # the cap counters the record holds a slot in
     week: str | None = None
     coupon_id: str | None = None
+    # Channels found without an address (in the order tried): never chosen again for this send.
+    tried: tuple[Channel, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -192,7 +203,9 @@ class DispatchStore(Protocol):
         reason: str,
         channel: Channel | None,
         now: datetime,
-    ) -> SendRecord: ...
+        tried: tuple[Channel, ...] = (),
+    ) -> SendRecord:
+        """``pending`` until ``until``; a non-empty ``tried`` replaces the record's tried channels."""
 
     def finish(
         self,
@@ -310,7 +323,7 @@ def process(request: SendRequest, deps: Dependencies, policy: Policy, now: datet
         return _send(record, request, record.channel, deps, policy, now)
     if request.kind == "transactional":
         consents = store.consents(request.member_id)
-        choice = choose_channel(request, consents)
+        choice = choose_channel(request, consents, record.tried)
         if _consents_pending(choice, consents, request, policy, now):
             return _defer(record, request, _next_look(now), "consent_pending", None, deps, now)
         if choice.channel is None:
@@ -452,7 +465,7 @@ def _marketing(  # noqa: PLR0911 - one return per guardrail
     if request.not_after is not None and now > request.not_after:
         return _finish_holding(record, request, "expired", record.channel, deps, now)
     consents = store.consents(request.member_id)
-    choice = choose_channel(request, consents)
+    choice = choose_channel(request, consents, record.tried)
     if _consents_pending(choice, consents, request, policy, now):
         return _finish_or_defer_pending(record, request, deps, now)
     if choice.channel is None:
@@ -540,7 +553,7 @@ def _send_held(
     if request.not_after is not None and now > request.not_after:
         return _finish_holding(record, request, "expired", channel, deps, now)
     # Consent may have been withdrawn during the window: the send-time check is the one that counts.
-    choice = choose_channel(request, store.consents(request.member_id))
+    choice = choose_channel(request, store.consents(request.member_id), record.tried)
     if choice.channel != channel:
         if choice.channel is None:
             return _finish_holding(record, request, choice.reason or "no_consent", channel, deps, now)
@@ -578,11 +591,12 @@ def _defer(  # noqa: PLR0917 - steps of one flow share its state
     channel: Channel | None,
     deps: Dependencies,
     now: datetime,
+    tried: tuple[Channel, ...] = (),
 ) -> str:
     if request.not_after is not None and until > request.not_after:
         deps.store.finish(record, request, outcome="suppressed", reason="expired", channel=channel, now=now)
         return "suppressed"
-    deps.store.defer(record, request, until=until, reason=reason, channel=channel, now=now)
+    deps.store.defer(record, request, until=until, reason=reason, channel=channel, now=now, tried=tried)
     deps.waker.ensure(until)
     return "deferred"
 
@@ -667,11 +681,30 @@ def deliver(  # noqa: PLR0917 - steps of one flow share its state
     try:
         delivery = adapter.send(message)
     except ProviderError as exc:
+        if exc.reason == NO_ADDRESS:
+            return _no_address(sending, request, channel, deps, now)
         return _provider_failed(sending, request, exc, deps, policy, now)
     store.mark_sent(
         sending, request, message, delivery, coupon_id=offer.coupon_id if offer else None, now=now
     )
     return "sent"
+
+
+def _no_address(
+    sending: SendRecord, request: SendRequest, channel: Channel, deps: Dependencies, now: datetime
+) -> str:
+    """No address for ``channel`` (nothing reached the provider): on to the next consented channel
+    through a fresh evaluation, or failed when none is left (module doc, "Channel fallback")."""
+    store = deps.store
+    tried = (*sending.tried, channel)
+    reason = f"{NO_ADDRESS}:{','.join(tried)}"
+    # The lease marked the held slot sent; nothing was sent on that channel, so it is given back.
+    store.release(sending, request.member_id)
+    choice = choose_channel(request, store.consents(request.member_id), tried)
+    if choice.channel is None:
+        store.finish(sending, request, outcome="failed", reason=reason, channel=channel, now=now)
+        return "failed"
+    return _defer(sending, request, _next_look(now), reason, choice.channel, deps, now, tried=tried)
 
 
 def _provider_failed(  # noqa: PLR0917 - steps of one flow share its state

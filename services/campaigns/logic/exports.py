@@ -41,6 +41,13 @@ _SEND_FIELDS = (
     "sent_at",
     "finished_at",
     "coupon_id",
+    # what the provider reported afterwards (e-mail receipts, logic/receipts.py)
+    "delivered_at",
+    "clicked_at",
+    "bounced_at",
+    "bounce_reason",
+    "complained_at",
+    "complaint_reason",
 )
 _PENDING_REQUEST_FIELDS = ("channels", "content", "personalisation", "offer", "not_after", "link", "topic")
 _CONSENT_FIELDS = ("purpose", "channel", "granted", "changed_at", "text_version")

@@ -18,6 +18,7 @@ their own yet.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Literal
@@ -155,16 +156,19 @@ class ChannelChoice:
     reason: str | None  # why none is allowed
 
 
-def choose_channel(request: SendRequest, consents: Consents) -> ChannelChoice:
-    """The first channel in the request's preference order the member allows for this kind."""
+def choose_channel(request: SendRequest, consents: Consents, skip: Collection[str] = ()) -> ChannelChoice:
+    """The first channel in the request's preference order the member allows for this kind,
+    leaving out ``skip`` (channels already tried that members holds no address for)."""
     if request.kind == "marketing":
         if request.send_id.startswith("cmp#") and consents.personalisation_withdrawn:
             return ChannelChoice(None, "personalisation_withdrawn")
         for channel in request.channels:
-            if channel in consents.marketing_channels:
+            if channel in consents.marketing_channels and channel not in skip:
                 return ChannelChoice(channel, None)
         return ChannelChoice(None, "no_consent")
     for channel in request.channels:
+        if channel in skip:
+            continue
         # Transactional: the inbox is the member's own app; other channels need the member's consent
         # to be contacted there (the only per-channel contact consent members records).
         if channel == "inbox" or channel in consents.marketing_channels:

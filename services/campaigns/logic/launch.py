@@ -16,6 +16,13 @@
 5. The last page closes the launch in one transaction: status ``launched``, the arms' counters,
    the launch index item attribution reads (``LAUNCHES``), and the ``CampaignLaunched`` outbox item.
 
+**Planning-time guardrails** (:class:`LaunchPace`, the worker passes it): a launch does not queue
+during the mall's quiet hours — it waits for their end, queueing nothing — and queues no faster
+than the campaign's send rate: at most ``per_minute`` requests per run, the next run a minute
+later. Dispatch checks both again at send time; without the pace it would defer every message of
+a launch started at 22:00 to the morning, and every message beyond the first minute's rate to a
+later minute — each deferral a recorded decision and a due-index write per message.
+
 A launch is resumable: the audience and the dealing are a pure function of the campaign and the
 snapshot it started with (kept on the campaign), so a worker that runs out of time hands the next
 ``cursor`` on, and a redelivered job repeats at most one page (bucket items are plain Puts and
@@ -28,7 +35,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 from services.campaigns.logic.audience_index import rows_of
@@ -41,6 +48,7 @@ from services.campaigns.logic.experiments import (
     assignment_bucket,
     in_global_control,
 )
+from services.campaigns.logic.guardrails import QuietHours
 from services.campaigns.logic.segments import parse_rule
 from services.campaigns.logic.snapshots import Audience
 from services.campaigns.models.campaigns import Campaign
@@ -214,6 +222,22 @@ class LaunchProgress:
     cursor: int
     queued: int
     cancelled: bool = False
+    # Not done and paced (quiet hours, or this minute's share queued): continue at this time.
+    resume_at: datetime | None = None
+    # Not done because a run queued its minute's share (``budget``), not for lack of time.
+    paced: bool = False
+
+
+@dataclass(frozen=True)
+class LaunchPace:
+    """The planning-time guardrails of a launch: not during quiet hours, not faster than the rate."""
+
+    per_minute: int
+    quiet: QuietHours
+    zone: tzinfo
+
+    def quiet_until(self, now: datetime) -> datetime | None:
+        return self.quiet.end_if_quiet(now, self.zone)
 
 
 def run_launch(
@@ -229,13 +253,17 @@ def run_launch(
     keep_going: Callable[[], bool] = lambda: True,
     page: int = PAGE,
     cancelled: Callable[[], bool] = lambda: False,
+    budget: int | None = None,
 ) -> LaunchProgress:
     """Process pages from ``cursor`` while ``keep_going()``; close the launch after the last.
 
     ``cancelled()`` is asked before each page (one small read per 5,000 members): a cancelled
     campaign stops there, its launch entered in the index without ``CampaignLaunched`` (what was
-    queued already is suppressed by dispatch, which reads the same marker)."""
+    queued already is suppressed by dispatch, which reads the same marker). With ``budget``, the
+    run stops (``paced``) once it has queued that many requests; pages shrink to fit it."""
     ordered = resolved.ordered
+    if budget is not None:
+        page = max(1, min(page, budget))
     requests_for = _Requests(campaign, now, now + deferral)
     queued = 0
     if cursor == 0:
@@ -251,6 +279,8 @@ def run_launch(
         cursor += len(chunk)
         if cursor < len(ordered):
             store.save_cursor(campaign.campaign_id, cursor)
+            if budget is not None and queued + page > budget:
+                return LaunchProgress(done=False, cursor=cursor, queued=queued, paced=True)
             if not keep_going():
                 return LaunchProgress(done=False, cursor=cursor, queued=queued)
     counts = resolved.counts()
@@ -287,12 +317,32 @@ class LaunchCampaigns(Protocol):
 class LaunchRequeue(Protocol):
     def request_launch(self, campaign_id: str, cursor: int = 0) -> None: ...
 
+    def resume_launch(self, campaign_id: str, cursor: int, at: datetime) -> None:
+        """Continue the launch from ``cursor`` at ``at`` (a one-time schedule; idempotent)."""
+
 
 @dataclass(frozen=True)
 class LaunchJob:
     campaign_id: str
     cursor: int = 0
     scheduled: bool = False
+
+
+_last_resolved: dict[tuple[str, str, str, str, int], ResolvedAudience] = {}
+
+
+def _resolved_for(
+    key: tuple[str, str, str, str, int], compute: Callable[[], ResolvedAudience]
+) -> ResolvedAudience:
+    """The resolved audience of the launch this container worked on last. A paced launch runs
+    once a minute from the same campaign and snapshot, usually in the same warm container; the
+    dealing is a pure function of the key, so keeping it spares ~12 s of CPU per million members
+    per run. One entry: a container works on one launch at a time (BatchSize 1)."""
+    found = _last_resolved.get(key)
+    if found is None:
+        _last_resolved.clear()
+        found = _last_resolved[key] = compute()
+    return found
 
 
 def launch_job(
@@ -309,11 +359,13 @@ def launch_job(
     deferral: timedelta,
     keep_going: Callable[[], bool] = lambda: True,
     page: int = PAGE,
+    pace: LaunchPace | None = None,
 ) -> LaunchProgress | None:
     """One run of a launch job; None when there is nothing (more) to do for this campaign.
 
     ``audience_for(snapshot_id)`` loads that snapshot, or with None the current one (materialised
-    first if too old)."""
+    first if too old). With ``pace``, a run in quiet hours queues nothing and continues at their
+    end, and a run queues at most ``pace.per_minute`` requests, the next run a minute later."""
     loaded = campaigns.get_with_cursor(job.campaign_id)
     if loaded is None:
         return None
@@ -327,6 +379,12 @@ def launch_job(
         saved_cursor = 0
     if campaign.status != "launching" or campaign.launched_at is None:
         return None  # launched already, cancelled, or a stale schedule
+    cursor = max(job.cursor, saved_cursor)
+    quiet_end = pace.quiet_until(now) if pace is not None else None
+    if quiet_end is not None:
+        # Before the snapshot is fixed: the audience is taken when the messages can go out.
+        requeue.resume_launch(job.campaign_id, cursor, quiet_end)
+        return LaunchProgress(done=False, cursor=cursor, queued=0, resume_at=quiet_end)
     at = campaign.launched_at
     if campaign.snapshot_id is None:
         fresh = audience_for(None)
@@ -335,8 +393,11 @@ def launch_job(
     else:
         snapshot_id = campaign.snapshot_id
         audience = audience_for(snapshot_id)
-    resolved = resolve(
-        campaign, audience, at, control_salt=control_salt, control_basis_points=control_basis_points
+    resolved = _resolved_for(
+        (campaign.campaign_id, snapshot_id, at.isoformat(), control_salt, control_basis_points),
+        lambda: resolve(
+            campaign, audience, at, control_salt=control_salt, control_basis_points=control_basis_points
+        ),
     )
     progress = run_launch(
         campaign,
@@ -346,11 +407,18 @@ def launch_job(
         now=at,
         deferral=deferral,
         snapshot_id=snapshot_id,
-        cursor=max(job.cursor, saved_cursor),
+        cursor=cursor,
         keep_going=keep_going,
         page=page,
         cancelled=lambda: campaigns.is_cancelled(job.campaign_id),
+        budget=pace.per_minute if pace is not None else None,
     )
+    if progress.paced:
+        resume_at = now + timedelta(minutes=1)
+        requeue.resume_launch(job.campaign_id, progress.cursor, resume_at)
+        return LaunchProgress(
+            done=False, cursor=progress.cursor, queued=progress.queued, resume_at=resume_at, paced=True
+        )
     if not progress.done:
         requeue.request_launch(job.campaign_id, progress.cursor)
     return progress

@@ -15,14 +15,25 @@ SendRequest. The dealing itself is untouched (arms and the cursor stay a pure fu
 campaign and the snapshot, so a resumed launch deals exactly as before); the set is read again for
 every page, so an erasure during a launch stops the member's message from the next page on.
 Applying the whole set to any snapshot is safe: an erased member is in no newer snapshot anyway.
+
+**Erased while the launch runs.** The buckets are written once, at the launch's start, and the
+erasure looks for buckets through the launch index — which a launch enters only at its end. So
+the launch registers itself (``LaunchErasures.register_launch``, ``LAUNCHING`` / ``<campaign>``)
+*before* its bucket writes, and the erasure also visits every registered launch
+(dal/recent_erasures.py). The one window left — an erasure whose look at the registrations came
+before the buckets existed — is closed by the launch reading the set once more *after* writing
+them: anyone erased in between is taken out of their bucket there (an optimistic edit of the one
+bucket, like the erasure's own, so the two never overwrite each other).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from services.campaigns.logic.launch import bucket_count
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from services.campaigns.logic.launch import Dispatch, LaunchStore
@@ -30,7 +41,17 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from services.campaigns.models.dispatch import SendRequest
     from shared.events.contracts import CampaignLaunched
 
-__all__ = ["RecentErasures", "SkipErasedDispatch", "SkipErasedStore"]
+__all__ = ["LaunchErasures", "RecentErasures", "SkipErasedDispatch", "SkipErasedStore"]
+
+BUCKETS_OUTLIVE_WINDOW = timedelta(days=2)  # as the buckets' own TTL (dal/planning.py)
+
+
+class LaunchErasures(Protocol):
+    def register_launch(self, campaign_id: str, buckets: int, buckets_expire_at: datetime) -> None:
+        """This launch holds (or is about to write) ``buckets`` assignment buckets until then."""
+
+    def forget_in_launch(self, campaign_id: str, buckets: int, member_id: str) -> bool:
+        """The member out of their bucket of this launch (optimistic, idempotent)."""
 
 
 class RecentErasures:
@@ -53,7 +74,10 @@ class RecentErasures:
             self._pseudonym_of = self._pseudonymiser()
 
     def erased(self, member_id: str) -> bool:
-        return self._pseudonym_of is not None and self._pseudonym_of(member_id) in self.pseudonyms
+        return self.among(member_id, self.pseudonyms)
+
+    def among(self, member_id: str, pseudonyms: frozenset[str]) -> bool:
+        return self._pseudonym_of is not None and self._pseudonym_of(member_id) in pseudonyms
 
     def keep(self, member_ids: Sequence[str]) -> list[str]:
         kept = [m for m in member_ids if not self.erased(m)]
@@ -65,15 +89,26 @@ class SkipErasedStore:
     """A :class:`~services.campaigns.logic.launch.LaunchStore` whose assignment buckets leave out the
     recently erased (everything else passes through)."""
 
-    def __init__(self, inner: LaunchStore, erasures: RecentErasures) -> None:
+    def __init__(
+        self, inner: LaunchStore, erasures: RecentErasures, launches: LaunchErasures | None = None
+    ) -> None:
         self.inner = inner
         self.erasures = erasures
+        self.launches = launches
 
     def put_assignment_buckets(
         self, campaign: Campaign, buckets: Mapping[int, Mapping[str, Sequence[str]]], at: datetime
     ) -> None:
+        # Every dealt member is in exactly one bucket (launch.assignment_buckets), so the count of
+        # buckets the dealing used follows from the members — the erasure needs it to find one.
+        dealt = sum(len(ids) for arms in buckets.values() for ids in arms.values())
+        count = bucket_count(dealt)
+        if self.launches is not None:  # registered first: see the module doc
+            expire = at + timedelta(days=campaign.attribution_days) + BUCKETS_OUTLIVE_WINDOW
+            self.launches.register_launch(campaign.campaign_id, count, expire)
         self.erasures.refresh()
-        if self.erasures.pseudonyms:
+        known = self.erasures.pseudonyms
+        if known:
             kept: dict[int, dict[str, Sequence[str]]] = {}
             for bucket, arms in buckets.items():
                 members = {arm: self.erasures.keep(ids) for arm, ids in arms.items()}
@@ -81,6 +116,19 @@ class SkipErasedStore:
                     kept[bucket] = {arm: ids for arm, ids in members.items() if ids}
             buckets = kept
         self.inner.put_assignment_buckets(campaign, buckets, at)
+        if self.launches is None:
+            return
+        self.erasures.refresh()
+        late = self.erasures.pseudonyms - known
+        if not late:
+            return
+        # Erased between the two reads (rare): one pseudonym per dealt member to find them.
+        for arms in buckets.values():
+            for ids in arms.values():
+                for member_id in ids:
+                    if self.erasures.among(member_id, late):
+                        self.launches.forget_in_launch(campaign.campaign_id, count, member_id)
+                        self.erasures.skipped += 1
 
     def save_cursor(self, campaign_id: str, cursor: int) -> None:
         self.inner.save_cursor(campaign_id, cursor)

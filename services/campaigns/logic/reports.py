@@ -41,6 +41,8 @@ def _group(name: str, kind: str, c: Mapping[str, Any], points_cost: int) -> Grou
         delivered=_n(c, "delivered"),
         clicked=_n(c, "clicked"),
         failed=_n(c, "failed"),
+        bounced=_n(c, "bounced"),
+        complained=_n(c, "complained"),
         suppressed={
             k.removeprefix("suppressed_"): _n(c, k) for k in sorted(c) if k.startswith("suppressed_")
         },

@@ -111,7 +111,7 @@ class SendRequest(_Strict):
         return cls.model_validate_json(body, extra="ignore")
 
     def stats_variant(self) -> str:
-        """The ``STATS#<variant or ->`` key of the per-campaign counters."""
+        """The variant of the per-campaign counters (``STATS#<variant or ->#<shard>``)."""
         return self.variant or "-"
 
 

@@ -48,6 +48,15 @@ class LaunchSettings(SnapshotSettings):
     # Members erased since the snapshot are left out by pseudonym (logic/recent_erasures.py); read
     # only while someone was erased in the last 8 days, required then.
     pseudonym_key_secret_arn: str | None = None
+    # The planning-time guardrails (logic/launch.py LaunchPace): the same quiet hours and rate as
+    # dispatch enforces at send time (template parameters shared by both functions).
+    quiet_start_hour: int = Field(default=21, ge=0, le=23)
+    quiet_end_hour: int = Field(default=9, ge=0, le=23)
+    campaign_rate_per_minute: int = Field(default=180_000, ge=1)
+    # Continuations later than "now" are one-time schedules onto the launch queue.
+    launch_queue_arn: str
+    launch_schedule_role_arn: str
+    schedule_group: str = "default"
 
 
 class TriggerSettings(CampaignsSettings):

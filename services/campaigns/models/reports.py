@@ -33,6 +33,8 @@ class GroupReport(BaseModel):
     delivered: int
     clicked: int
     failed: int
+    bounced: int = 0  # e-mail: the receiving server refused it for good (SES receipt)
+    complained: int = 0  # e-mail: the member marked it as spam (SES receipt)
     suppressed: dict[str, int]
     converted: int
     conversion_rate: float

@@ -46,6 +46,13 @@ class CampaignsExportSettings(CampaignsSettings):
     member_exports_bucket: str
 
 
+class CampaignsReceiptSettings(CampaignsSettings):
+    """The channel-receipt consumer (SES events): the pseudonym key, to leave an erased member's
+    consent projection alone when a complaint arrives."""
+
+    pseudonym_key_secret_arn: str
+
+
 class DispatchSettings(CampaignsSettings):
     """CampaignsDispatchFunction (guardrails and channels) and the functions that wake deferrals."""
 
@@ -59,6 +66,9 @@ class DispatchSettings(CampaignsSettings):
     contact_directory_function: str | None = None
     sms_sender_id: str | None = None
     email_from: str | None = None
+    # The receipts configuration set (template.yaml CampaignsEmailConfigurationSet): without it,
+    # e-mail goes out but no delivery, bounce, complaint or click ever comes back.
+    ses_configuration_set: str | None = None
     wechat_template_id: str | None = None
     cap_per_day: int = Field(default=1, ge=1, le=50)
     cap_per_week: int = Field(default=3, ge=1, le=200)

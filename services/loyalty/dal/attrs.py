@@ -1,5 +1,5 @@
-"""DynamoDB attribute maps for loyalty's hot write path (a purchase's transaction: nonce,
-purchase, outbox, balance, lots, movement), built directly.
+"""DynamoDB attribute maps for loyalty's hot path (a purchase's transaction: nonce, purchase,
+outbox, balance, lots, movement; and the balance item it reads), built and read directly.
 
 ``shared.dynamo.to_item`` walks every value twice (a float check, then boto3's TypeSerializer,
 which tests each value against a dozen types and goes through ``decimal`` for every number): about
@@ -7,6 +7,8 @@ a third of a millisecond per purchase, a tenth of the warm handler. These items 
 ``str``, ``int``, ``bool``, ``None``, dicts and lists, for which the mapping is direct; anything
 else (``Decimal``, sets, bytes, huge ints, floats — refused) goes through ``to_item``, so the result
 is always what ``to_item`` gives (tests/unit/loyalty/test_attrs.py checks the two agree).
+:func:`plain_item` is the same for reading: what ``shared.dynamo.from_item`` gives, without
+boto3's TypeDeserializer and its ``Decimal`` round trip for every number.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shared.dynamo import to_item
+from shared.dynamo import from_item, to_item
 
 _MAX_EXACT = 10**38  # DynamoDB numbers: 38 digits of precision; beyond that, to_item decides
 
@@ -58,3 +60,26 @@ def put(
     if values:
         body["ExpressionAttributeValues"] = item_attrs(values)
     return {"Put": body}
+
+
+def _plain(value: Mapping[str, Any]) -> Any:  # noqa: PLR0911 - one return per DynamoDB type
+    if len(value) == 1:
+        kind, raw = next(iter(value.items()))
+        if kind == "S":
+            return raw
+        if kind == "N" and raw.isascii() and raw.lstrip("-").isdigit() and len(raw) <= 39:
+            return int(raw)
+        if kind == "BOOL":
+            return raw
+        if kind == "NULL":
+            return None
+        if kind == "M":
+            return {key: _plain(sub) for key, sub in raw.items()}
+        if kind == "L":
+            return [_plain(sub) for sub in raw]
+    return from_item({"v": value})["v"]  # sets, binary, fractions, exponents: as shared.dynamo
+
+
+def plain_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """As ``shared.dynamo.from_item``: an attribute map → plain values, integral numbers as ``int``."""
+    return {key: _plain(value) for key, value in item.items()}

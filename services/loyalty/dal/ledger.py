@@ -30,14 +30,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from services.loyalty.dal.attrs import item_attrs, put
+from services.loyalty.dal.attrs import item_attrs, plain_item, put
 from services.loyalty.dal.keys import BALANCE_SK, ledger_pk
 from services.loyalty.dal.ledger_items import (
     INDEX_SHARDS,
     balance_from_item,
     balance_item,
+    lot_due,
     lot_from_item,
-    lot_index_keys,
     lot_item,
     movement_from_item,
     movement_item,
@@ -88,7 +88,7 @@ class DynamoLedgerRepository:
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return balance_from_item(from_item(item)) if item else None
+        return balance_from_item(plain_item(item)) if item else None
 
     def open_lots(self, ledger_id: str) -> list[Lot]:
         """Lots with points left and the debt lot (consistent Query of the member's partition,
@@ -342,14 +342,13 @@ class DueCalendar:
 
     def register_lots(self, lots: Sequence[Lot]) -> None:
         for lot in lots:
-            keys = lot_index_keys("x", lot)
-            if not keys:
+            due = lot_due(lot)  # the same rule as the lot's gsi2 keys
+            if due is None:
                 continue
-            pending = keys["gsi2pk"].startswith("LOTREL#")
-            kind: Literal["release_days", "expiry_days"] = "release_days" if pending else "expiry_days"
-            due = lot.available_at if pending else lot.expires_at
-            assert due is not None
-            self.register(kind, _utc_day(due))
+            kind: Literal["release_days", "expiry_days"] = (
+                "release_days" if due[0] == "LOTREL" else "expiry_days"
+            )
+            self.register(kind, _utc_day(due[1]))
 
     def register(self, kind: Literal["release_days", "expiry_days"], day: str) -> None:
         # The per-container memory is safe on AWS (a past day never gets new lots, so the job only

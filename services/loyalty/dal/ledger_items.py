@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, Literal
 
 from services.loyalty.dal.keys import BALANCE_SK, ledger_pk
 from services.loyalty.logic.ledger_records import Balance, Lot, LotChange, Movement, Source
@@ -20,7 +21,9 @@ from shared import clock
 INDEX_SHARDS = 16
 
 
+@lru_cache(maxsize=1024)
 def shard_of(ledger_id: str) -> int:
+    # Cached: one change asks for its ledger's shard several times (balance, each lot).
     return hashlib.sha256(ledger_id.encode("utf-8")).digest()[0] % INDEX_SHARDS
 
 
@@ -94,20 +97,26 @@ def balance_from_item(item: Mapping[str, Any]) -> Balance:
     )
 
 
-def lot_index_keys(ledger_id: str, lot: Lot) -> dict[str, str]:
-    """What is due next for the lot: its release (pending) or its expiry (points left)."""
-    shard = shard_of(ledger_id)
+def lot_due(lot: Lot) -> tuple[Literal["LOTREL", "LOTEXP"], datetime] | None:
+    """What is due next for the lot and when: its release (pending) or its expiry (points left)."""
     if lot.status == "pending" and lot.available_at is not None:
-        return {
-            "gsi2pk": release_partition(lot.available_at.astimezone(UTC).date().isoformat(), shard),
-            "gsi2sk": f"{clock.to_utc_iso(lot.available_at)}#{lot.lot_id}",
-        }
+        return "LOTREL", lot.available_at
     if lot.status == "available" and lot.remaining > 0 and lot.expires_at is not None:
-        return {
-            "gsi2pk": expiry_partition(lot.expires_at.astimezone(UTC).date().isoformat(), shard),
-            "gsi2sk": f"{clock.to_utc_iso(lot.expires_at)}#{lot.lot_id}",
-        }
-    return {}
+        return "LOTEXP", lot.expires_at
+    return None
+
+
+def lot_index_keys(ledger_id: str, lot: Lot) -> dict[str, str]:
+    """The lot's ``gsi2`` keys while something is due for it (:func:`lot_due`)."""
+    due = lot_due(lot)
+    if due is None:
+        return {}
+    kind, at = due
+    partition = release_partition if kind == "LOTREL" else expiry_partition
+    return {
+        "gsi2pk": partition(at.astimezone(UTC).date().isoformat(), shard_of(ledger_id)),
+        "gsi2sk": f"{clock.to_utc_iso(at)}#{lot.lot_id}",
+    }
 
 
 def lot_item(ledger_id: str, lot: Lot) -> dict[str, Any]:

@@ -23,9 +23,9 @@ from services.loyalty.dal.keys import dt, iso, redemption_key, wallet_pk
 from services.loyalty.dal.record_items import redemption_from_item, redemption_item
 from services.loyalty.dal.wallet_points import LedgerPoints
 from services.loyalty.logic import ledger as L
-from services.loyalty.logic.coupons import IssueAnswer, IssueContext, IssueOutcome, new_code, validity
+from services.loyalty.logic.coupons import IssueContext, IssueOutcome, coupon_for_member, new_code, validity
 from services.loyalty.logic.rewards import RedeemFailure, RedeemResult
-from services.loyalty.models.coupons import Coupon, CouponTemplate
+from services.loyalty.models.coupons import CouponTemplate
 from services.loyalty.models.rewards import Redemption, Reward
 from shared.aws import client
 from shared.dynamo import ConditionalCheckFailed, from_item, put_op, query_all, to_item, transact_write
@@ -217,54 +217,29 @@ class DynamoRewardRepository:
         if template is not None:
             window = validity(template, now, self.coupons.tz)
             assert window is not None
-            coupon_id = new_ulid(now)
-            coupon = Coupon(
-                coupon_id=coupon_id,
-                code=new_code(),
-                template_id=template.template_id,
+            issued = coupon_for_member(
+                template,
+                coupon_id=new_ulid(now),
                 member_id=member_id,
-                campaign_id=None,
                 reason="reward",
-                kind=template.kind,
-                name=template.name,
-                amount_off_cents=template.amount_off_cents,
-                percent_off=template.percent_off,
-                max_discount_cents=template.max_discount_cents,
-                face_value_cents=template.face_value_cents,
-                parking_minutes=template.parking_minutes,
-                min_spend_cents=template.min_spend_cents,
-                store_ids=template.store_ids,
-                tenant_ids=template.tenant_ids,
-                funded_by=template.funded_by,
-                funder_tenant_id=template.funder_tenant_id,
-                valid_from=window[0],
-                valid_until=window[1],
-                issued_at=now,
+                campaign_id=None,
+                window=window,
+                now=now,
                 budget_shard=shard,
             )
-            coupon_event = CouponIssued(
-                coupon_id=coupon_id,
-                template_id=template.template_id,
-                member_id=member_id,
-                campaign_id=None,
-                reason="reward",
-                valid_from=window[0],
-                valid_until=window[1],
-                issued_at=now,
-            )
-            answer = IssueAnswer(
-                issued=True,
-                coupon_id=coupon_id,
-                template_id=template.template_id,
-                valid_from=window[0],
-                valid_until=window[1],
-            )
+            coupon_id, coupon_event = issued.coupon.coupon_id, issued.event
             context = IssueContext(
                 request_id=f"reward:{redemption_id}", correlation_id=correlation_id, producer="loyalty.api"
             )
             # CouponIssued goes out with the ledger's events (below), not as a second outbox item.
             coupon_ops, where = self.coupons.issue_ops(
-                coupon, template, answer, context, coupon_event, unless_erased=None, with_outbox=False
+                issued.coupon,
+                template,
+                issued.answer,
+                context,
+                issued.event,
+                unless_erased=None,
+                with_outbox=False,
             )
 
         stock_at = limit_at = -1

@@ -82,7 +82,10 @@ def _response_body(recorded: RecordedPurchase) -> PurchaseResponse:
         amount_cents=p.amount_cents,
         currency=p.currency,
         channel=p.channel,
-        items=[PurchaseItemOut(**i.model_dump()) for i in p.items],
+        items=[
+            PurchaseItemOut(sku=i.sku, category=i.category, quantity=i.quantity, amount_cents=i.amount_cents)
+            for i in p.items
+        ],
         occurred_at=clock.to_utc_iso(p.occurred_at),
         recorded_at=clock.to_utc_iso(p.recorded_at),
         replayed=recorded.replayed,

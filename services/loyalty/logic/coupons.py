@@ -227,6 +227,74 @@ class IssueAnswer:
         }
 
 
+@dataclass(frozen=True)
+class IssuedCoupon:
+    """A coupon of a template made out to a member, with the contract's answer and the event that
+    announce it — what every issuing path (campaigns, journeys, staff, rewards) writes."""
+
+    coupon: Coupon
+    answer: IssueAnswer
+    event: CouponIssued
+
+
+def coupon_for_member(
+    template: CouponTemplate,
+    *,
+    coupon_id: str,
+    member_id: str,
+    reason: IssueReason,
+    campaign_id: str | None,
+    window: tuple[datetime, datetime],
+    now: datetime,
+    budget_shard: int | None = None,
+) -> IssuedCoupon:
+    """The coupon (a fresh unguessable code, the template's terms copied so a later template edit
+    does not change what the member holds), valid for ``window`` (see :func:`validity`)."""
+    valid_from, valid_until = window
+    coupon = Coupon(
+        coupon_id=coupon_id,
+        code=new_code(),
+        template_id=template.template_id,
+        member_id=member_id,
+        campaign_id=campaign_id,
+        reason=reason,
+        kind=template.kind,
+        name=template.name,
+        amount_off_cents=template.amount_off_cents,
+        percent_off=template.percent_off,
+        max_discount_cents=template.max_discount_cents,
+        face_value_cents=template.face_value_cents,
+        parking_minutes=template.parking_minutes,
+        min_spend_cents=template.min_spend_cents,
+        store_ids=template.store_ids,
+        tenant_ids=template.tenant_ids,
+        funded_by=template.funded_by,
+        funder_tenant_id=template.funder_tenant_id,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        issued_at=now,
+        budget_shard=budget_shard,
+    )
+    answer = IssueAnswer(
+        issued=True,
+        coupon_id=coupon_id,
+        template_id=template.template_id,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+    event = CouponIssued(
+        coupon_id=coupon_id,
+        template_id=template.template_id,
+        member_id=member_id,
+        campaign_id=campaign_id,
+        reason=reason,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        issued_at=now,
+    )
+    return IssuedCoupon(coupon, answer, event)
+
+
 class CouponRepository(Protocol):
     def get_template(self, template_id: str) -> CouponTemplate | None: ...
 
@@ -378,47 +446,16 @@ def issue_coupon(  # noqa: PLR0911 - one return per contract outcome reads best
     if template is None or window is None:
         return repo.put_answer(context.request_id, IssueAnswer(issued=False, reason="unknown_template"))
 
-    coupon_id = new_id()
-    base = Coupon(
-        coupon_id=coupon_id,
-        code=new_code(),
-        template_id=template.template_id,
+    issued = coupon_for_member(
+        template,
+        coupon_id=new_id(),
         member_id=member_id,
-        campaign_id=campaign_id,
         reason=reason,
-        kind=template.kind,
-        name=template.name,
-        amount_off_cents=template.amount_off_cents,
-        percent_off=template.percent_off,
-        max_discount_cents=template.max_discount_cents,
-        face_value_cents=template.face_value_cents,
-        parking_minutes=template.parking_minutes,
-        min_spend_cents=template.min_spend_cents,
-        store_ids=template.store_ids,
-        tenant_ids=template.tenant_ids,
-        funded_by=template.funded_by,
-        funder_tenant_id=template.funder_tenant_id,
-        valid_from=window[0],
-        valid_until=window[1],
-        issued_at=now,
-    )
-    answer = IssueAnswer(
-        issued=True,
-        coupon_id=coupon_id,
-        template_id=template.template_id,
-        valid_from=window[0],
-        valid_until=window[1],
-    )
-    event = CouponIssued(
-        coupon_id=coupon_id,
-        template_id=template.template_id,
-        member_id=member_id,
         campaign_id=campaign_id,
-        reason=reason,
-        valid_from=window[0],
-        valid_until=window[1],
-        issued_at=now,
+        window=window,
+        now=now,
     )
+    answer, event = issued.answer, issued.event
     guard = pseudonymise(member_id) if pseudonymise else None
     order: list[int | None]
     if template.budget_shards:
@@ -428,7 +465,7 @@ def issue_coupon(  # noqa: PLR0911 - one return per contract outcome reads best
     else:
         order = [None]
     for shard in order:
-        coupon = base.model_copy(update={"budget_shard": shard})
+        coupon = issued.coupon.model_copy(update={"budget_shard": shard})
         outcome = repo.issue(coupon, template, answer, context, event, unless_erased=guard)
         if outcome is IssueOutcome.CREATED:
             return answer

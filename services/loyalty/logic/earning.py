@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from fractions import Fraction
 from typing import Literal
 
 from services.loyalty.models.earning import EarningRule, HourWindow, RuleScope
@@ -82,10 +81,18 @@ def in_time(rule: EarningRule, at: datetime, tz: tzinfo) -> bool:
         return False
     if rule.valid_until and at >= rule.valid_until:
         return False
+    if not rule.days_of_week and not rule.hours:
+        return True  # most rules: no need for the mall-local time
     local = at.astimezone(tz)
     if rule.days_of_week and local.isoweekday() not in rule.days_of_week:
         return False
     return _in_hours(rule.hours, local)
+
+
+def _truncated(numerator: int, denominator: int) -> int:
+    """``int(Fraction(numerator, denominator))``: the quotient rounded toward zero."""
+    quotient = abs(numerator) // abs(denominator)
+    return quotient if (numerator < 0) == (denominator < 0) else -quotient
 
 
 def _specificity(rule: EarningRule) -> int:
@@ -116,7 +123,9 @@ def calculate(  # noqa: PLR0915 - the steps are the documented calculation, in o
 
     exclusions = [r for r in active if r.kind == "exclusion"]
     multipliers = [r for r in active if r.kind == "multiplier"]
-    weighted = Fraction(0)
+    # The weighted amount is ``weighted / scale`` cents, kept as two integers: exact like a
+    # Fraction (points are floored once, on the total) without its cost on every purchase.
+    weighted, scale = 0, 100
     eligible = 0
     for category, cents in facts.lines:
         excluded = next((r for r in exclusions if _matches(r.scope, facts, tier, category)), None)
@@ -139,16 +148,16 @@ def calculate(  # noqa: PLR0915 - the steps are the documented calculation, in o
             pct += tier_multiplier_pct - 100
             steps.append(Step(None, "tier", f"Tier {tier}: x{tier_multiplier_pct / 100:g} on {category}."))
         eligible += cents
-        weighted += Fraction(cents * pct, 100)
+        weighted += cents * pct
 
     lines_total = sum(cents for _, cents in facts.lines)
     if lines_total > facts.amount_cents and lines_total:
-        scale = Fraction(facts.amount_cents, lines_total)
-        weighted *= scale
-        eligible = int(eligible * scale)
+        weighted *= facts.amount_cents
+        scale *= lines_total
+        eligible = _truncated(eligible * facts.amount_cents, lines_total)
         steps.append(Step(None, "discount", f"Lines scaled to the {facts.amount_cents} cents paid."))
 
-    points = int(weighted * base.points / base.per_cents)
+    points = _truncated(weighted * base.points, scale * base.per_cents)
     steps.append(Step(None, "points", f"{points} point(s) before caps."))
 
     caps = [r for r in active if r.kind == "cap" and _matches(r.scope, facts, tier)]

@@ -163,21 +163,45 @@ def _movement(
     )
 
 
+@dataclass(frozen=True)
+class _Credited:
+    """A credit made available: the balance after, the credited lot less what paid the debt,
+    the points that paid it, and the debt lot's write and delta (empty when there was no debt)."""
+
+    after: Balance
+    lot: Lot
+    paid: int
+    debt_writes: tuple[LotWrite, ...]
+    debt_deltas: tuple[LotChange, ...]
+
+
 def _credit_available(
-    balance: Balance, lot: Lot, points: int, at: datetime, debt_lot: Lot | None
-) -> tuple[Balance, list[LotWrite], list[LotChange]]:
-    """Make ``points`` of ``lot`` available, paying the debt first. Returns the balance after,
-    the lot writes (lot, then the debt lot if touched) and the per-lot deltas."""
+    balance: Balance, lot: Lot, at: datetime, debt_lot: Lot | None, *, lifetime_earned: int | None = None
+) -> _Credited:
+    """Make what ``lot`` holds (its ``remaining``) available, paying the member's debt first.
+
+    The one place where a credit meets debt (a new available lot, a released pending lot): the
+    debt lot is ``debt_lot`` when given, or rebuilt from ``balance.debt``; whatever does not pay
+    the debt stays in ``lot``. ``lifetime_earned``: the new figure when the credit is an earning
+    (set in the same copy of the balance)."""
+    points = lot.remaining
     pay = min(points, balance.debt)
-    writes: list[LotWrite] = []
-    deltas: list[LotChange] = []
-    if pay:
-        assert debt_lot is not None
-        new_debt = replace(debt_lot, remaining=debt_lot.remaining + pay)
-        writes.append(LotWrite(new_debt, debt_lot))
-        deltas.append(LotChange(DEBT_LOT_ID, pay))
-    after = replace(balance, available=balance.available + points, debt=balance.debt - pay)
-    return after, writes, deltas
+    after = replace(
+        balance,
+        available=balance.available + points,
+        debt=balance.debt - pay,
+        lifetime_earned=balance.lifetime_earned if lifetime_earned is None else lifetime_earned,
+    )
+    if not pay:
+        return _Credited(after, lot, 0, (), ())
+    debt = _debt_lot(balance, at, {DEBT_LOT_ID: debt_lot} if debt_lot else {})
+    return _Credited(
+        after=after,
+        lot=replace(lot, remaining=points - pay),
+        paid=pay,
+        debt_writes=(LotWrite(replace(debt, remaining=debt.remaining + pay), debt),),
+        debt_deltas=(LotChange(DEBT_LOT_ID, pay),),
+    )
 
 
 def earn(
@@ -214,34 +238,18 @@ def earn(
         source=source,
         purchase_id=purchase_id,
     )
-    counted = balance
-    if kind == "earn":
-        counted = replace(balance, lifetime_earned=balance.lifetime_earned + points)
+    lifetime_earned = balance.lifetime_earned + points if kind == "earn" else balance.lifetime_earned
+    movement_kind: MovementKind = kind
     if is_pending:
-        after = replace(counted, pending=counted.pending + points)
-        return LedgerChange(
-            before=balance,
-            after=after,
-            movement=_movement(
-                balance,
-                after,
-                movement_id=movement_id,
-                kind="pending",
-                points=points,
-                deltas=[LotChange(lot_id, points)],
-                reason=reason,
-                source=source,
-                actor=actor,
-                at=at,
-                purchase_id=purchase_id,
-                reverses=reverses,
-            ),
-            lots=(LotWrite(lot, None),),
-        )
-    debt = _debt_lot(balance, at, {DEBT_LOT_ID: debt_lot} if debt_lot else {}) if balance.debt else None
-    after, writes, debt_deltas = _credit_available(counted, lot, points, at, debt)
-    pay = sum(d.delta for d in debt_deltas)
-    lot = replace(lot, remaining=points - pay)
+        movement_kind = "pending"
+        after = replace(balance, pending=balance.pending + points, lifetime_earned=lifetime_earned)
+        writes: tuple[LotWrite, ...] = (LotWrite(lot, None),)
+        deltas: list[LotChange] = [LotChange(lot_id, points)]
+    else:
+        credited = _credit_available(balance, lot, at, debt_lot, lifetime_earned=lifetime_earned)
+        after = credited.after
+        writes = (LotWrite(credited.lot, None), *credited.debt_writes)
+        deltas = [LotChange(lot_id, credited.lot.remaining), *credited.debt_deltas]
     return LedgerChange(
         before=balance,
         after=after,
@@ -249,9 +257,9 @@ def earn(
             balance,
             after,
             movement_id=movement_id,
-            kind=kind,
+            kind=movement_kind,
             points=points,
-            deltas=[LotChange(lot_id, points - pay), *debt_deltas],
+            deltas=deltas,
             reason=reason,
             source=source,
             actor=actor,
@@ -259,7 +267,7 @@ def earn(
             purchase_id=purchase_id,
             reverses=reverses,
         ),
-        lots=(LotWrite(lot, None), *writes),
+        lots=writes,
     )
 
 
@@ -270,31 +278,26 @@ def release(
     when there is nothing to release (already released, clawed back to zero, not due)."""
     if lot.status != "pending" or lot.available_at is None or lot.available_at > at:
         return None
-    points = lot.remaining
-    released = replace(lot, status="available")
-    moved = replace(balance, pending=balance.pending - points)
-    debt = _debt_lot(balance, at, {DEBT_LOT_ID: debt_lot} if debt_lot else {}) if balance.debt else None
-    after, writes, debt_deltas = _credit_available(moved, released, points, at, debt)
-    pay = sum(d.delta for d in debt_deltas)
-    released = replace(released, remaining=points - pay)
+    moved = replace(balance, pending=balance.pending - lot.remaining)
+    credited = _credit_available(moved, replace(lot, status="available"), at, debt_lot)
     return LedgerChange(
         before=balance,
-        after=after,
+        after=credited.after,
         movement=_movement(
             balance,
-            after,
+            credited.after,
             movement_id=movement_id,
             kind="release",
-            points=points,
+            points=lot.remaining,
             # The lot's delta is what left it for the debt; ``points`` moved pending → available.
-            deltas=[LotChange(lot.lot_id, -pay), *debt_deltas] if pay else [LotChange(lot.lot_id, 0)],
+            deltas=[LotChange(lot.lot_id, -credited.paid), *credited.debt_deltas],
             reason="return_window_ended",
             source=Source("system"),
             actor="system",
             at=at,
             purchase_id=lot.purchase_id,
         ),
-        lots=(LotWrite(released, lot), *writes),
+        lots=(LotWrite(credited.lot, lot), *credited.debt_writes),
     )
 
 

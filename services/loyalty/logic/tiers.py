@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from typing import Literal
 
 from services.loyalty.logic.ledger import Balance
@@ -22,14 +23,24 @@ KEEP_MONTHS = 25
 """Buckets kept on the balance (the longest window is 24 months)."""
 
 
+@lru_cache(maxsize=256)
+def _local_keys(at: datetime, tz: tzinfo) -> tuple[str, str]:
+    # One purchase asks for the month and day of the same instant several times (caps, buckets,
+    # the tier window); converting to the mall's zone is the costly part. A pure function of the
+    # instant and the zone, so a small cache is exact.
+    local = at.astimezone(tz)
+    return local.strftime("%Y-%m"), local.date().isoformat()
+
+
 def month_key(at: datetime, tz: tzinfo) -> str:
-    return at.astimezone(tz).strftime("%Y-%m")
+    return _local_keys(at, tz)[0]
 
 
 def day_key(at: datetime, tz: tzinfo) -> str:
-    return at.astimezone(tz).date().isoformat()
+    return _local_keys(at, tz)[1]
 
 
+@lru_cache(maxsize=256)
 def _months_back(month: str, n: int) -> str:
     year, mon = int(month[:4]), int(month[5:7])
     index = year * 12 + (mon - 1) - n

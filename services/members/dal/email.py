@@ -1,4 +1,4 @@
-"""E-mail verification: the code senders and the pending item in MembersTable.
+"""E-mail verification: the code senders.
 
 * :class:`SesVerificationMail` — the real sender: Amazon SES v2 ``SendEmail`` (API reference,
   "SendEmail"; boto3 ``sesv2.send_email``) with simple content: ``FromEmailAddress`` (a verified
@@ -13,34 +13,22 @@
   code is stored before it is sent, the member asks again.
 * :class:`FakeVerificationMail` — the local cloud's and the tests': sends nothing, records each
   message in ``sent`` and as one record on the logger ``mallcrm.local_outbox``
-  (docs/contracts/outbox.md: ``GET /_local/outbox``), so a person or a local flow reads the code.
+  (docs/contracts/outbox.md: ``GET /_local/outbox``), so a person or a local flow reads the code
+  (the recording step is shared with the SMS fake: :mod:`services.members.dal.local_outbox`).
 
-| item | pk | sk |
-|---|---|---|
-| pending verification | ``MEMBER#<id>`` | ``EMAILVERIFY`` (code MAC, the address's keyed hash, counters) |
+The pending verification, ``MEMBER#<id>`` / ``EMAILVERIFY`` (code MAC, the address's keyed hash,
+counters), is written and read by :mod:`services.members.dal.one_time_code`.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
-from services.members.logic.email_verification import PENDING_SK, CodeRequest
-from shared import clock
+from services.members.dal.local_outbox import record_fake_send
 from shared.aws import client
-from shared.dynamo import (
-    ConditionalCheckFailed,
-    from_item,
-    is_conditional_check_failed,
-    put_op,
-    to_item,
-    transact_write,
-)
-from shared.errors import Conflict, MallCrmError, Unprocessable
+from shared.errors import MallCrmError, Unprocessable
 
 SUBJECT = "MallCRM 邮箱验证码 / e-mail verification code"
 
@@ -122,82 +110,17 @@ class FakeVerificationMail:
     """Local cloud and tests only: records what it was asked to send, sends nothing."""
 
     sent: ClassVar[list[SentEmail]] = []
-    _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def send_code(self, address: str, code: str) -> str:
-        message_id = f"fake-email-{uuid.uuid4().hex[:12]}"
-        record = SentEmail(
-            to=address, subject=SUBJECT, text=body_text(code), sent_at=clock.now(), message_id=message_id
+        text = body_text(code)
+        return record_fake_send(
+            self.sent,
+            lambda message_id, at: SentEmail(
+                to=address, subject=SUBJECT, text=text, sent_at=at, message_id=message_id
+            ),
+            adapter=type(self).__name__,
+            channel="email",
+            to=address,
+            title=SUBJECT,
+            body=text,
         )
-        with self._lock:
-            self.sent.append(record)
-        logging.getLogger("mallcrm.local_outbox").info(
-            "local outbox: email to %s",
-            address,
-            extra={
-                "outbox": {
-                    "service": "members",
-                    "adapter": type(self).__name__,
-                    "channel": "email",
-                    "to": address,
-                    "kind": "verification_code",
-                    "title": SUBJECT,
-                    "body": record.text,
-                    "provider_message_id": message_id,
-                }
-            },
-        )
-        return message_id
-
-
-class DynamoEmailVerificationRepository:
-    def __init__(self, table_name: str) -> None:
-        self.table_name = table_name
-
-    def pending(self, member_id: str) -> dict[str, Any] | None:
-        item = (
-            client("dynamodb")
-            .get_item(
-                TableName=self.table_name,
-                Key=to_item({"pk": f"MEMBER#{member_id}", "sk": PENDING_SK}),
-                ConsistentRead=True,
-            )
-            .get("Item")
-        )
-        return from_item(item) if item else None
-
-    def save_request(self, request: CodeRequest) -> None:
-        """The pending item, on condition that it is unchanged since read (two requests at once:
-        one wins, the other is 409 and sends nothing)."""
-        if request.expected_version is None:
-            op = put_op(self.table_name, request.item, condition="attribute_not_exists(pk)")
-        else:
-            op = put_op(
-                self.table_name,
-                request.item,
-                condition="#version = :read",
-                names={"#version": "version"},
-                values={":read": request.expected_version},
-            )
-        try:
-            transact_write([op])
-        except ConditionalCheckFailed:
-            raise Conflict(
-                "email_verification_conflict", "Another code request won meanwhile; try again."
-            ) from None
-
-    def count_wrong_attempt(self, member_id: str, attempts_read: int) -> bool:
-        """Add one wrong attempt (condition: the count read); False when another counted first."""
-        try:
-            client("dynamodb").update_item(
-                TableName=self.table_name,
-                Key=to_item({"pk": f"MEMBER#{member_id}", "sk": PENDING_SK}),
-                UpdateExpression="SET attempts = :next",
-                ConditionExpression="attempts = :read",
-                ExpressionAttributeValues=to_item({":next": attempts_read + 1, ":read": attempts_read}),
-            )
-        except Exception as exc:
-            if is_conditional_check_failed(exc):
-                return False
-            raise
-        return True

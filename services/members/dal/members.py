@@ -74,30 +74,35 @@ class DynamoMembersRepository:
                 break
         return profile, wrapped
 
-    def consent_granted(self, member_id: str, purpose: str, channel: str | None) -> bool:
-        """The current decision on one consent (consistent); never decided = not granted.
-
-        A one-key BatchGetItem rather than GetItem: the contact directory's role may only
-        BatchGetItem ``MEMBER#*`` items (tests/infra/test_contact_directory_iam.py), and this read
-        needs nothing more.
-        """
-        sk = f"CONSENT#{purpose}" + (f"#{channel}" if channel else "")
+    def contact_facts(
+        self, member_id: str, purpose: str, channel: str
+    ) -> tuple[dict[str, Any] | None, bytes | None, bool]:
+        """The contact directory's one read: profile, wrapped data key and whether the member's
+        consent ``purpose`` on ``channel`` is granted now (never decided = not granted) — one consistent
+        BatchGetItem of three keys, so checking the consent costs no extra round trip (and the
+        directory's role needs no GetItem: it may only BatchGetItem ``MEMBER#*`` items,
+        tests/infra/test_contact_directory_iam.py)."""
+        consent_sk = f"CONSENT#{purpose}#{channel}"
+        keys = [member_key(member_id, sk) for sk in ("PROFILE", "DATAKEY", consent_sk)]
         request: dict[str, Any] = {
-            self.table_name: {
-                "Keys": [to_item(member_key(member_id, sk))],
-                "ConsistentRead": True,
-                "ProjectionExpression": "granted",
-            }
+            self.table_name: {"Keys": [to_item(k) for k in keys], "ConsistentRead": True}
         }
+        found: dict[str, dict[str, Any]] = {}
         for _ in range(5):
             response = client("dynamodb").batch_get_item(RequestItems=request)
-            found = response.get("Responses", {}).get(self.table_name, [])
-            if found:
-                return from_item(found[0]).get("granted") is True
+            for raw in response.get("Responses", {}).get(self.table_name, []):
+                item = from_item(raw)
+                found[str(item["sk"])] = item
             request = response.get("UnprocessedKeys") or {}
             if not request:
-                return False
-        raise RuntimeError("consent read left unprocessed")  # retried by dispatch (invocation failed)
+                break
+        else:
+            # An answer from a partial read could say "not consented" or "missing" wrongly: fail
+            # the invocation instead (dispatch retries it).
+            raise RuntimeError("contact read left unprocessed keys")
+        datakey = found.get("DATAKEY")
+        wrapped = base64.b64decode(str(datakey["wrapped_key"])) if datakey else None
+        return found.get("PROFILE"), wrapped, found.get(consent_sk, {}).get("granted") is True
 
     def _query(self, member_id: str, condition: str, values: dict[str, Any]) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {

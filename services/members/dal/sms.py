@@ -18,7 +18,8 @@
 * :class:`FakeSmsSender` — the local cloud's and the tests': sends nothing, records every message
   (to, text, template parameters, when) in ``sent`` and as one record on the logger
   ``mallcrm.local_outbox`` (docs/contracts/outbox.md: the local cloud shows it at
-  ``GET /_local/outbox``; elsewhere it is an INFO line), so a person or a local flow reads the code.
+  ``GET /_local/outbox``; elsewhere it is an INFO line), so a person or a local flow reads the code
+  (the recording step is shared with the e-mail fake: :mod:`services.members.dal.local_outbox`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
-import threading
 import urllib.parse
 import urllib.request
 import uuid
@@ -36,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Protocol
 
+from services.members.dal.local_outbox import record_fake_send
 from shared import clock
 from shared.errors import MallCrmError, TooManyRequests, Unprocessable
 
@@ -163,36 +163,17 @@ class FakeSmsSender:
     """Local cloud and tests only: records what it was asked to send, sends nothing."""
 
     sent: ClassVar[list[SentSms]] = []
-    _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def send_code(self, phone_e164: str, code: str) -> str:
-        message_id = f"fake-sms-{uuid.uuid4().hex[:12]}"
-        record = SentSms(
+        text = f"【MallCRM】您的验证码为{code}, 5分钟内有效. Your code is {code}."
+        return record_fake_send(
+            self.sent,
+            lambda message_id, at: SentSms(
+                to=phone_e164, text=text, params={"code": code}, sent_at=at, message_id=message_id
+            ),
+            adapter=type(self).__name__,
+            channel="sms",
             to=phone_e164,
-            text=f"【MallCRM】您的验证码为{code}, 5分钟内有效. Your code is {code}.",
-            params={"code": code},
-            sent_at=clock.now(),
-            message_id=message_id,
+            title=None,
+            body=text,
         )
-        with self._lock:
-            self.sent.append(record)
-        record_local_outbox(
-            {
-                "service": "members",
-                "adapter": type(self).__name__,
-                "channel": "sms",
-                "to": phone_e164,
-                "kind": "verification_code",
-                "title": None,
-                "body": record.text,
-                "provider_message_id": message_id,
-            }
-        )
-        return message_id
-
-
-def record_local_outbox(entry: dict[str, object]) -> None:
-    """The local cloud's outbox (campaigns' convention, copied rather than imported)."""
-    logging.getLogger("mallcrm.local_outbox").info(
-        "local outbox: %s to %s", entry.get("channel"), entry.get("to"), extra={"outbox": entry}
-    )

@@ -1,14 +1,22 @@
 """The contact directory: one member's address on one channel, for one send. Pure.
 
 Campaigns never stores contact data; its dispatch asks here at send time (contract in the members
-README, "Contact directory"). Answers:
+README, "Contact directory", and docs/contracts/contacts.md). Answers:
 
 * ``sms`` → the phone (E.164, from the vault's ``phone``),
 * ``wechat`` → the mini-program openid (sealed in the vault as ``wechat_openid`` at login),
 * ``email`` → the address the member gave (vault ``email``), only when they entered it themselves
-  (``email_source = member``), confirmed it with the code sent to it (``email_verified_at``) and
-  their ``marketing`` consent on ``email`` is granted now — read here, not left to campaigns'
-  projection alone (docs/decisions.md, 2026-11-23).
+  (``email_source = member``) and confirmed it with the code sent to it (``email_verified_at``),
+
+and on every channel only while the member's ``marketing`` consent on that channel is granted in
+members now (a consistent read of the consent item, in the same BatchGetItem as the profile):
+privacy is enforced where the data lives, not left to campaigns' consent projection, which lags by
+the event delivery time (docs/decisions.md, 2026-11-23). Whatever the purpose: a marketing send
+(``cmp#…``, ``jrn#…``) and a transactional one (``ntf#…``: a ticket reply) alike, because that
+per-channel consent is the only contact consent members records and transactional messages use it
+(docs/decisions.md, "Transactional notifications use the marketing channel consents"; campaigns
+falls back to the in-app inbox). Members' own verification codes never come here: they go to the
+number or address being verified, from members (``dal/sms.py``, ``dal/email.py``).
 
 ``{"found": true, "channel", "address"}`` or ``{"found": false, "reason": "missing" | "erased" |
 "channel_not_held" | "not_verified" | "not_consented"}``; a malformed request ``{"error": {"code":
@@ -32,6 +40,7 @@ from shared.auth import Principal
 
 __all__ = [
     "CONTACT_CALLER",
+    "CONTACT_CONSENT",
     "OPENID_ATTRIBUTE",
     "OPENID_FIELD",
     "ContactDeps",
@@ -48,15 +57,22 @@ CONTACT_CALLER = Principal(kind="integration", subject="campaigns.dispatch")
 OPENID_FIELD = "wechat_openid"
 OPENID_ATTRIBUTE = f"{OPENID_FIELD}_ct"
 
+# The consent that lets a channel be used to reach the member, whatever the purpose (module doc).
+CONTACT_CONSENT = "marketing"
+
+# The vault field holding each channel's address (``<field>_ct`` in the profile).
+_FIELDS = {"sms": "phone", "email": "email", "wechat": OPENID_FIELD}
+
 
 class ContactStore(Protocol):
-    def profile_and_key(self, member_id: str) -> tuple[dict[str, Any] | None, bytes | None]: ...
+    def contact_facts(
+        self, member_id: str, purpose: str, channel: str
+    ) -> tuple[dict[str, Any] | None, bytes | None, bool]:
+        """Profile, wrapped data key and the member's current decision on consent ``purpose``
+        on ``channel`` (consistent reads; never decided = not granted)."""
+        ...
 
     def put_audit(self, entry: dict[str, Any]) -> None: ...
-
-    def consent_granted(self, member_id: str, purpose: str, channel: str | None) -> bool:
-        """The member's current decision (consistent read); never decided = not granted."""
-        ...
 
 
 @dataclass
@@ -81,14 +97,18 @@ def _validation_error(exc: Exception) -> dict[str, Any]:
     }
 
 
-def _email_refusal(member_id: str, profile: Mapping[str, Any], store: ContactStore) -> str | None:
-    """Why a held e-mail address is not handed out, or None: only an address the member entered
-    themselves, confirmed with its code, while marketing by e-mail is granted (read here, now)."""
-    if profile.get("email_source") != EMAIL_SOURCE_MEMBER:
+def _refusal(channel: str, profile: Mapping[str, Any], consented: bool) -> str | None:
+    """Why the address is not handed out, or None. Holding it comes first (an address the member
+    did not give or confirm is not theirs to consent for), then the consent."""
+    field_name = _FIELDS[channel]
+    if not isinstance(profile.get(f"{field_name}_ct"), str):
         return "channel_not_held"
-    if not profile.get("email_verified_at"):
-        return "not_verified"
-    if not store.consent_granted(member_id, "marketing", "email"):
+    if channel == "email":
+        if profile.get("email_source") != EMAIL_SOURCE_MEMBER:
+            return "channel_not_held"
+        if not profile.get("email_verified_at"):
+            return "not_verified"
+    if not consented:
         return "not_consented"
     return None
 
@@ -100,7 +120,9 @@ def resolve_contact(payload: Mapping[str, Any], deps: ContactDeps) -> dict[str, 
         request = ContactRequest.model_validate(dict(payload))
     except ValidationError as exc:
         return _validation_error(exc)
-    profile, wrapped = deps.store.profile_and_key(request.member_id)
+    profile, wrapped, consented = deps.store.contact_facts(
+        request.member_id, CONTACT_CONSENT, request.channel
+    )
     deps.store.put_audit(
         audit_entry(
             member_id=request.member_id,
@@ -117,17 +139,14 @@ def resolve_contact(payload: Mapping[str, Any], deps: ContactDeps) -> dict[str, 
     if profile.get("status") != "active" or wrapped is None:
         # The tombstone (and no data key: crypto-shredded).
         return {"found": False, "reason": "erased"}
-    field_name = {"sms": "phone", "email": "email", "wechat": OPENID_FIELD}[request.channel]
-    blob = profile.get(f"{field_name}_ct")
-    refusal = "channel_not_held" if not isinstance(blob, str) else None
-    if refusal is None and request.channel == "email":
-        refusal = _email_refusal(request.member_id, profile, deps.store)
-    if refusal is not None or not isinstance(blob, str):
-        return {"found": False, "reason": refusal or "channel_not_held"}
+    refusal = _refusal(request.channel, profile, consented)
+    if refusal is not None:
+        return {"found": False, "reason": refusal}
+    field_name = _FIELDS[request.channel]
     # A blob that does not open (VaultError) is a defect, not an answer: it fails the invocation.
     try:
         deps.vault.load(request.member_id, wrapped)
-        address = deps.vault.open_one(request.member_id, field_name, blob)
+        address = deps.vault.open_one(request.member_id, field_name, str(profile[f"{field_name}_ct"]))
     finally:
         deps.vault.forget()  # nothing outlives the invocation
     return {"found": True, "channel": request.channel, "address": address}

@@ -13,55 +13,63 @@ a mistyped address that belongs to a stranger would otherwise receive the member
    the version read, so an address changed meanwhile fails), the pending item's Delete (condition:
    the attempt count read — a code works once) and ``MemberProfileUpdated`` ``["email_verified"]``.
 
-A new or removed address (PATCH) removes ``email_verified_at`` in the same update. Limits, stored
-with the pending item (none in memory): one code per member per ``RESEND_SECONDS``, at most
-``MAX_CODES_PER_DAY`` in a rolling day whatever the address (changing the address does not reset
-them, so a member cannot mail-bomb a list of strangers), ``MAX_ATTEMPTS`` wrong codes void a code.
+A new or removed address (PATCH) removes ``email_verified_at`` in the same update. The code itself
+(drawn, stored as a MAC, limits, check) is :mod:`one_time_code`'s, under the policy ``CODES``: one
+code per member per minute, at most five in a rolling day whatever the address (the pending item,
+and so its counters, is one per member: changing the address does not reset them, so a member
+cannot mail-bomb a list of strangers), five wrong codes void a code, valid 30 minutes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.members.logic.members import PRODUCER, Delete, Put, UpdateProfile, Write, member_key
+from services.members.logic import one_time_code
+from services.members.logic.members import PRODUCER, Put, UpdateProfile, Write
+from services.members.logic.one_time_code import CodeRequest, OneTimeCodePolicy, WrongCode, new_code
 from shared import clock
-from shared.errors import Conflict, TooManyRequests, Unprocessable
+from shared.errors import Conflict
 from shared.events.contracts import MemberProfileUpdated
 from shared.outbox import outbox_item
 
-CODE_DIGITS = 6
-CODE_TTL = timedelta(minutes=30)  # mail can take minutes to arrive; 6 digits, 5 attempts
-RESEND_SECONDS = 60
-MAX_CODES_PER_DAY = 5
-MAX_ATTEMPTS = 5
-PENDING_SK = "EMAILVERIFY"
+__all__ = [  # WrongCode and new_code: one_time_code's, under this purpose's names too
+    "CODES",
+    "MAX_ATTEMPTS",
+    "MAX_CODES_PER_DAY",
+    "VERIFIED_FIELD",
+    "CodeRequest",
+    "WrongCode",
+    "address_hash",
+    "check_code",
+    "new_code",
+    "plan_code_request",
+    "plan_verified",
+]
+
+CODES = OneTimeCodePolicy(
+    purpose="email_verification",
+    pending_sk="EMAILVERIFY",
+    target_field="address_hash",
+    ttl=timedelta(minutes=30),  # mail can take minutes to arrive; 6 digits, 5 attempts
+    resend_seconds=60,
+    max_codes_per_day=5,
+    max_attempts=5,
+    not_pending=("no_email_verification_pending", "Ask for a code for your current e-mail address first."),
+    request_conflict="email_verification_conflict",
+    code_used="email_code_used",
+)
+MAX_CODES_PER_DAY = CODES.max_codes_per_day
+MAX_ATTEMPTS = CODES.max_attempts
 VERIFIED_FIELD = "email_verified"  # the name MemberProfileUpdated carries
-
-
-def new_code() -> str:
-    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
 
 
 def address_hash(key: bytes, address: str) -> str:
     """The address a code was sent to, as a keyed hash (the pending item holds no address)."""
     return hmac.new(key, f"email:{address}".encode(), hashlib.sha256).hexdigest()
-
-
-def code_mac(key: bytes, member_id: str, hashed_address: str, code: str) -> str:
-    return hmac.new(key, f"{member_id}|{hashed_address}|{code}".encode(), hashlib.sha256).hexdigest()
-
-
-@dataclass(frozen=True)
-class CodeRequest:
-    code: str
-    item: dict[str, Any]
-    expected_version: int | None  # None: no pending item was read (attribute_not_exists)
 
 
 def plan_code_request(
@@ -80,41 +88,15 @@ def plan_code_request(
         raise Conflict("no_email", "Add an e-mail address first (PATCH /v1/members/me).")
     if profile.get("email_verified_at"):
         raise Conflict("email_already_verified", "This e-mail address is verified already.")
-    moment = int(now.timestamp())
-    window_start, sent = moment, 0
-    if pending is not None:
-        last = int(pending.get("last_sent_at_epoch") or 0)
-        if moment - last < RESEND_SECONDS:
-            raise TooManyRequests(
-                "code_requested_too_soon", f"Wait {RESEND_SECONDS - (moment - last)} s before asking again."
-            )
-        if moment - int(pending.get("window_start_epoch") or 0) < 86_400:
-            window_start, sent = int(pending["window_start_epoch"]), int(pending.get("codes_in_window") or 0)
-        if sent >= MAX_CODES_PER_DAY:
-            raise TooManyRequests("too_many_codes", "Too many codes today; try again tomorrow.")
-    hashed = address_hash(key, address)
-    version = int(pending.get("version") or 0) if pending is not None else 0
-    item = {
-        **member_key(member_id, PENDING_SK),
-        "entity": "email_verification",
-        "member_id": member_id,
-        "address_hash": hashed,
-        "code_mac": code_mac(key, member_id, hashed, code),
-        "expires_at_epoch": moment + int(CODE_TTL.total_seconds()),
-        "attempts": 0,
-        "last_sent_at_epoch": moment,
-        "window_start_epoch": window_start,
-        "codes_in_window": sent + 1,
-        "version": version + 1,
-        "requested_at": clock.to_utc_iso(now),
-        "ttl": moment + 86_400 * 2,
-    }
-    return CodeRequest(code=code, item=item, expected_version=version if pending is not None else None)
-
-
-class WrongCode(Unprocessable):
-    CODE = "code_invalid"
-    MESSAGE = "The code is not right."
+    return one_time_code.plan_code_request(
+        CODES,
+        member_id=member_id,
+        pending=pending,
+        target_hash=address_hash(key, address),
+        key=key,
+        now=now,
+        code=code,
+    )
 
 
 def check_code(
@@ -132,18 +114,10 @@ def check_code(
     if (
         pending is None
         or not address
-        or not hmac.compare_digest(str(pending.get("address_hash")), address_hash(key, address))
+        or not hmac.compare_digest(str(pending.get(CODES.target_field)), address_hash(key, address))
     ):
-        raise Conflict(
-            "no_email_verification_pending", "Ask for a code for your current e-mail address first."
-        )
-    if int(pending.get("attempts") or 0) >= MAX_ATTEMPTS:
-        raise TooManyRequests("too_many_attempts", "Too many wrong codes; ask for a new one.")
-    if now.timestamp() > int(pending["expires_at_epoch"]):
-        raise Unprocessable("code_expired", "The code has expired; ask for a new one.")
-    expected = code_mac(key, member_id, str(pending["address_hash"]), code.strip())
-    if not hmac.compare_digest(expected, str(pending["code_mac"])):
-        raise WrongCode()
+        raise CODES.nothing_pending()
+    one_time_code.check_code(CODES, pending, member_id=member_id, code=code, key=key, now=now)
 
 
 def plan_verified(
@@ -159,11 +133,7 @@ def plan_verified(
     )
     writes: list[Write] = [
         UpdateProfile(member_id, version, changes),
-        Delete(
-            member_key(member_id, PENDING_SK),
-            expected={"code_mac": pending["code_mac"], "attempts": int(pending.get("attempts") or 0)},
-            conflict="email_code_used",
-        ),
+        one_time_code.consume(CODES, member_id, pending),
         Put(outbox_item(event, correlation_id=correlation_id, producer=PRODUCER, now=now)),
     ]
     return writes, {**profile, **changes}

@@ -12,64 +12,65 @@
    the pending item Delete (condition: the attempt count read — a code works once) and
    ``MemberProfileUpdated`` (``changed_fields: ["phone"]``).
 
-Rate limits (all stored, none in memory): one code per member per ``RESEND_SECONDS``; at most
-``MAX_CODES_PER_DAY`` codes per member in a rolling day; at most ``MAX_CODES_PER_NUMBER_PER_DAY``
-codes to one number per mall day whoever asks (a counter item per number hash), so nobody can
-flood a stranger's phone; at most ``MAX_ATTEMPTS`` wrong codes, then the code is void (ask again).
+The code itself (drawn, stored as a MAC, limits, check) is :mod:`one_time_code`'s, under the
+policy ``CODES``: one code per member per minute, at most five in a rolling day, five wrong codes
+void it, valid five minutes. Phone change adds one limit of its own: at most
+``MAX_CODES_PER_NUMBER_PER_DAY`` codes to one number per mall day whoever asks (a counter item per
+number hash, ``dal/phone.py``), so nobody can flood a stranger's phone.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.members.logic import one_time_code
 from services.members.logic.identity import lookup_hash
 from services.members.logic.members import (
     PRODUCER,
-    Delete,
     Put,
     UpdateProfile,
     Write,
     ident_removal,
     ident_writes,
-    member_key,
 )
+from services.members.logic.one_time_code import CodeRequest, OneTimeCodePolicy, WrongCode, code_mac, new_code
 from shared import clock
-from shared.errors import Conflict, TooManyRequests, Unprocessable
 from shared.events.contracts import MemberProfileUpdated
 from shared.outbox import outbox_item
 
-CODE_DIGITS = 6
-CODE_TTL = timedelta(minutes=5)
-RESEND_SECONDS = 60
-MAX_CODES_PER_DAY = 5
+__all__ = [  # WrongCode, code_mac and new_code: one_time_code's, under this purpose's names too
+    "CODES",
+    "MAX_ATTEMPTS",
+    "MAX_CODES_PER_DAY",
+    "MAX_CODES_PER_NUMBER_PER_DAY",
+    "PENDING_FIELD",
+    "CodeRequest",
+    "WrongCode",
+    "check_code",
+    "code_mac",
+    "new_code",
+    "plan_code_request",
+    "plan_phone_change",
+]
+
+CODES = OneTimeCodePolicy(
+    purpose="phone_change",
+    pending_sk="PHONECHANGE",
+    target_field="phone_hash",
+    ttl=timedelta(minutes=5),
+    resend_seconds=60,
+    max_codes_per_day=5,
+    max_attempts=5,
+    not_pending=("no_phone_change_pending", "Ask for a code first."),
+    request_conflict="phone_change_conflict",
+    code_used="phone_code_used",
+)
+MAX_CODES_PER_DAY = CODES.max_codes_per_day
+MAX_ATTEMPTS = CODES.max_attempts
 MAX_CODES_PER_NUMBER_PER_DAY = 5
-MAX_ATTEMPTS = 5
-PENDING_SK = "PHONECHANGE"
 PENDING_FIELD = "phone"  # sealed as the member's phone field (vault.open knows it): ``phone_ct``
-
-
-def new_code() -> str:
-    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-
-
-def code_mac(key: bytes, member_id: str, phone_hash: str, code: str) -> str:
-    """The stored form of a code: bound to the member and the number it was sent to."""
-    return hmac.new(key, f"{member_id}|{phone_hash}|{code}".encode(), hashlib.sha256).hexdigest()
-
-
-@dataclass(frozen=True)
-class CodeRequest:
-    """A code to send and the pending item to write (condition: the version read)."""
-
-    code: str
-    item: dict[str, Any]
-    expected_version: int | None  # None: no pending item was read (attribute_not_exists)
 
 
 def plan_code_request(
@@ -82,43 +83,18 @@ def plan_code_request(
     now: datetime,
     code: str,
 ) -> CodeRequest:
-    """The pending item for a new code; :class:`TooManyRequests` when the member asked too often."""
-    moment = int(now.timestamp())
-    window_start, sent = moment, 0
-    if pending is not None:
-        last = int(pending.get("last_sent_at_epoch") or 0)
-        if moment - last < RESEND_SECONDS:
-            raise TooManyRequests(
-                "code_requested_too_soon", f"Wait {RESEND_SECONDS - (moment - last)} s before asking again."
-            )
-        if moment - int(pending.get("window_start_epoch") or 0) < 86_400:
-            window_start, sent = int(pending["window_start_epoch"]), int(pending.get("codes_in_window") or 0)
-        if sent >= MAX_CODES_PER_DAY:
-            raise TooManyRequests("too_many_codes", "Too many codes today; try again tomorrow.")
-    version = int(pending.get("version") or 0) if pending is not None else 0
-    item = {
-        "pk": f"MEMBER#{member_id}",
-        "sk": PENDING_SK,
-        "entity": "phone_change",
-        "member_id": member_id,
-        "phone_hash": phone_hash,
-        **sealed_phone,
-        "code_mac": code_mac(key, member_id, phone_hash, code),
-        "expires_at_epoch": moment + int(CODE_TTL.total_seconds()),
-        "attempts": 0,
-        "last_sent_at_epoch": moment,
-        "window_start_epoch": window_start,
-        "codes_in_window": sent + 1,
-        "version": version + 1,
-        "requested_at": clock.to_utc_iso(now),
-        "ttl": moment + 86_400 * 2,
-    }
-    return CodeRequest(code=code, item=item, expected_version=version if pending is not None else None)
-
-
-class WrongCode(Unprocessable):
-    CODE = "code_invalid"
-    MESSAGE = "The code is not right."
+    """The pending item for a new code (the new number sealed in it); :class:`TooManyRequests`
+    when the member asked too often."""
+    return one_time_code.plan_code_request(
+        CODES,
+        member_id=member_id,
+        pending=pending,
+        target_hash=phone_hash,
+        key=key,
+        now=now,
+        code=code,
+        extra=sealed_phone,
+    )
 
 
 def check_code(
@@ -126,15 +102,7 @@ def check_code(
 ) -> None:
     """Raises unless ``code`` confirms the pending change: 409 ``no_phone_change_pending``, 422
     ``code_expired``, 429 ``too_many_attempts``, :class:`WrongCode` (the caller counts it)."""
-    if pending is None:
-        raise Conflict("no_phone_change_pending", "Ask for a code first.")
-    if int(pending.get("attempts") or 0) >= MAX_ATTEMPTS:
-        raise TooManyRequests("too_many_attempts", "Too many wrong codes; ask for a new one.")
-    if now.timestamp() > int(pending["expires_at_epoch"]):
-        raise Unprocessable("code_expired", "The code has expired; ask for a new one.")
-    expected = code_mac(key, member_id, str(pending["phone_hash"]), code.strip())
-    if not hmac.compare_digest(expected, str(pending["code_mac"])):
-        raise WrongCode()
+    one_time_code.check_code(CODES, pending, member_id=member_id, code=code, key=key, now=now)
 
 
 # --- the confirmed change ------------------------------------------------------------------------
@@ -161,10 +129,6 @@ def plan_phone_change(
         UpdateProfile(member_id, version, {**sealed_phone, "version": version + 1, "updated_at": at}),
         *ident_writes(member_id, "phone", str(pending["phone_hash"]), at),
         *ident_removal(member_id, "phone", lookup_hash(pepper, "phone", old_phone)),
-        Delete(
-            member_key(member_id, PENDING_SK),
-            expected={"code_mac": pending["code_mac"], "attempts": int(pending.get("attempts") or 0)},
-            conflict="phone_code_used",
-        ),
+        one_time_code.consume(CODES, member_id, pending),
         Put(outbox_item(event, correlation_id=correlation_id, producer=PRODUCER, now=now)),
     ]

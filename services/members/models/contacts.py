@@ -13,7 +13,9 @@ ContactChannel = Literal["sms", "email", "wechat"]
 
 class ContactRequest(BaseModel):
     """``{member_id, channel, purpose}``: one address for one send. ``purpose`` says why (campaigns
-    passes the send id, e.g. ``cmp#<campaign>#<member>``) and goes into the audit entry."""
+    passes the send id: ``cmp#<campaign>#<member>`` / ``jrn#…`` marketing, ``ntf#<id>``
+    transactional) and goes into the audit entry. It does not change the consent rule: every
+    purpose needs the member's marketing consent on the channel (logic/contacts.py)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 

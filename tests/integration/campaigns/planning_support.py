@@ -84,6 +84,10 @@ def planning_world(monkeypatch: pytest.MonkeyPatch) -> Iterator[Planning]:
         "DISPATCH_QUEUE_URL": dispatch,
         "PSEUDONYM_KEY_SECRET_ARN": secret,
         "GLOBAL_CONTROL_BASIS_POINTS": "0",
+        # These tests run on the wall clock at any hour: no quiet hours for the launch's pace
+        # (start == end); the paced tests set the clock and the hours themselves.
+        "QUIET_START_HOUR": "0",
+        "QUIET_END_HOUR": "0",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(planning_adapters, "LambdaOfferCatalogue", FakeOffers)

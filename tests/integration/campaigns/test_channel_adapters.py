@@ -117,3 +117,29 @@ def test_the_local_fake_records_the_message_on_the_outbox_logger() -> None:
         "LocalOutboxAdapter",
     )
     assert entry["provider_message_id"] == delivery.provider_message_id
+
+
+def test_ses_sends_with_the_configuration_set_and_the_escaped_send_id_tag(moto_aws: None) -> None:
+    from services.campaigns.logic.receipts import decode_tag
+    from shared.aws import client
+
+    sent: list[dict[str, Any]] = []
+
+    def capture(params: dict[str, Any], **_: Any) -> None:
+        sent.append(params)
+
+    ses = client("sesv2")
+    ses.meta.events.register("provide-client-params.sesv2.SendEmail", capture)
+    try:
+        aws("sesv2").create_email_identity(EmailIdentity="news@mall.example")
+        adapter = SesEmailAdapter(
+            Contacts(email="li@example.com"), from_address="news@mall.example", configuration_set="cs-1"
+        )
+        assert adapter.send(MESSAGE).provider_message_id
+    finally:
+        ses.meta.events.unregister("provide-client-params.sesv2.SendEmail", capture)
+    [params] = sent
+    assert params["ConfigurationSetName"] == "cs-1"
+    [tag] = params["EmailTags"]
+    assert tag["Name"] == "send_id" and tag["Value"] == "cmp_23c1_23m1"
+    assert decode_tag(tag["Value"]) == MESSAGE.send_id

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from services.campaigns.dal.campaign_stats import stats_by_variant
 from services.campaigns.dal.dispatch import DynamoDispatchStore, bucket_of
 from services.campaigns.logic.dispatch import (
     Delivery,
@@ -162,10 +163,11 @@ def events(kind: str) -> list[dict[str, Any]]:
 
 
 def stats(campaign_id: str = "c1", variant: str = "A") -> dict[str, Any]:
-    for item in all_items(TABLE):
-        if item["pk"] == f"CAMPAIGN#{campaign_id}" and item["sk"] == f"STATS#{variant}":
-            return item
-    return {}
+    """The variant's counters as the report reads them (its shards summed)."""
+    items = [
+        i for i in all_items(TABLE) if i["pk"] == f"CAMPAIGN#{campaign_id}" and i["sk"].startswith("STATS#")
+    ]
+    return stats_by_variant(items).get(variant, {})
 
 
 def test_no_consent_suppresses_with_the_reason(world: World) -> None:
@@ -362,9 +364,10 @@ def test_a_provider_that_keeps_failing_marks_the_message_failed_with_its_reason(
 
 def test_a_final_provider_error_is_not_retried(world: World) -> None:
     consent("m1", "sms")
-    world.sms.failures = [ProviderError("no_address", retryable=False)]
+    world.sms.failures = [ProviderError("sns_InvalidParameter", retryable=False)]
     world.run(request(), MORNING)
     assert world.run(request(), MORNING + timedelta(minutes=1)) == "failed"
+    assert [e["reason"] for e in events("MessageSuppressed")] == ["sns_InvalidParameter"]
 
 
 def test_a_send_in_flight_whose_lease_expired_is_failed_not_resent(world: World) -> None:
@@ -420,3 +423,129 @@ def test_a_campaign_may_carry_its_own_rate(world: World) -> None:
     second = request("cmp#c1#m2", member_id="m2").model_copy(update={"rate_per_minute": 1})
     assert world.run(second, MORNING) == "deferred"
     assert events("MessageSuppressed")[0]["reason"] == "rate_limit"
+
+
+# --- channel fallback: no address for the chosen channel ------------------------------------------
+
+
+def no_address() -> ProviderError:
+    return ProviderError("no_address", retryable=False)
+
+
+def cap_holders(member_id: str, channel: str) -> dict[str, Any]:
+    holders: dict[str, Any] = {}
+    for item in all_items(TABLE):
+        if item["pk"] == f"CAP#{member_id}#{channel}":
+            holders |= item.get("holders") or {}
+    return holders
+
+
+def test_no_address_for_the_first_channel_falls_back_to_the_next_consented_one(world: World) -> None:
+    world.deps.channels["wechat"] = wechat = FakeChannel()
+    consent("m1", "sms")
+    consent("m1", "wechat")
+    send = request(channels=("sms", "wechat"))
+    world.sms.failures = [no_address()]
+    assert world.run(send, MORNING) == "held"  # the SMS slot, for the decision window
+    assert world.run(send, MORNING + timedelta(minutes=1)) == "deferred"  # SMS: no address
+    kept = record("cmp#c1#m1")
+    assert (kept["status"], kept["tried"], kept["reason"]) == ("pending", ["sms"], "no_address:sms")
+    assert cap_holders("m1", "sms") == {}  # nothing was sent by SMS: its slot is given back
+    [deferral] = events("MessageSuppressed")
+    assert (deferral["outcome"], deferral["reason"], deferral["channel"]) == (
+        "deferred",
+        "no_address:sms",
+        "wechat",
+    )
+    # Redeliveries of the same SQS message change nothing while it waits.
+    assert world.run(send, MORNING + timedelta(minutes=1, seconds=10)) == "not_due"
+    # Evaluated again like a first choice: WeChat holds its own slot for the window, then sends.
+    assert world.run(send, MORNING + timedelta(minutes=2)) == "held"
+    assert set(cap_holders("m1", "wechat")) == {"cmp#c1#m1"}
+    assert world.run(send, MORNING + timedelta(minutes=3)) == "sent"
+    assert world.run(send, MORNING + timedelta(minutes=4)) == "duplicate"
+    assert world.sms.sent == [] and [m.channel for m in wechat.sent] == ["wechat"]
+    [sent] = events("MessageSent")
+    assert sent["channel"] == "wechat"
+    assert stats()["sent"] == 1
+
+
+def test_no_address_on_every_consented_channel_fails_naming_the_channels_tried(world: World) -> None:
+    world.deps.channels["wechat"] = wechat = FakeChannel()
+    consent("m1", "sms")
+    consent("m1", "wechat")
+    send = request(channels=("wechat", "email", "sms"))  # e-mail not consented: never tried
+    wechat.failures = [no_address()]
+    world.sms.failures = [no_address()]
+    at = MORNING
+    outcomes = []
+    for _ in range(5):
+        outcomes.append(world.run(send, at))
+        at += timedelta(minutes=1)
+    assert outcomes == ["held", "deferred", "held", "failed", "duplicate"]
+    final = [e for e in events("MessageSuppressed") if e["outcome"] == "failed"]
+    assert [(e["reason"], e["channel"]) for e in final] == [("no_address:wechat,sms", "sms")]
+    assert record("cmp#c1#m1")["status"] == "failed"
+    assert stats()["failed"] == 1
+    assert wechat.sent == [] and world.sms.sent == []
+    assert cap_holders("m1", "wechat") == {} and cap_holders("m1", "sms") == {}
+
+
+def test_a_single_channel_without_an_address_fails_at_once(world: World) -> None:
+    consent("m1", "sms")
+    world.sms.failures = [no_address()]
+    world.run(request(), MORNING)
+    assert world.run(request(), MORNING + timedelta(minutes=1)) == "failed"
+    [event] = events("MessageSuppressed")
+    assert (event["outcome"], event["reason"]) == ("failed", "no_address:sms")
+
+
+def test_the_fallback_channel_obeys_the_cap_as_a_first_choice_would(world: World) -> None:
+    world.deps.channels["wechat"] = wechat = FakeChannel()
+    consent("m1", "sms")
+    consent("m1", "wechat")
+    # Today's one WeChat slot (per_day=1) is taken by a message already sent.
+    other = request("cmp#other#m1", campaign_id="other", channels=("wechat",))
+    world.run(other, MORNING)
+    assert world.run(other, MORNING + timedelta(minutes=1)) == "sent"
+    send = request(channels=("sms", "wechat"))
+    world.sms.failures = [no_address()]
+    world.run(send, MORNING)
+    assert world.run(send, MORNING + timedelta(minutes=1)) == "deferred"  # no SMS address
+    assert world.run(send, MORNING + timedelta(minutes=2)) == "deferred"  # WeChat capped today
+    reasons = [e["reason"] for e in events("MessageSuppressed") if e["send_id"] == "cmp#c1#m1"]
+    assert reasons == ["no_address:sms", "frequency_cap_day"]
+    next_morning = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # deferred, not lost, and not by SMS
+    assert world.run(send, next_morning) == "held"
+    assert world.run(send, next_morning + timedelta(minutes=1)) == "sent"
+    assert [m.send_id for m in wechat.sent] == ["cmp#other#m1", "cmp#c1#m1"]
+    assert world.sms.sent == []
+
+
+def test_the_fallback_channel_waits_for_the_end_of_quiet_hours(world: World) -> None:
+    world.deps.channels["wechat"] = wechat = FakeChannel()
+    consent("m1", "sms")
+    consent("m1", "wechat")
+    send = request(channels=("sms", "wechat"))
+    world.sms.failures = [no_address()]
+    evening = datetime(2026, 11, 23, 12, 58, tzinfo=UTC)  # 20:58 in Shanghai, quiet from 21:00
+    assert world.run(send, evening) == "held"
+    assert world.run(send, evening + timedelta(minutes=1)) == "deferred"  # no SMS address
+    assert world.run(send, evening + timedelta(minutes=2)) == "deferred"  # 21:00: quiet
+    [_, quiet] = events("MessageSuppressed")
+    assert (quiet["reason"], quiet["channel"]) == ("quiet_hours", "wechat")
+    morning = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+    assert clock.parse_iso(quiet["deferred_until"]) == morning
+    assert world.run(send, morning) == "held"
+    assert world.run(send, morning + timedelta(minutes=1)) == "sent"
+    assert len(wechat.sent) == 1 and world.sms.sent == []
+
+
+def test_a_transactional_message_falls_back_to_the_inbox(world: World) -> None:
+    consent("m1", "sms")
+    note = request("ntf#n1", kind="transactional", campaign_id=None, channels=("sms", "inbox"))
+    world.sms.failures = [no_address()]
+    assert world.run(note, MORNING) == "deferred"
+    assert world.run(note, MORNING + timedelta(minutes=1)) == "sent"
+    assert world.sms.sent == [] and [m.channel for m in world.inbox.sent] == ["inbox"]
+    assert [e["reason"] for e in events("MessageSuppressed")] == ["no_address:sms"]

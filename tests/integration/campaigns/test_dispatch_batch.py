@@ -21,11 +21,14 @@ from services.campaigns.logic.dispatch import (
     Conflict,
     Dependencies,
     Policy,
+    ProviderError,
     process_batch,
 )
 from services.campaigns.logic.guardrails import Limits, QuietHours
 from services.campaigns.models.dispatch import SendRequest
 from shared import aws as shared_aws
+from shared.events.base import EventData
+from shared.events.contracts import MessageSent, MessageSuppressed
 from tests.integration.campaigns.test_dispatch import (
     MORNING,
     TABLE,
@@ -245,3 +248,97 @@ def test_dispatch_items_are_typed_as_to_item_types_them() -> None:
     assert _fast_item(item) == to_item(item)
     with pytest.raises(TypeError):
         _fast_item({"price": 1.5})
+
+
+def test_dispatch_reads_items_back_as_from_item_does() -> None:
+    from decimal import Decimal
+
+    from services.campaigns.dal.dispatch import _plain_item
+    from shared.dynamo import from_item, to_item
+
+    item = to_item(
+        {
+            "pk": "CAP#m1#sms",
+            "n": 3,
+            "negative": -12,
+            "zero": 0,
+            "flag": True,
+            "off": False,
+            "holders": {"cmp#a#m1": {"p": 50, "s": "held", "at": "2026-11-23T02:00:00Z"}},
+            "list": ["a", 1, {"k": True}],
+            "decimal": Decimal("1.5"),
+            "tags": {"a", "b"},
+        }
+    ) | {"nothing": {"NULL": True}, "big": {"N": "1E+3"}}
+    plain = _plain_item(item)
+    assert plain == from_item(item)
+    assert type(plain["n"]) is int and type(plain["flag"]) is bool
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        MessageSent(
+            send_id="cmp#c1#m1",
+            member_id="m1",
+            kind="marketing",
+            campaign_id="c1",
+            variant="A",
+            journey=None,
+            channel="wechat",
+            provider_message_id="p-1 «双十二»\u2028",
+            coupon_id=None,
+            attempts=1,
+            sent_at=MORNING,
+        ),
+        MessageSuppressed(
+            send_id="ntf#n1",
+            member_id="m1",
+            kind="transactional",
+            campaign_id=None,
+            variant=None,
+            journey=None,
+            channel=None,
+            outcome="deferred",
+            reason="no_address:sms,wechat",
+            deferred_until=MORNING,
+            decided_at=MORNING,
+        ),
+    ],
+)
+def test_dispatch_outbox_items_are_the_shared_outbox_items(
+    event: EventData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.campaigns.dal import dispatch as dal
+    from shared import ids
+    from shared.events import envelope
+    from shared.outbox import outbox_item
+
+    for module in (ids, envelope):
+        monkeypatch.setattr(module, "new_ulid", lambda at=None: "01HZ5555555555555555555555")
+    mine = dal.envelope_item(event, correlation_id="cmp#c1#m1", now=MORNING)
+    shared = outbox_item(event, correlation_id="cmp#c1#m1", producer=dal.PRODUCER, now=MORNING)
+    assert mine == shared
+    assert mine["detail"] == shared["detail"]  # byte for byte: what the stream publisher sends
+
+
+def test_a_batch_falls_back_per_member_when_a_channel_has_no_address(table: None) -> None:
+    for i in range(4):
+        consent(f"m{i}", "sms")
+        consent(f"m{i}", "wechat")
+    sends = members(4, channels=("sms", "wechat"))
+    assert Batch(policy()).run(sends, MORNING) == ["held"] * 4
+    later = Batch(policy())
+    later.deps.channels["wechat"] = wechat = FakeChannel()
+    later.sms.failures = [ProviderError("no_address", retryable=False)]  # the first member only
+    assert later.run(sends, MORNING + timedelta(minutes=1)) == ["deferred", "sent", "sent", "sent"]
+    assert record("cmp#c1#m0")["tried"] == ["sms"]
+    # The woken message is decided again, for WeChat, in a batch of its own.
+    again = Batch(policy())
+    again.deps.channels["wechat"] = wechat
+    assert again.run(sends[:1], MORNING + timedelta(minutes=2)) == ["held"]
+    assert again.run(sends, MORNING + timedelta(minutes=3)) == ["sent"] + ["duplicate"] * 3
+    assert [m.send_id for m in later.sms.sent] == ["cmp#c1#m1", "cmp#c1#m2", "cmp#c1#m3"]
+    assert [m.send_id for m in wechat.sent] == ["cmp#c1#m0"]
+    sms_day = [i for i in all_items(TABLE) if i["pk"] == "CAP#m0#sms" and i["sk"].startswith("DAY#")]
+    assert all("cmp#c1#m0" not in i.get("holders", {}) for i in sms_day)

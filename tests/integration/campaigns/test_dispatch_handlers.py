@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from services.campaigns.dal.dispatch import DynamoDispatchStore, SchedulerWaker, schedule_name
+from services.campaigns.dal.dispatch import (
+    DUE_SHARDS,
+    DynamoDispatchStore,
+    SchedulerWaker,
+    due_shard,
+    schedule_name,
+)
 from services.campaigns.handlers import (
     dispatch,
     dispatch_due,
@@ -120,19 +126,55 @@ def test_a_deferral_arms_one_schedule_per_minute_and_the_due_function_releases_i
     grant("sms")
     dispatch.handler(sqs_event([body()]), FakeContext())
     dispatch.handler(sqs_event([body(f"cmp#c2#{MEMBER}", campaign_id="c2")]), FakeContext())
-    # both hold a slot until 10:01: one schedule for that minute
-    names = [s["Name"] for s in aws("scheduler").list_schedules()["Schedules"]]
-    assert names == [schedule_name("2026-11-23T02:01:00.000000Z")]
-    described = aws("scheduler").get_schedule(Name=names[0])
-    assert described["ScheduleExpression"] == "at(2026-11-23T02:01:00)"
-    assert described["Target"]["Arn"] == DUE_ARN
-    assert json.loads(described["Target"]["Input"]) == {"bucket": "2026-11-23T02:01:00.000000Z"}
+    # both hold a slot until 10:01: that minute's schedules, one per due-index shard
+    bucket = "2026-11-23T02:01:00.000000Z"
+    names = sorted(s["Name"] for s in aws("scheduler").list_schedules()["Schedules"])
+    assert names == sorted(f"{schedule_name(bucket)}-s{n}" for n in range(DUE_SHARDS))
+    inputs = []
+    for name in names:
+        described = aws("scheduler").get_schedule(Name=name)
+        assert described["ScheduleExpression"] == "at(2026-11-23T02:01:00)"
+        assert described["Target"]["Arn"] == DUE_ARN
+        inputs.append(json.loads(described["Target"]["Input"]))
+    assert sorted(i["shard"] for i in inputs) == list(range(DUE_SHARDS))
+    assert {i["bucket"] for i in inputs} == {bucket}
 
-    answer = dispatch_due.handler(json.loads(described["Target"]["Input"]), FakeContext())
-    assert answer == {"bucket": "2026-11-23T02:01:00.000000Z", "released": 2, "finished": True}
+    # Each invocation releases its own shard only (they run in parallel on AWS).
+    answers = {i["shard"]: dispatch_due.handler(i, FakeContext()) for i in inputs}
+    mine = {due_shard(f"cmp#c1#{MEMBER}"), due_shard(f"cmp#c2#{MEMBER}")}
+    assert {n for n, a in answers.items() if a["released"]} == mine
+    assert sum(a["released"] for a in answers.values()) == 2
+    assert all(a["finished"] and a["bucket"] == bucket for a in answers.values())
     assert sorted(r["send_id"] for r in queued(env)) == [f"cmp#c1#{MEMBER}", f"cmp#c2#{MEMBER}"]
     assert not [i for i in all_items(TABLE) if i["pk"].startswith("DUE#")]
-    assert dispatch_due.handler({"bucket": "2026-11-23T02:01:00Z"}, FakeContext())["released"] == 0
+    assert (
+        dispatch_due.handler({"bucket": "2026-11-23T02:01:00Z", "shard": 0}, FakeContext())["released"] == 0
+    )
+
+
+def test_a_wake_up_without_a_shard_releases_every_shard(env: str) -> None:
+    # A schedule created before the shards had their own: the whole bucket, shard after shard.
+    store = DynamoDispatchStore(TABLE)
+    for n in range(12):
+        request = SendRequest.parse(body(f"cmp#c{n}#{MEMBER}", campaign_id=f"c{n}"))
+        store.defer(
+            store.create(request, NOW),
+            request,
+            until=NOW + timedelta(minutes=1),
+            reason="quiet_hours",
+            channel="sms",
+            now=NOW,
+        )
+    assert len({due_shard(f"cmp#c{n}#{MEMBER}") for n in range(12)}) > 1
+    answer = dispatch_due.handler({"bucket": "2026-11-23T02:01:00Z"}, FakeContext())
+    assert (answer["released"], answer["finished"], answer["shard"]) == (12, True, None)
+    assert len(queued(env)) == 12
+
+
+@pytest.mark.parametrize("shard", [-1, DUE_SHARDS, "3", True])
+def test_a_wake_up_with_a_bad_shard_is_refused(env: str, shard: Any) -> None:
+    with pytest.raises(ValueError, match="shard"):
+        dispatch_due.handler({"bucket": "2026-11-23T02:01:00Z", "shard": shard}, FakeContext())
 
 
 def test_a_wake_up_whose_schedule_vanished_is_not_recreated_but_a_new_minute_is(env: str) -> None:
@@ -140,26 +182,30 @@ def test_a_wake_up_whose_schedule_vanished_is_not_recreated_but_a_new_minute_is(
     waker.ensure(NOW + timedelta(seconds=30))
     waker.ensure(NOW + timedelta(seconds=50))  # same minute: the marker answers, no call
     waker.ensure(NOW + timedelta(minutes=5))
-    assert len(aws("scheduler").list_schedules()["Schedules"]) == 2
+    assert len(aws("scheduler").list_schedules()["Schedules"]) == 2 * DUE_SHARDS
+    # Another invocation (a new waker) finds the minute's marker: nothing created again.
+    SchedulerWaker(DUE_ARN, ROLE_ARN, table_name=TABLE).ensure(NOW + timedelta(seconds=40))
+    assert len(aws("scheduler").list_schedules()["Schedules"]) == 2 * DUE_SHARDS
 
 
-def test_a_bucket_too_big_for_one_run_continues_under_a_follow_up(env: str) -> None:
+def test_a_shard_too_big_for_one_run_continues_under_a_follow_up(env: str) -> None:
     store = DynamoDispatchStore(TABLE)
-    for n in range(25):
-        request = SendRequest.parse(body(f"cmp#c{n}#{MEMBER}", campaign_id=f"c{n}"))
+    send_ids = [s for s in (f"cmp#c{n}#{MEMBER}" for n in range(400)) if due_shard(s) == 3][:25]
+    for send_id in send_ids:
+        request = SendRequest.parse(body(send_id, campaign_id=send_id.split("#")[1]))
         record = store.create(request, NOW)
         store.defer(
             record, request, until=NOW + timedelta(minutes=1), reason="quiet_hours", channel="sms", now=NOW
         )
-    context = FakeContext(remaining_ms=10_000)  # below the reserve: stop after the first shard
-    answer = dispatch_due.handler({"bucket": "2026-11-23T02:01:00.000000Z"}, context)
-    assert not answer["finished"]
-    assert 0 < answer["released"] < 25
-    [follow_up] = aws("scheduler").list_schedules()["Schedules"]
+    bucket = "2026-11-23T02:01:00.000000Z"
+    context = FakeContext(remaining_ms=10_000)  # below the reserve: stop after the first 10
+    answer = dispatch_due.handler({"bucket": bucket, "shard": 3}, context)
+    assert (answer["released"], answer["finished"]) == (10, False)
+    [follow_up] = aws("scheduler").list_schedules()["Schedules"]  # for shard 3 only
     described = aws("scheduler").get_schedule(Name=follow_up["Name"])
-    assert json.loads(described["Target"]["Input"]) == {"bucket": "2026-11-23T02:01:00.000000Z"}
-    rest = dispatch_due.handler({"bucket": "2026-11-23T02:01:00.000000Z"}, FakeContext())
-    assert answer["released"] + rest["released"] == 25
+    assert json.loads(described["Target"]["Input"]) == {"bucket": bucket, "shard": 3}
+    rest = dispatch_due.handler(json.loads(described["Target"]["Input"]), FakeContext())
+    assert (rest["released"], rest["finished"]) == (15, True)
     assert len(queued(env)) == 25
 
 
@@ -328,3 +374,33 @@ def test_erasure_removes_the_members_send_records_caps_due_entries_inbox_and_eve
     assert [i for i in all_items(TABLE) if i["pk"] == "CAMPAIGN#c1"] == []  # nothing sent for c1 yet
     # a second erasure finds nothing to do
     DynamoErasureRepository(TABLE).erase_member(MEMBER, "anon_x", event_id="e1", erased_at=NOW)
+
+
+def test_a_shard_is_released_in_sends_of_ten_and_deletes_of_twenty_five(env: str) -> None:
+    from collections import Counter
+
+    from services.campaigns.dal.dispatch import DueIndex
+    from shared import aws as shared_aws
+
+    store = DynamoDispatchStore(TABLE)
+    send_ids = [s for s in (f"cmp#c{n}#{MEMBER}" for n in range(600)) if due_shard(s) == 5][:30]
+    for send_id in send_ids:
+        request = SendRequest.parse(body(send_id, campaign_id=send_id.split("#")[1]))
+        store.defer(
+            store.create(request, NOW),
+            request,
+            until=NOW + timedelta(minutes=1),
+            reason="quiet_hours",
+            channel="sms",
+            now=NOW,
+        )
+    calls: Counter[str] = Counter()
+    for service in ("dynamodb", "sqs"):
+        shared_aws.client(service).meta.events.register(
+            f"before-call.{service}", lambda model, **_: calls.update([model.name])
+        )
+    released = DueIndex(TABLE, env).release("2026-11-23T02:01:00.000000Z", shard=5)
+    assert released == (30, True)
+    assert (calls["SendMessageBatch"], calls["BatchWriteItem"], calls["Query"]) == (3, 2, 1)
+    assert sorted(r["send_id"] for r in queued(env)) == sorted(send_ids)
+    assert not [i for i in all_items(TABLE) if i["pk"].startswith("DUE#")]

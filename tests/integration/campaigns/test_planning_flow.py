@@ -264,6 +264,77 @@ def launch_campaign(planning: Planning, body: dict[str, Any]) -> tuple[str, list
     return cid, [SendRequest.parse(m["body"]) for m in drain(planning.dispatch_queue)]
 
 
+class TestPacedLaunch:
+    """Planning-time guardrails: the launch waits for the end of quiet hours and queues no faster
+    than the campaign rate, continuing through one-time schedules onto the launch queue."""
+
+    def start(self, planning: Planning, members: int) -> str:
+        population(members)
+        materialise.handler({}, FakeContext())
+        sid = make_segment({"field": "tier", "op": "in", "values": ["gold"]})
+        status, created = call("POST", "/v1/admin/campaigns", {
+            "name": "paced", "kind": "one_off", "segment_id": sid, "channels": ["sms"],
+            "content": {"sms": {"body": "hello"}},
+        })  # fmt: skip
+        assert status == 201, created
+        cid = str(created["campaign_id"])
+        assert on_campaign("POST", cid, "/launch")[0] == 202
+        return cid
+
+    def run_jobs(self, planning: Planning) -> None:
+        jobs = drain(planning.launch_queue)
+        result = launch_worker.handler(sqs_event([json.dumps(j["body"]) for j in jobs]), FakeContext())
+        assert result == {"batchItemFailures": []}
+
+    def schedules(self, cid: str) -> list[dict[str, Any]]:
+        scheduler = aws("scheduler")
+        names = [
+            s["Name"] for s in scheduler.list_schedules(NamePrefix=f"campaign-launch-{cid}-")["Schedules"]
+        ]
+        return [scheduler.get_schedule(Name=n) for n in sorted(names)]
+
+    def test_a_launch_in_quiet_hours_waits_for_the_morning(
+        self, planning: Planning, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("QUIET_START_HOUR", "21")
+        monkeypatch.setenv("QUIET_END_HOUR", "9")
+        evening = datetime.now(UTC).replace(hour=14, minute=30, second=0, microsecond=0)  # 22:30 in Shanghai
+        clock.set_clock(lambda: evening)
+        try:
+            cid = self.start(planning, 10)
+            self.run_jobs(planning)
+            assert drain(planning.dispatch_queue) == []
+            (schedule,) = self.schedules(cid)
+            morning = (evening + timedelta(days=1)).replace(hour=1, minute=0)  # 09:00 in Shanghai
+            assert schedule["ScheduleExpression"] == f"at({morning.strftime('%Y-%m-%dT%H:%M:%S')})"
+            assert schedule["ScheduleExpressionTimezone"] == "UTC"
+            assert schedule["Target"]["Arn"].endswith(":mallcrm-test-campaigns-launch")
+            assert json.loads(schedule["Target"]["Input"]) == {"campaign_id": cid, "cursor": 0}
+            # A redelivered job asks for the same continuation: one schedule, no error.
+            launch_worker.handler(sqs_event([json.dumps({"campaign_id": cid, "cursor": 0})]), FakeContext())
+            assert len(self.schedules(cid)) == 1
+            # The schedule fires at 09:00: the whole launch goes out then.
+            clock.set_clock(lambda: morning)
+            launch_worker.handler(sqs_event([schedule["Target"]["Input"]]), FakeContext())
+            assert len(drain(planning.dispatch_queue)) > 0
+            assert on_campaign("GET", cid)[1]["status"] == "launched"
+        finally:
+            clock.set_clock(None)
+
+    def test_a_launch_queues_at_most_the_rate_per_minute(
+        self, planning: Planning, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("CAMPAIGN_RATE_PER_MINUTE", "3")
+        cid = self.start(planning, 40)  # 16 gold members who consented (see TestLaunch)
+        self.run_jobs(planning)
+        first = drain(planning.dispatch_queue)
+        assert 0 < len(first) <= 3
+        (schedule,) = self.schedules(cid)
+        continuation = json.loads(schedule["Target"]["Input"])
+        assert continuation["campaign_id"] == cid and continuation["cursor"] > 0
+        assert on_campaign("GET", cid)[1]["status"] == "launching"
+
+
 class TestLaunch:
     def test_launch_resolves_assigns_and_queues(self, planning: Planning) -> None:
         ids = population(40)

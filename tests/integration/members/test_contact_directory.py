@@ -2,9 +2,12 @@
 ``MembersContactDirectoryFunction`` (a moto Lambda whose invocations run the members handler
 in-process) for a registered member's phone and openid, send through SNS / WeChat, and members'
 audit log holds one ``contact_lookup`` entry per read; e-mail goes through SES v2 to the address the
-member gave, only once they verified it and while their marketing consent by e-mail is granted;
-erased and unknown members, and e-mail without an address, unverified or without that consent, get
-no address — the send fails ``no_address``, nothing is sent."""
+member gave, only once they verified it. Every channel, for marketing and transactional sends alike,
+only while the member's marketing consent on that channel is granted in members at that moment
+(withdrawn through members' API → refused at once, whatever campaigns' projection says; never
+decided → refused), read in the same one BatchGetItem as the profile. Erased and unknown members,
+and e-mail without an address, unverified or without that consent, get no address — the send fails
+``no_address``, nothing is sent."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from services.campaigns.handlers.dispatch import adapters_from
 from services.campaigns.logic.dispatch import OutgoingMessage, ProviderError
 from services.campaigns.models.settings import DispatchSettings
 from services.members.handlers import contact_directory
+from shared.aws import client as shared_client
 from tests.integration.helpers import ACCOUNT, FakeContext, aws
 from tests.integration.members.identity_support import (
     call,
@@ -76,12 +80,26 @@ def directory_function(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
     )
 
 
-def message(member_id: str, send_id: str = "cmp#C1#m") -> OutgoingMessage:
+def marketing(channel: str, granted: bool) -> dict[str, Any]:
+    return {"purpose": "marketing", "channel": channel, "granted": granted, "text_version": "mkt-1"}
+
+
+def lookup(member_id: str, channel: str, purpose: str) -> dict[str, Any]:
+    """The directory's raw answer, through Lambda Invoke as dispatch calls it."""
+    raw = aws("lambda").invoke(
+        FunctionName=FUNCTION,
+        Payload=json.dumps({"member_id": member_id, "channel": channel, "purpose": purpose}).encode(),
+    )
+    answer: dict[str, Any] = json.loads(raw["Payload"].read())
+    return answer
+
+
+def message(member_id: str, send_id: str = "cmp#C1#m", kind: str = "marketing") -> OutgoingMessage:
     return OutgoingMessage(
         send_id=send_id,
         member_id=member_id,
         channel="sms",
-        kind="marketing",
+        kind=kind,
         title="周末",
         body="您好 周末全场8折",
         link=None,
@@ -116,7 +134,7 @@ def test_sms_goes_to_the_registered_phone_and_the_read_is_audited(directory_func
 def test_wechat_goes_to_the_openid_sealed_at_the_first_login_after_registration(
     directory_function: str,
 ) -> None:
-    member_id, _ = register("o-bob", phone="13812345678")
+    member_id, _ = register("o-bob", phone="13812345678", consents=[marketing("wechat", True)])
     posted: list[dict[str, Any]] = []
 
     def post(url: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -151,7 +169,7 @@ def emails_sent() -> list[tuple[list[str], str]]:
 
 
 def email_consent(granted: bool) -> dict[str, Any]:
-    return {"purpose": "marketing", "channel": "email", "granted": granted, "text_version": "mkt-1"}
+    return marketing("email", granted)
 
 
 @pytest.fixture
@@ -278,10 +296,13 @@ def test_dispatch_in_aws_mode_uses_the_directory_for_every_real_channel(
             "channel_mode": "aws",
             "contact_directory_function": directory_function,
             "email_from": "mall@example.com",
+            "ses_configuration_set": "mallcrm-test-campaigns-email",
             "wechat_template_id": "TPL",
         }
     )
     adapters = adapters_from(settings)
+    # Sent through the receipts configuration set, or no delivery or click would ever come back.
+    assert getattr(adapters["email"], "configuration_set", None) == "mallcrm-test-campaigns-email"
     directories = {name: getattr(a, "contacts", None) for name, a in adapters.items()}
     assert {n: type(d).__name__ for n, d in directories.items() if d} == {
         "sms": "MembersContactDirectory",
@@ -290,3 +311,76 @@ def test_dispatch_in_aws_mode_uses_the_directory_for_every_real_channel(
     }
     with pytest.raises(RuntimeError, match="CONTACT_DIRECTORY_FUNCTION"):
         adapters_from(settings.model_copy(update={"contact_directory_function": None}))
+
+
+def test_sms_and_wechat_follow_the_members_consent_now_for_marketing_and_transactional_sends(
+    directory_function: str,
+) -> None:
+    member_id, context = register(
+        "o-gina", phone="13812340003", consents=[marketing("sms", True), marketing("wechat", True)]
+    )
+    login("o-gina")  # seals the openid
+    purposes = (f"cmp#C1#{member_id}", f"jrn#birthday#{member_id}#2026", "ntf#01HTICKETREPLY0000000000")
+    for purpose in purposes:
+        assert lookup(member_id, "sms", purpose)["address"] == "+8613812340003"
+        assert lookup(member_id, "wechat", purpose)["address"] == "o-gina"
+
+    # SMS withdrawn in members: refused from the next lookup on — campaigns' projection has not even
+    # been told yet (no event consumer runs here) — while WeChat, still granted, is answered.
+    status, _ = call(
+        member_event("PUT", "/v1/members/me/consents", context, {"consents": [marketing("sms", False)]})
+    )
+    assert status == 200
+    for purpose in purposes:
+        assert lookup(member_id, "sms", purpose) == {"found": False, "reason": "not_consented"}
+        assert lookup(member_id, "wechat", purpose)["found"] is True
+    transactional = message(member_id, send_id="ntf#01HTICKETREPLY0000000001", kind="transactional")
+    with pytest.raises(ProviderError) as refused:
+        SnsSmsAdapter(MembersContactDirectory(directory_function)).send(transactional)
+    assert refused.value.reason == "no_address" and not refused.value.retryable
+    assert sms_sent() == []
+
+    # Granted again: a ticket reply by SMS goes out (transactional sends use the same consent).
+    call(member_event("PUT", "/v1/members/me/consents", context, {"consents": [marketing("sms", True)]}))
+    SnsSmsAdapter(MembersContactDirectory(directory_function)).send(transactional)
+    assert sms_sent() == [("+8613812340003", "您好 周末全场8折")]
+    # Every lookup was audited, refused or not, with its purpose.
+    assert len(audit_entries(member_id)) == 4 * len(purposes) + 2
+
+
+def test_a_channel_never_decided_is_not_consented(directory_function: str) -> None:
+    member_id, _ = register("o-hank", phone="13812340004", consents=[])
+    login("o-hank")
+    for channel in ("sms", "wechat"):
+        for purpose in (f"cmp#C1#{member_id}", "ntf#01HTICKETREPLY0000000002"):
+            assert lookup(member_id, channel, purpose) == {"found": False, "reason": "not_consented"}
+    mine = [i["sk"] for i in items() if i["pk"] == f"MEMBER#{member_id}"]
+    assert not any(sk.startswith("CONSENT#marketing") for sk in mine)  # truly never decided
+
+
+def test_one_lookup_is_one_batch_get_one_audit_put_and_one_kms_decrypt(directory_function: str) -> None:
+    member_id, _ = register("o-iris", phone="13812340005")  # SMS granted, WeChat never decided
+    login("o-iris")  # the openid is held: only the consent refuses WeChat
+    calls: list[str] = []
+
+    def count(**kwargs: Any) -> None:
+        calls.append(kwargs["event_name"].removeprefix("before-call."))
+
+    hooked = [(shared_client(service), service) for service in ("dynamodb", "kms")]
+    for aws_client, service in hooked:
+        aws_client.meta.events.register(f"before-call.{service}", count)
+    try:
+        assert lookup(member_id, "sms", f"cmp#C1#{member_id}")["found"] is True
+        answered = sorted(calls)
+        calls.clear()
+        assert lookup(member_id, "wechat", f"cmp#C1#{member_id}") == {
+            "found": False,
+            "reason": "not_consented",
+        }
+        refused = sorted(calls)
+    finally:
+        for aws_client, service in hooked:
+            aws_client.meta.events.unregister(f"before-call.{service}", count)
+    # The consent rides in the profile's BatchGetItem (consistent): no extra round trip for it.
+    assert answered == ["dynamodb.BatchGetItem", "dynamodb.PutItem", "kms.Decrypt"]
+    assert refused == ["dynamodb.BatchGetItem", "dynamodb.PutItem"]  # no data key unwrapped

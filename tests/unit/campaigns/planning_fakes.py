@@ -163,8 +163,13 @@ class FakeDispatch:
 class FakeLaunchQueue:
     jobs: list[tuple[str, int]] = field(default_factory=list)
 
+    resumed: list[tuple[str, int, datetime]] = field(default_factory=list)
+
     def request_launch(self, campaign_id: str, cursor: int = 0) -> None:
         self.jobs.append((campaign_id, cursor))
+
+    def resume_launch(self, campaign_id: str, cursor: int, at: datetime) -> None:
+        self.resumed.append((campaign_id, cursor, at))
 
 
 def audience_of(rows: list[MemberAttributes], created_at: datetime, shards: int = 3) -> Audience:

@@ -134,6 +134,15 @@ def test_channel_choice_follows_preference_and_consent() -> None:
     assert choose_channel(sms_only, Consents(frozenset())).reason == "no_consent"
 
 
+def test_channel_choice_skips_the_channels_already_tried() -> None:
+    both = Consents(frozenset({"wechat", "sms"}))
+    assert choose_channel(request(), both, ("wechat",)).channel == "sms"
+    assert choose_channel(request(), both, ("wechat", "sms")).reason == "no_consent"
+    note = request("transactional", "ntf#n1")
+    assert choose_channel(note, both, ("wechat",)).channel == "sms"
+    assert choose_channel(note, both, ("wechat", "sms")).channel == "inbox"
+
+
 def test_send_request_contract_refuses_what_dispatch_cannot_send() -> None:
     with pytest.raises(ValueError, match="no content for channel"):
         SendRequest.model_validate(

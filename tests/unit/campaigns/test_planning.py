@@ -7,9 +7,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from services.campaigns.logic import launch as launch_module
 from services.campaigns.logic.campaigns import (
     TemplateInfo,
     checked_rule,
@@ -19,8 +21,10 @@ from services.campaigns.logic.campaigns import (
     request_launch,
 )
 from services.campaigns.logic.experiments import CONTROL, HOLDOUT, in_global_control
+from services.campaigns.logic.guardrails import QuietHours
 from services.campaigns.logic.launch import (
     LaunchJob,
+    LaunchPace,
     Target,
     _Requests,
     launch_job,
@@ -50,6 +54,7 @@ from tests.unit.campaigns.planning_fakes import (
 )
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 TZ = "Asia/Shanghai"
 SALT = "salt"
 GOLD = {"field": "tier", "op": "in", "values": ["gold"]}
@@ -282,6 +287,77 @@ class TestLaunch:
         progress, rest, _ = self.run(world, c, rows, page=20, cursor=20, bp=0)
         assert progress is not None and progress.done
         assert len({r.member_id for r in first.sent + rest.sent}) == 50
+
+    def paced_run(
+        self,
+        world: World,
+        c: Campaign,
+        rows: list[MemberAttributes],
+        now: datetime,
+        cursor: int = 0,
+        **kw: Any,
+    ) -> tuple[Any, FakeDispatch, FakeLaunchQueue, list[str | None]]:
+        dispatch, requeue, snapshots = FakeDispatch(), FakeLaunchQueue(), []
+        audience = audience_of(rows, NOW)
+
+        def audience_for(snapshot_id: str | None) -> Any:
+            snapshots.append(snapshot_id)
+            return audience
+
+        progress = launch_job(
+            LaunchJob(c.campaign_id, cursor),
+            campaigns=world.campaigns, store=world.campaigns, audience_for=audience_for,
+            dispatch=dispatch, requeue=requeue, now=now, control_salt=SALT, control_basis_points=0,
+            deferral=timedelta(hours=72),
+            pace=LaunchPace(kw.pop("per_minute", 1000), QuietHours(21, 9), SHANGHAI), **kw,
+        )  # fmt: skip
+        return progress, dispatch, requeue, snapshots
+
+    def test_a_launch_in_quiet_hours_queues_nothing_and_continues_at_their_end(self, world: World) -> None:
+        c = self.make(world)
+        late = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)  # 22:30 in Shanghai
+        progress, dispatch, requeue, snapshots = self.paced_run(
+            world, c, [member_row(i) for i in range(5)], late
+        )
+        morning = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+        assert progress is not None and not progress.done and progress.resume_at == morning
+        assert dispatch.sent == [] and snapshots == [] and requeue.jobs == []
+        assert requeue.resumed == [(c.campaign_id, 0, morning)]
+        assert world.campaigns.items[c.campaign_id].status == "launching"
+        # At 09:00 the continuation launches the whole audience.
+        progress, dispatch, requeue, _ = self.paced_run(world, c, [member_row(i) for i in range(5)], morning)
+        assert progress is not None and progress.done and len(dispatch.sent) == 5
+        assert world.campaigns.items[c.campaign_id].status == "launched"
+
+    def test_a_launch_queues_no_more_than_the_rate_allows_per_minute(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        resolutions: list[str] = []
+        real_resolve = launch_module.resolve
+
+        def counting_resolve(campaign: Campaign, *args: Any, **kw: Any) -> Any:
+            resolutions.append(campaign.campaign_id)
+            return real_resolve(campaign, *args, **kw)
+
+        monkeypatch.setattr(launch_module, "resolve", counting_resolve)
+        c = self.make(world)
+        rows = [member_row(i) for i in range(25)]
+        progress, first, requeue, _ = self.paced_run(world, c, rows, NOW, per_minute=10, page=4)
+        assert progress is not None and progress.paced and not progress.done
+        assert 0 < len(first.sent) <= 10 and requeue.jobs == []
+        assert requeue.resumed == [(c.campaign_id, progress.cursor, NOW + timedelta(minutes=1))]
+        sent = list(first.sent)
+        cursor, now = progress.cursor, NOW
+        while not progress.done:
+            now += timedelta(minutes=1)
+            progress, more, requeue, _ = self.paced_run(world, c, rows, now, cursor, per_minute=10, page=4)
+            assert progress is not None and len(more.sent) <= 10
+            sent += more.sent
+            cursor = progress.cursor
+        assert sorted(r.member_id for r in sent) == sorted(r.member_id for r in rows)
+        assert world.campaigns.items[c.campaign_id].status == "launched"
+        # The warm container dealt the audience once for all the runs of the launch.
+        assert resolutions == [c.campaign_id]
 
     def test_scheduled_job_starts_the_launch_and_a_second_launch_is_refused(self, world: World) -> None:
         c = world.create(body(kind="scheduled", scheduled_at="2026-11-24T10:00:00"))

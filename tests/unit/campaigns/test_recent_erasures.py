@@ -139,3 +139,51 @@ def test_arms_and_buckets_left_empty_are_not_written() -> None:
     SkipErasedStore(store, recent).put_assignment_buckets(c, buckets, NOW)
     assert store.written == {0: {"B": ["kept"]}}
     assert recent.skipped == 2
+
+
+class Launches:
+    """The launch-side registry (dal/recent_erasures.DynamoLaunchErasures) as a list of calls."""
+
+    def __init__(self, calls: list[tuple[Any, ...]]) -> None:
+        self.calls = calls
+
+    def register_launch(self, campaign_id: str, buckets: int, buckets_expire_at: Any) -> None:
+        self.calls.append(("register", campaign_id, buckets, buckets_expire_at))
+
+    def forget_in_launch(self, campaign_id: str, buckets: int, member_id: str) -> bool:
+        self.calls.append(("forget", campaign_id, buckets, member_id))
+        return True
+
+
+def test_a_launch_registers_before_its_buckets_and_takes_out_who_was_erased_meanwhile() -> None:
+    calls: list[tuple[Any, ...]] = []
+    erasures = Erasures("gone-before")
+
+    class Writing(FakeCampaigns):
+        def put_assignment_buckets(self, campaign: Any, buckets: Any, at: Any) -> None:
+            calls.append(
+                ("write", sorted(m for arms in buckets.values() for ids in arms.values() for m in ids))
+            )
+            erasures.erase("gone-meanwhile")  # erased while the write was in flight
+
+    recent = RecentErasures(erasures.load, lambda: lambda m: pseudonym(KEY, m))
+    c = new_world().create(body())
+    members = [f"m{i:03d}" for i in range(450)] + ["gone-before", "gone-meanwhile"]
+    buckets = {0: {"A": members[:300]}, 1: {"B": members[300:]}}  # 452 dealt: 2 buckets of ~400
+    SkipErasedStore(Writing(), recent, Launches(calls)).put_assignment_buckets(c, buckets, NOW)
+
+    expire = NOW + timedelta(days=c.attribution_days + 2)
+    assert calls[0] == ("register", c.campaign_id, 2, expire)  # before any read of the buckets' fate
+    assert calls[1][0] == "write" and "gone-before" not in calls[1][1] and "gone-meanwhile" in calls[1][1]
+    assert calls[2:] == [("forget", c.campaign_id, 2, "gone-meanwhile")]
+    assert erasures.reads == 2  # once before the write, once after
+
+
+def test_without_a_late_erasure_the_launch_only_registers() -> None:
+    calls: list[tuple[Any, ...]] = []
+    recent = RecentErasures(Erasures().load, lambda: lambda m: pseudonym(KEY, m))
+    c = new_world().create(body())
+    SkipErasedStore(FakeCampaigns(), recent, Launches(calls)).put_assignment_buckets(
+        c, {0: {"A": ["m1"]}}, NOW
+    )
+    assert [call[0] for call in calls] == ["register"]

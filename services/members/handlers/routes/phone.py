@@ -39,13 +39,7 @@ logger = get_logger("members")
 )
 def request_code(body: PhoneChangeRequest) -> Response[str]:
     from services.members.dal.phone import DynamoPhoneChangeRepository  # noqa: PLC0415
-    from services.members.logic.phone import (  # noqa: PLC0415
-        CODE_TTL,
-        PENDING_FIELD,
-        RESEND_SECONDS,
-        new_code,
-        plan_code_request,
-    )
+    from services.members.logic.phone import CODES, PENDING_FIELD, new_code, plan_code_request  # noqa: PLC0415
 
     member_id = require_member(caller(router.current_event.raw_event))
     deps = Deps.load()
@@ -78,15 +72,15 @@ def request_code(body: PhoneChangeRequest) -> Response[str]:
         vault.forget()
     sender = deps.sms()  # a misconfigured adapter fails before a code is recorded
     day = clock.mall_now(deps.settings.mall_timezone).date().isoformat()
-    phones.save_request(request, number_day=day, ttl=clock.epoch_seconds(now + timedelta(days=2)))
+    phones.save_phone_request(request, number_day=day, ttl=clock.epoch_seconds(now + timedelta(days=2)))
     # Sent after the code is stored: a failed send costs the member one of the day's codes, and no
     # code ever reaches a phone without being recorded. Not retried (SendSms is not idempotent).
     message_id = sender.send_code(phone, request.code)
     logger.info("phone change code sent", extra={"member_id": member_id, "sms_message_id": message_id})
     answer = PhoneCodeSent(
         sent_to=mask_member_phone(phone),
-        expires_in=int(CODE_TTL.total_seconds()),
-        resend_after=RESEND_SECONDS,
+        expires_in=CODES.expires_in,
+        resend_after=CODES.resend_seconds,
     )
     return json_response(202, answer.model_dump(mode="json"))
 
@@ -106,13 +100,7 @@ def request_code(body: PhoneChangeRequest) -> Response[str]:
 )
 def confirm_phone(body: PhoneChangeConfirm) -> MemberOut:
     from services.members.dal.phone import DynamoPhoneChangeRepository  # noqa: PLC0415
-    from services.members.logic.phone import (  # noqa: PLC0415
-        MAX_ATTEMPTS,
-        PENDING_FIELD,
-        WrongCode,
-        check_code,
-        plan_phone_change,
-    )
+    from services.members.logic.phone import PENDING_FIELD, check_code, plan_phone_change  # noqa: PLC0415
 
     event = router.current_event.raw_event
     member_id = require_member(caller(event))
@@ -120,16 +108,9 @@ def confirm_phone(body: PhoneChangeConfirm) -> MemberOut:
     phones = DynamoPhoneChangeRepository(deps.settings.table_name)
     now = clock.now()
     pending = phones.pending(member_id)
-    try:
+    with phones.wrong_attempts_counted(member_id, pending):
         check_code(pending, member_id=member_id, code=body.code, key=deps.phone_code_key(), now=now)
-    except WrongCode:
-        assert pending is not None  # check_code raised WrongCode, so there is a pending change
-        attempts = int(pending.get("attempts") or 0)
-        phones.count_wrong_attempt(member_id, attempts)
-        raise WrongCode(
-            "code_invalid", f"The code is not right ({max(MAX_ATTEMPTS - attempts - 1, 0)} attempts left)."
-        ) from None
-    assert pending is not None
+    assert pending is not None  # check_code passed
     vault = deps.vault()
     try:
         profile, opened = open_member(deps, member_id, vault)

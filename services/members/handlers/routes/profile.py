@@ -155,18 +155,13 @@ def patch_me(body: ProfilePatch) -> MemberOut:
     },
 )
 def request_email_code() -> Response[str]:
-    from services.members.dal.email import DynamoEmailVerificationRepository  # noqa: PLC0415
-    from services.members.logic.email_verification import (  # noqa: PLC0415
-        CODE_TTL,
-        RESEND_SECONDS,
-        new_code,
-        plan_code_request,
-    )
+    from services.members.dal.one_time_code import DynamoOneTimeCodes  # noqa: PLC0415
+    from services.members.logic.email_verification import CODES, new_code, plan_code_request  # noqa: PLC0415
     from services.members.logic.identity import mask_member_email  # noqa: PLC0415
 
     member_id = require_member(caller(router.current_event.raw_event))
     deps = Deps.load()
-    pending_items = DynamoEmailVerificationRepository(deps.settings.table_name)
+    pending_items = DynamoOneTimeCodes(deps.settings.table_name, CODES)
     vault = deps.vault()
     try:
         profile, opened = open_member(deps, member_id, vault)
@@ -191,8 +186,8 @@ def request_email_code() -> Response[str]:
     logger.info("email verification code sent", extra={"member_id": member_id, "provider_id": message_id})
     answer = EmailCodeSent(
         sent_to=mask_member_email(address),
-        expires_in=int(CODE_TTL.total_seconds()),
-        resend_after=RESEND_SECONDS,
+        expires_in=CODES.expires_in,
+        resend_after=CODES.resend_seconds,
     )
     return json_response(202, answer.model_dump(mode="json"))
 
@@ -211,18 +206,13 @@ def request_email_code() -> Response[str]:
     },
 )
 def confirm_email(body: EmailConfirm) -> MemberOut:
-    from services.members.dal.email import DynamoEmailVerificationRepository  # noqa: PLC0415
-    from services.members.logic.email_verification import (  # noqa: PLC0415
-        MAX_ATTEMPTS,
-        WrongCode,
-        check_code,
-        plan_verified,
-    )
+    from services.members.dal.one_time_code import DynamoOneTimeCodes  # noqa: PLC0415
+    from services.members.logic.email_verification import CODES, check_code, plan_verified  # noqa: PLC0415
 
     event = router.current_event.raw_event
     member_id = require_member(caller(event))
     deps = Deps.load()
-    pending_items = DynamoEmailVerificationRepository(deps.settings.table_name)
+    pending_items = DynamoOneTimeCodes(deps.settings.table_name, CODES)
     now = clock.now()
     vault = deps.vault()
     try:
@@ -230,7 +220,7 @@ def confirm_email(body: EmailConfirm) -> MemberOut:
     finally:
         vault.forget()
     pending = pending_items.pending(member_id)
-    try:
+    with pending_items.wrong_attempts_counted(member_id, pending):
         check_code(
             pending,
             member_id=member_id,
@@ -239,14 +229,7 @@ def confirm_email(body: EmailConfirm) -> MemberOut:
             key=deps.email_code_key(),
             now=now,
         )
-    except WrongCode:
-        assert pending is not None  # check_code raised WrongCode, so there is a pending code
-        attempts = int(pending.get("attempts") or 0)
-        pending_items.count_wrong_attempt(member_id, attempts)
-        raise WrongCode(
-            "code_invalid", f"The code is not right ({max(MAX_ATTEMPTS - attempts - 1, 0)} attempts left)."
-        ) from None
-    assert pending is not None
+    assert pending is not None  # check_code passed
     writes, verified = plan_verified(
         profile=profile, pending=pending, now=now, correlation_id=correlation_id(event)
     )

@@ -7,7 +7,8 @@ layout lives in one place.
 | counters, one shard                     | ``CAMPAIGN#<campaign_id>`` | ``STATS#<variant or ->#<n>`` |
 | unsharded: from before; ``assigned``…   | ``CAMPAIGN#<campaign_id>`` | ``STATS#<variant or ->``     |
 
-(The unsharded item is also where launch's ``assigned`` and attribution's conversions are added.)
+(The unsharded item is also where a launch adds its arms' ``assigned``: once per launch. Attribution's
+purchases, conversions and redemptions are sharded by their event id.)
 
 **Sharded** (``STATS_SHARDS`` items per variant): every dispatch transaction of a campaign adds its
 counters, so one item per variant made parallel dispatchers' transactions meet on it

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from services.campaigns.dal.audience import DynamoAttributeRepository
-from services.campaigns.dal.planning import DynamoCampaignRepository, assignment_sk, stats_key
+from services.campaigns.dal.campaign_stats import stats_update_op
+from services.campaigns.dal.planning import DynamoCampaignRepository, assignment_sk
 from services.campaigns.models.audience import MemberAttributes
 from services.campaigns.models.campaigns import Campaign
 from shared import clock
@@ -47,14 +48,9 @@ class DynamoTriggerRepository:
             "assigned_at": clock.to_utc_iso(at),
             "attribution_until": clock.to_utc_iso(at + timedelta(days=campaign.attribution_days)),
         }
-        count = {
-            "Update": {
-                "TableName": self.table_name,
-                "Key": to_item(stats_key(campaign.campaign_id, arm)),
-                "UpdateExpression": "ADD assigned :one",
-                "ExpressionAttributeValues": to_item({":one": 1}),
-            }
-        }
+        count = stats_update_op(
+            self.table_name, campaign.campaign_id, arm, {"assigned": 1}, shard_key=sk + member_id
+        )
         try:
             transact_write([put_op(self.table_name, item, condition="attribute_not_exists(pk)"), count])
         except ConditionalCheckFailed:

@@ -405,6 +405,13 @@ class TestLaunch:
         assert report["winner"] is None
         (marker,) = [i for i in all_items(TABLE) if i.get("entity") == "campaign_conversion"]
         assert buyer not in marker["pk"] and "#anon_" in marker["pk"]  # campaigns' pseudonym
+        # Attribution's counters go to the arm's shards (a hot campaign's buyers convert at once);
+        # only the launch's once-per-arm ``assigned`` stays on the unsharded item.
+        stats = [
+            i for i in all_items(TABLE) if i["pk"] == f"CAMPAIGN#{cid}" and i["sk"].startswith("STATS#-")
+        ]
+        assert sum(int(i.get("purchases", 0)) for i in stats if i["sk"].startswith("STATS#-#")) == 2
+        assert all("purchases" not in i and "redemptions" not in i for i in stats if i["sk"] == "STATS#-")
 
     def test_erasure_takes_the_member_out_of_launch_assignments(self, planning: Planning) -> None:
         population(20)

@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import clock, ids
 from shared.events.envelope import EventMetadata
 
 MEMBERS = "mallcrm.members"
@@ -93,12 +94,78 @@ class EventData(ContractModel):
         )
 
     def detail_json(self, metadata: EventMetadata) -> str:
-        """The EventBridge ``Detail`` string: ``{"metadata": {...}, "data": {...}}``."""
-        return json.dumps(
-            {"metadata": metadata.model_dump(mode="json"), "data": self.model_dump(mode="json")},
-            separators=(",", ":"),
-            ensure_ascii=False,
+        """The EventBridge ``Detail`` string: ``{"metadata": {...}, "data": {...}}``.
+
+        The same text as ``json.dumps({"metadata": metadata.model_dump(mode="json"), "data":
+        self.model_dump(mode="json")}, separators=(",", ":"), ensure_ascii=False)`` (a test holds
+        it equal over every event's example), in about half the time: the data goes straight to
+        JSON (``model_dump_json``: no Python dict, no second serialisation) and the metadata,
+        five plain fields, through ``json.dumps`` as before."""
+        return _detail(
+            metadata.event_id,
+            metadata.event_version,
+            metadata.correlation_id,
+            metadata.occurred_at,
+            metadata.producer,
+            self.model_dump_json(),
         )
+
+    def new_detail(self, *, correlation_id: str, producer: str, occurred_at: datetime) -> tuple[str, str]:
+        """A fresh event id and the ``Detail`` string of this event with new metadata — what
+        ``new_metadata`` then ``detail_json`` give, without building the metadata model.
+
+        The metadata's checks are kept: with an id of the wrong type or length, a naive time or a
+        ``VERSION`` below 1 it takes that model route, which raises the same ``ValidationError``
+        as always (and ``new_ulid`` raises for a time out of the ULID range, as before)."""
+        event_id = ids.new_ulid(occurred_at)
+        if (
+            _plain_id(correlation_id)
+            and _plain_id(producer)
+            and isinstance(occurred_at, datetime)
+            and occurred_at.tzinfo is not None
+            and occurred_at.utcoffset() is not None
+            and type(self.VERSION) is int
+            and self.VERSION >= 1
+            and ids.is_ulid(event_id)
+        ):
+            return event_id, _detail(
+                event_id, self.VERSION, correlation_id, occurred_at, producer, self.model_dump_json()
+            )
+        metadata = EventMetadata(
+            event_id=event_id,
+            event_version=self.VERSION,
+            correlation_id=correlation_id,
+            occurred_at=occurred_at,
+            producer=producer,
+        )
+        return metadata.event_id, self.detail_json(metadata)
+
+
+def _plain_id(value: object) -> bool:
+    """What EventMetadata accepts as ``correlation_id``/``producer`` without converting it."""
+    return type(value) is str and 1 <= len(value) <= 128
+
+
+def _detail(  # noqa: PLR0917 - the metadata's five fields and the data, in order
+    event_id: str, version: int, correlation_id: str, occurred_at: datetime, producer: str, data_json: str
+) -> str:
+    """The envelope's text from the metadata's fields and the data's JSON. The metadata dict is
+    what ``EventMetadata.model_dump(mode="json")`` gives (same keys, same order, ``occurred_at``
+    through the same serialiser), dumped by ``json.dumps`` with the envelope's options."""
+    metadata = {
+        "event_id": event_id,
+        "event_version": version,
+        "correlation_id": correlation_id,
+        "occurred_at": clock.to_utc_iso(occurred_at),
+        "producer": producer,
+    }
+    return (
+        '{"metadata":'
+        + json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
+        + ',"data":'
+        + data_json
+        + "}"
+    )
 
 
 # --- registry and consumer side --------------------------------------------------------------

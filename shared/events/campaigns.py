@@ -12,6 +12,7 @@ from shared.events.envelope import UtcDateTime
 __all__ = [
     "CampaignLaunched",
     "ChurnRiskEscalated",
+    "MarketingComplaintReceived",
     "MessageClicked",
     "MessageDelivered",
     "MessageSent",
@@ -151,6 +152,29 @@ class MessageClicked(EventData):
     variant: Id | None
     channel: MessageChannel
     clicked_at: UtcDateTime
+
+
+class MarketingComplaintReceived(EventData):
+    """A member complained about a message campaigns sent them (an e-mail marked as spam: SES's
+    complaint event). Members, which owns consent, records it as a withdrawal of the member's
+    ``marketing`` consent on ``channel`` at ``complained_at`` — unless the member decided later —
+    and publishes ``MemberConsentChanged``. Published once per message (the receipt's own
+    idempotency), through campaigns' outbox in the transaction that records the complaint."""
+
+    SOURCE = CAMPAIGNS
+    EXAMPLE = {
+        "member_id": "01HX9ZK3M5N7P9Q1R3S5T7V9WX",
+        "channel": "email",
+        "send_id": "cmp#01HZ5555555555555555555555#01HX9ZK3M5N7P9Q1R3S5T7V9WX",
+        "campaign_id": "01HZ5555555555555555555555",
+        "complained_at": "2024-05-20T04:00:00.000000Z",
+    }
+
+    member_id: Id
+    channel: MessageChannel = Field(description="The channel the complaint came through (email).")
+    send_id: Id = Field(description="The message complained about (cmp#… | jrn#… | ntf#…).")
+    campaign_id: Id | None = Field(description="Null for a journey's or a notification's message.")
+    complained_at: UtcDateTime = Field(description="When the provider received the complaint.")
 
 
 class CampaignLaunched(EventData):

@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only; at run time the names below
     from shared.events.campaigns import (
         CampaignLaunched,
         ChurnRiskEscalated,
+        MarketingComplaintReceived,
         MessageClicked,
         MessageDelivered,
         MessageSent,
@@ -100,6 +101,7 @@ __all__ = [
     "CouponIssued",
     "CouponRedeemed",
     "EventData",
+    "MarketingComplaintReceived",
     "MemberBirthdayToday",
     "MemberConsentChanged",
     "MemberErased",
@@ -145,6 +147,7 @@ _EVENT_MODULES: dict[str, str] = {
     "CouponExpiring": "loyalty",
     "CouponIssued": "loyalty",
     "CouponRedeemed": "loyalty",
+    "MarketingComplaintReceived": "campaigns",
     "MemberBirthdayToday": "members",
     "MemberConsentChanged": "members",
     "MemberErased": "members",

@@ -10,7 +10,9 @@ recorded messages, on the local **default** bus. From there it is the system: th
 AWS (``CampaignsChannelReceiptsRule``, this stage's configuration set only) → queue → receipt
 function → send record, outbox → stream → publisher → ``MessageDelivered`` / ``MessageClicked`` on
 the MallCRM bus, and the counters the report reads. A complaint — posted through the local route
-``POST /_local/ses-events`` a person would use — stops the next e-mail campaign for that member.
+``POST /_local/ses-events`` a person would use — reaches members as ``MarketingComplaintReceived``
+(members records the e-mail marketing withdrawal: the member's preferences show it) and stops the
+next e-mail campaign for that member.
 """
 
 from __future__ import annotations
@@ -44,11 +46,16 @@ def cloud() -> Iterator[LocalCloud]:
         yield running
 
 
-def email_member(cloud: LocalCloud, n: int) -> str:
-    consents = [{"purpose": "marketing", "channel": "email", "granted": True, "text_version": "mkt-2026-11"}]
+def email_member(cloud: LocalCloud, n: int, tokens: dict[str, str]) -> str:
+    consents = [
+        {"purpose": "marketing", "channel": "email", "granted": True, "text_version": "mkt-2026-11"},
+        {"purpose": "marketing", "channel": "sms", "granted": True, "text_version": "mkt-2026-11"},
+    ]
     status, answer = flow.register(cloud, f"o-receipts-{n}", f"138000001{n:02d}", consents)
     assert status == 201, answer
-    return str(answer["member"]["member_id"])
+    member_id = str(answer["member"]["member_id"])
+    tokens[member_id] = str(answer["token"])
+    return member_id
 
 
 def launch(cloud: LocalCloud, marketer: str, segment_id: str, name: str) -> str:
@@ -87,7 +94,8 @@ def bus(cloud: LocalCloud, detail_type: str) -> list[dict[str, Any]]:
 def test_an_email_campaign_message_is_delivered_and_clicked_in_the_report(cloud: LocalCloud) -> None:
     flow._create_staff_user(cloud, MARKETER, "marketer")
     marketer = flow.staff_token(cloud, MARKETER)
-    members = [email_member(cloud, n) for n in range(4)]
+    tokens: dict[str, str] = {}
+    members = [email_member(cloud, n, tokens) for n in range(4)]
     cloud.settle()
     treated = [m for m in members if not in_global_control(m, CONTROL_SALT, CONTROL_BASIS_POINTS)]
     assert treated, "all four in the 5 % global control group: rerun"
@@ -152,8 +160,29 @@ def test_an_email_campaign_message_is_delivered_and_clicked_in_the_report(cloud:
     complaint = json.dumps({"kind": "complained", "send_id": first["send_id"]}).encode()
     status, _, raw = cloud.http("POST", "/_local/ses-events", {}, complaint)
     assert (status, json.loads(raw)["posted"]) == (202, "Email Complaint Received"), raw
+    cloud.settle()
     group = report(cloud, marketer, cid)[variant_of_first]
     assert (group["clicked"], group["complained"], group["bounced"]) == (1, 1, 0)
+    # Members, which owns consent, heard of it (campaigns' MarketingComplaintReceived → members'
+    # rule → queue → MembersOnMarketingComplaintFunction) and recorded the withdrawal: the member's
+    # own preferences say e-mail marketing is off (SMS untouched), the history says why, and the
+    # MemberConsentChanged it published is the one campaigns' projection consumes.
+    [told] = [e for e in bus(cloud, "MarketingComplaintReceived") if e["send_id"] == first["send_id"]]
+    assert (told["member_id"], told["channel"], told["campaign_id"]) == (first["member_id"], "email", cid)
+    member_token = tokens[first["member_id"]]
+    status, prefs = flow._json(cloud, "GET", "/v1/members/me/preferences", token=member_token)
+    assert status == 200, prefs
+    assert (prefs["marketing"]["email"], prefs["marketing"]["sms"]) == (False, True)
+    status, consents = flow._json(cloud, "GET", "/v1/members/me/consents", token=member_token)
+    assert status == 200, consents
+    latest = consents["history"][0]
+    assert (latest["channel"], latest["granted"], latest["source"]) == ("email", False, "complaint")
+    [withdrawn] = [
+        e
+        for e in bus(cloud, "MemberConsentChanged")
+        if e["member_id"] == first["member_id"] and e["channel"] == "email" and not e["granted"]
+    ]
+    assert withdrawn["changed_at"] == told["complained_at"]
     cloud.advance(2 * 86_400)  # the day's cap does not decide this
     marketer = flow.staff_token(cloud, MARKETER)  # the morning's token has expired
     cid2 = launch(cloud, marketer, segment["segment_id"], "Next weekend")

@@ -17,8 +17,10 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
+from services.campaigns.dal.wechat_token import HttpPost, WeChatTokenError, post_json
 from services.campaigns.logic.dispatch import Delivery, OutgoingMessage, ProviderError
 from services.campaigns.logic.receipts import SEND_ID_TAG, encode_tag
 from shared.aws import client
@@ -193,61 +195,104 @@ class SesEmailAdapter:
         return Delivery(provider_message_id=str(response.get("MessageId")))
 
 
+@runtime_checkable
+class RenewableToken(Protocol):
+    """An access token source that can drop a token WeChat rejected (see ``dal/wechat_token.py``)."""
+
+    def __call__(self) -> str: ...
+
+    def invalidate(self, token: str) -> None: ...
+
+
 class WeChatSubscribeAdapter:
     """WeChat mini-program subscription message: ``POST
     https://api.weixin.qq.com/cgi-bin/message/subscribe/send?access_token=…`` with ``touser``
-    (openid), ``template_id``, ``page`` and ``data`` (``{"thing1": {"value": …}}``). ``errcode`` 0 is
-    success; -1 (system busy) and 45009 (rate) are retried; 43101 (the member did not subscribe or
-    used up the one-time subscription) and 40003 (bad openid) are final. ``access_token`` comes from
-    ``token_provider`` (cached by members' WeChat login integration in production).
+    (openid), ``template_id``, ``page`` and ``data`` (``{"<keyword>": {"value": …}}``). ``errcode`` 0
+    is success; -1 (system busy) and 45009/45011 (quota) are retried; 43101 (the member did not
+    subscribe, or used up the one-time subscription), 40003 (bad openid), 40037 (bad template id),
+    47003 (data does not fit the template's keywords) and 41030 (bad page) are final.
+
+    ``data`` keys are the template's own keyword names (``thing1``, ``time2``…: kind + position, as
+    the template in the mini-program's console lists them). ``keywords`` names the two ``thing``
+    keywords (free text, at most 20 characters each) that carry the title and the body; a template
+    needing other keywords cannot be used (docs/decisions.md, 2026-11-23).
+
+    ``token_provider`` gives the access token (``dal.wechat_token.StableAccessToken`` in
+    production). When WeChat says the token is invalid or expired (40001, 40014, 42001) and the
+    provider is a :class:`RenewableToken`, the token is dropped, a fresh one fetched and the send
+    retried once; a second rejection is a retryable failure (dispatch retries with backoff).
     """
 
     URL = "https://api.weixin.qq.com/cgi-bin/message/subscribe/send"
-    RETRYABLE = frozenset({-1, 45009, 40001, 42001})
+    RETRYABLE = frozenset({-1, 45009, 45011})
+    TOKEN_REJECTED = frozenset({40001, 40014, 42001})
+    TEXT_LIMIT = 20  # a thing keyword's value: 20 characters (a Chinese character counts as one)
 
     def __init__(
-        self, contacts: ContactDirectory, template_id: str, token_provider: Any, http_post: Any = None
+        self,
+        contacts: ContactDirectory,
+        template_id: str,
+        token_provider: Callable[[], str],
+        http_post: HttpPost | None = None,
+        keywords: tuple[str, str] = ("thing1", "thing2"),
     ) -> None:
         self.contacts = contacts
         self.template_id = template_id
         self.token_provider = token_provider
-        self.http_post = http_post or _post_json
+        self.http_post = http_post or post_json
+        self.keywords = keywords
 
     def send(self, message: OutgoingMessage) -> Delivery:
         openid = self.contacts.address(message.member_id, "wechat", message.send_id)
         if not openid:
             raise ProviderError("no_address", retryable=False)
+        title_key, body_key = self.keywords
         payload = {
             "touser": openid,
             "template_id": self.template_id,
             "page": message.link or "pages/index/index",
-            "data": {"thing1": {"value": (message.title or "")[:20]}, "thing2": {"value": message.body[:20]}},
+            "data": {
+                # An empty keyword value is refused (47003): a message without a title shows its body.
+                title_key: {"value": (message.title or message.body)[: self.TEXT_LIMIT]},
+                body_key: {"value": message.body[: self.TEXT_LIMIT]},
+            },
             "miniprogram_state": "formal",
             "lang": "zh_CN",
         }
-        try:
-            answer = self.http_post(f"{self.URL}?access_token={self.token_provider()}", payload)
-        except OSError as exc:
-            raise ProviderError("wechat_unreachable", retryable=True) from exc
-        code = int(answer.get("errcode", -1))
+        token, answer = self._post(payload)
+        code = _errcode(answer)
+        if code in self.TOKEN_REJECTED and isinstance(self.token_provider, RenewableToken):
+            # Rejected before anything was sent: safe to send again, once, with a fresh token.
+            self.token_provider.invalidate(token)
+            token, answer = self._post(payload)
+            code = _errcode(answer)
         if code != 0:
-            raise ProviderError(f"wechat_{code}", retryable=code in self.RETRYABLE)
+            retryable = code in self.RETRYABLE or code in self.TOKEN_REJECTED
+            raise ProviderError(f"wechat_{code}", retryable=retryable)
         # errcode 0: WeChat has put the message in the member's service notifications; there is
         # no later receipt, so this is the delivery.
         return Delivery(
             provider_message_id=str(answer.get("msgid")) if answer.get("msgid") else None, delivered=True
         )
 
+    def _post(self, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        try:
+            token = self.token_provider()
+        except WeChatTokenError as exc:  # nothing was sent: retried or failed as the cause says
+            raise ProviderError(exc.reason, retryable=exc.retryable) from None
+        try:
+            answer = self.http_post(f"{self.URL}?access_token={token}", payload)
+        except OSError:
+            # from None: the URL carries the token, keep it out of any traceback that gets logged
+            raise ProviderError("wechat_unreachable", retryable=True) from None
+        return token, answer
 
-def _post_json(url: str, payload: dict[str, Any]) -> dict[str, Any]:
-    import urllib.request  # noqa: PLC0415 - only the real adapter needs it
 
-    request = urllib.request.Request(  # noqa: S310 - fixed https URL
-        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-        answer: dict[str, Any] = json.loads(response.read())
-    return answer
+def _errcode(answer: dict[str, Any]) -> int:
+    try:
+        return int(answer.get("errcode", -1))
+    except (TypeError, ValueError):
+        return -1
 
 
 def local_adapters() -> dict[str, Any]:

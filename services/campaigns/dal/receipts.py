@@ -2,28 +2,26 @@
 to, the receipt recorded once with its event and counter, and a complaint's refusal.
 
 * the send a receipt is for: ``SEND#<send_id>`` / ``SEND`` — GetItem (consistent, projected);
-* a receipt, once: the send record (condition ``<kind>_at`` absent) + the outbox item + the
-  member's ``OUTBOXREF`` + the campaign's ``STATS#…`` ADD — one TransactWriteItems;
+* a receipt, once: the send record (condition ``<kind>_at`` absent) + the outbox item
+  (``MessageDelivered``, ``MessageClicked`` or ``MarketingComplaintReceived``) + the member's
+  ``OUTBOXREF`` + the campaign's ``STATS#…`` ADD — one TransactWriteItems;
 * a complaint's refusal: ``MEMBER#<id>`` / ``CONSENT#marketing#email`` with the erasure tombstone
   checked — TransactWriteItems (dal/privacy.py).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from services.campaigns.dal.campaign_stats import stats_update_op
 from services.campaigns.dal.dispatch import outbox_ops, send_key
 from services.campaigns.dal.privacy import DynamoConsentProjection
 from services.campaigns.logic.privacy import ConsentFact, pseudonym
-from services.campaigns.logic.receipts import Receipt, SentMessage
+from services.campaigns.logic.receipts import Receipt, ReceiptEvent, SentMessage
 from shared import clock
 from shared.aws import client
 from shared.dynamo import ConditionalCheckFailed, from_item, to_item, transact_write
 from shared.outbox import outbox_item
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from shared.events.contracts import MessageClicked, MessageDelivered
 
 PRODUCER = "campaigns.receipts"
 
@@ -59,7 +57,7 @@ class DynamoReceiptStore:
         self,
         receipt: Receipt,
         message: SentMessage,
-        event: MessageDelivered | MessageClicked | None,
+        event: ReceiptEvent | None,
         counters: dict[str, int],
     ) -> bool:
         stamp = f"{receipt.kind}_at"

@@ -25,12 +25,16 @@ launch writes ``LAUNCHING`` then reads ``ERASURES``; the erasure writes ``ERASUR
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import clock
 from shared.aws import client
 from shared.dynamo import query_all, to_item
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from services.campaigns.logic.recent_erasures import RecentErasures
 
 __all__ = [
     "KEEP",
@@ -40,6 +44,7 @@ __all__ = [
     "DynamoRecentErasures",
     "launches_holding_buckets",
     "recent_erasure_item",
+    "recent_erasures",
 ]
 
 RECENT_ERASURES_PK = "ERASURES"
@@ -118,3 +123,20 @@ class DynamoLaunchErasures:
         from services.campaigns.dal.attribution import DynamoAttributionRepository  # noqa: PLC0415
 
         return DynamoAttributionRepository(self.table_name).forget_in_launch(campaign_id, buckets, member_id)
+
+
+def recent_erasures(table_name: str, pseudonym_key_secret_arn: str | None) -> RecentErasures:
+    """The recent-erasures check for the launch worker and dispatch: the set is read from this
+    table; the pseudonym key only while the set is not empty (and then it is required)."""
+    from services.campaigns.logic.recent_erasures import RecentErasures  # noqa: PLC0415
+
+    def pseudonymiser() -> Callable[[str], str]:
+        from services.campaigns.dal.privacy import pseudonym_key  # noqa: PLC0415
+        from services.campaigns.logic.privacy import pseudonym  # noqa: PLC0415
+
+        if not pseudonym_key_secret_arn:
+            raise RuntimeError("PSEUDONYM_KEY_SECRET_ARN is not set: erased members cannot be left out")
+        key = pseudonym_key(pseudonym_key_secret_arn)
+        return lambda member_id: pseudonym(key, member_id)
+
+    return RecentErasures(DynamoRecentErasures(table_name).pseudonyms, pseudonymiser)

@@ -23,6 +23,7 @@ from services.campaigns.dal.channels import (
 )
 from services.campaigns.dal.dispatch import DynamoDispatchStore, SchedulerWaker
 from services.campaigns.dal.offers import LambdaOffers
+from services.campaigns.dal.wechat_token import stable_access_token
 from services.campaigns.logic.dispatch import ChannelAdapter, Dependencies, Policy, process_batch
 from services.campaigns.logic.guardrails import Limits, QuietHours
 from services.campaigns.models.dispatch import SendRequest
@@ -66,14 +67,51 @@ def adapters_from(settings: DispatchSettings) -> dict[str, ChannelAdapter]:
         else:
             del adapters["email"]
         if settings.wechat_template_id:
-            adapters["wechat"] = WeChatSubscribeAdapter(contacts, settings.wechat_template_id, _wechat_token)
+            if not settings.wechat_app_secret_arn:
+                raise RuntimeError("WECHAT_TEMPLATE_ID needs WECHAT_APP_SECRET_ARN (the access token)")
+            adapters["wechat"] = WeChatSubscribeAdapter(
+                contacts,
+                settings.wechat_template_id,
+                stable_access_token(
+                    settings.wechat_app_secret_arn, secret_max_age=settings.secret_cache_seconds
+                ),
+                keywords=settings.wechat_template_keywords,
+            )
         else:
+            # The deployment chose no template (CampaignWeChatTemplateId ""): sends that pick WeChat
+            # fail channel_unavailable rather than pretend; said once per container, not per batch.
+            _note_once(
+                "wechat_without_template",
+                "WeChat channel off: CHANNEL_MODE=aws without WECHAT_TEMPLATE_ID (CampaignWeChatTemplateId)",
+            )
             del adapters["wechat"]
     return adapters
 
 
-def _wechat_token() -> str:  # pragma: no cover - production only
-    raise RuntimeError("the WeChat access token comes from members' WeChat integration (not wired yet)")
+_noted: set[str] = set()
+
+
+def _note_once(key: str, message: str) -> None:
+    """Log a configuration fact once per container, not on every batch."""
+    if key not in _noted:
+        _noted.add(key)
+        logger.warning(message)
+
+
+def _without_erased(
+    requests: list[SendRequest], message_ids: list[str], settings: DispatchSettings
+) -> tuple[list[SendRequest], list[str], int]:
+    """The batch without the requests of members erased after they were queued (their SQS
+    messages are acknowledged: nothing is left to do for them)."""
+    from services.campaigns.dal.recent_erasures import recent_erasures  # noqa: PLC0415
+    from services.campaigns.logic.recent_erasures import split_erased  # noqa: PLC0415
+
+    kept, erased = split_erased(
+        requests, recent_erasures(settings.table_name, settings.pseudonym_key_secret_arn)
+    )
+    if not erased:
+        return requests, message_ids, 0
+    return [requests[i] for i in kept], [message_ids[i] for i in kept], len(erased)
 
 
 def dependencies(settings: DispatchSettings) -> Dependencies:
@@ -109,8 +147,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         except Exception:
             logger.exception("unreadable send request", extra={"message_id": message_id})
             failures.append({"itemIdentifier": message_id})
+    requests, message_ids, erased = _without_erased(requests, message_ids, settings)
     outcomes = process_batch(requests, deps, policy, clock.now())
     counts: Counter[str] = Counter()
+    if erased:
+        # Dropped without a trace that names the member: only the count (and the message ack).
+        counts["member_erased"] += erased
     for request, message_id, outcome in zip(requests, message_ids, outcomes, strict=True):
         if isinstance(outcome, Exception):
             logger.error(

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from services.campaigns.dal.planning import DynamoCampaignRepository
 from services.campaigns.dal.planning_adapters import EventBridgeLaunchScheduler, PacedLaunchQueue, SqsDispatch
-from services.campaigns.dal.recent_erasures import DynamoLaunchErasures, DynamoRecentErasures
+from services.campaigns.dal.recent_erasures import DynamoLaunchErasures, recent_erasures
 from services.campaigns.dal.snapshots import DynamoRowSource, S3SnapshotStore
 from services.campaigns.logic.guardrails import QuietHours
 from services.campaigns.logic.launch import LaunchJob, LaunchPace, launch_job
-from services.campaigns.logic.recent_erasures import RecentErasures, SkipErasedDispatch, SkipErasedStore
+from services.campaigns.logic.recent_erasures import SkipErasedDispatch, SkipErasedStore
 from services.campaigns.logic.snapshots import (
     Audience,
     Manifest,
@@ -36,8 +36,6 @@ from shared.observability import get_logger, get_metrics, get_tracer
 from shared.settings import load
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from collections.abc import Callable
-
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 SERVICE = "campaigns"
@@ -72,17 +70,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         return remaining is None or int(remaining()) > SAFETY_MS
 
-    def pseudonymiser() -> Callable[[str], str]:
-        # Needed only while someone was erased in the last 8 days: the key is read then.
-        from services.campaigns.dal.privacy import pseudonym_key  # noqa: PLC0415
-        from services.campaigns.logic.privacy import pseudonym  # noqa: PLC0415
-
-        if not settings.pseudonym_key_secret_arn:
-            raise RuntimeError("PSEUDONYM_KEY_SECRET_ARN is not set: erased members cannot be left out")
-        key = pseudonym_key(settings.pseudonym_key_secret_arn)
-        return lambda member_id: pseudonym(key, member_id)
-
-    erasures = RecentErasures(DynamoRecentErasures(settings.table_name).pseudonyms, pseudonymiser)
+    erasures = recent_erasures(settings.table_name, settings.pseudonym_key_secret_arn)
     pace = LaunchPace(
         per_minute=settings.campaign_rate_per_minute,
         quiet=QuietHours(settings.quiet_start_hour, settings.quiet_end_hour),

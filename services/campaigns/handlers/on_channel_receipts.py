@@ -1,6 +1,8 @@
 """CampaignsOnChannelReceiptsFunction: SES's e-mail events for campaigns' configuration set
 (default bus, ``CampaignsChannelReceiptsRule`` → ``CampaignsChannelReceiptsQueue`` → here) →
-delivered / clicked / bounced / complained on the send record, once each (logic/receipts.py).
+delivered / clicked / bounced / complained on the send record, once each (logic/receipts.py); a
+complaint also publishes ``MarketingComplaintReceived`` for members (which owns consent) and refuses
+marketing e-mail in campaigns' consent projection at once.
 
 The messages are AWS service events, not MallCRM envelopes, so the batch is walked here rather
 than by ``shared.consumer``; a record that cannot be read or written is reported as a batch item

@@ -19,8 +19,10 @@ What a receipt does (:func:`apply_receipt`):
 * delivered → ``delivered_at`` on the send record, ``MessageDelivered``, counter ``delivered``;
 * clicked → ``clicked_at``, ``MessageClicked``, counter ``clicked`` (the first click only);
 * bounced → ``bounced_at`` + ``bounce_reason`` (``permanent_general``…), counter ``bounced``;
-* complained → ``complained_at`` + ``complaint_reason``, counter ``complained``, and the member's
-  marketing e-mail stops: a refusal is written into campaigns' consent projection (see
+* complained → ``complained_at`` + ``complaint_reason``, counter ``complained``,
+  ``MarketingComplaintReceived`` for members (which owns consent: it records the withdrawal and
+  publishes ``MemberConsentChanged``), and at once a refusal in campaigns' consent projection so
+  the member's marketing e-mail stops before members' event comes back (see
   :func:`complaint_refusal` and docs/decisions.md, 2026-11-23).
 """
 
@@ -33,10 +35,11 @@ from typing import Any, Literal, Protocol
 
 from services.campaigns.logic.privacy import ConsentFact
 from shared import clock
-from shared.events.contracts import MessageClicked, MessageDelivered
+from shared.events.contracts import MarketingComplaintReceived, MessageClicked, MessageDelivered
 
 ReceiptKind = Literal["delivered", "clicked", "bounced", "complained"]
 Outcome = Literal["recorded", "duplicate", "unknown_send", "ignored"]
+ReceiptEvent = MessageDelivered | MessageClicked | MarketingComplaintReceived
 
 SES_SOURCE = "aws.ses"
 SEND_ID_TAG = "send_id"
@@ -133,6 +136,10 @@ def receipt_from_ses(detail_type: str, detail: dict[str, Any]) -> Receipt | None
     body = detail.get(_SES_OBJECT[kind])
     if not isinstance(body, dict):
         raise ReceiptError(f"SES {detail_type} without {_SES_OBJECT[kind]}")
+    if kind == "complained" and str(body.get("complaintFeedbackType") or "").lower() == "not-spam":
+        # A feedback report (RFC 5965) of type not-spam is the mailbox provider taking back an
+        # earlier spam verdict: the member did not refuse anything, so nothing is recorded.
+        return None
     try:
         at = clock.parse_iso(str(body.get("timestamp") or mail.get("timestamp")))
     except (TypeError, ValueError) as exc:
@@ -167,7 +174,7 @@ class ReceiptStore(Protocol):
         self,
         receipt: Receipt,
         message: SentMessage,
-        event: MessageDelivered | MessageClicked | None,
+        event: ReceiptEvent | None,
         counters: dict[str, int],
     ) -> bool:
         """One transaction: ``<kind>_at`` (+ reason) on the send record if not there yet, the
@@ -180,7 +187,7 @@ class ConsentRefusals(Protocol):
         member was erased)."""
 
 
-def receipt_event(receipt: Receipt, message: SentMessage) -> MessageDelivered | MessageClicked | None:
+def receipt_event(receipt: Receipt, message: SentMessage) -> ReceiptEvent | None:
     if receipt.kind == "delivered":
         return MessageDelivered(
             send_id=message.send_id,
@@ -199,17 +206,29 @@ def receipt_event(receipt: Receipt, message: SentMessage) -> MessageDelivered | 
             channel=receipt.channel,
             clicked_at=receipt.at,
         )
+    if receipt.kind == "complained":
+        # For members, which owns consent: published once per message (in the transaction that
+        # records the complaint), so a redelivered SES event publishes nothing more.
+        return MarketingComplaintReceived(
+            member_id=message.member_id,
+            channel=receipt.channel,
+            send_id=message.send_id,
+            campaign_id=message.campaign_id,
+            complained_at=receipt.at,
+        )
     return None
 
 
 def complaint_refusal(receipt: Receipt, message: SentMessage) -> ConsentFact:
     """A complaint ("this is spam") is the member refusing our marketing e-mail. Members owns
-    consent, but nothing in members consumes campaigns' events, and the refusal must hold from the
-    next send on: so it goes into campaigns' consent projection as a newer decision (``granted``
-    false for ``marketing`` / ``email`` at the complaint's time). Dispatch reads that projection at
-    send time (suppressed ``no_consent``) and the next audience snapshot leaves the member out of
-    e-mail audiences. A later grant the member makes in members (a newer ``changed_at``) replaces
-    it, as the member's own decision should."""
+    consent and records the withdrawal when ``MarketingComplaintReceived`` reaches it; its
+    ``MemberConsentChanged`` comes back to this projection outbox → bus → queue later. The refusal
+    must hold from the next send on, so it also goes into campaigns' consent projection at once, as
+    a newer decision (``granted`` false for ``marketing`` / ``email`` at the complaint's time):
+    dispatch reads that projection at send time (suppressed ``no_consent``) and the next audience
+    snapshot leaves the member out of e-mail audiences. Members' event agrees with it (withdrawn,
+    same ``changed_at``); a later grant the member makes in members (a newer ``changed_at``)
+    replaces both, as the member's own decision should."""
     return ConsentFact(
         member_id=message.member_id,
         purpose="marketing",

@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from services.campaigns.models.dispatch import SendRequest
     from shared.events.contracts import CampaignLaunched
 
-__all__ = ["LaunchErasures", "RecentErasures", "SkipErasedDispatch", "SkipErasedStore"]
+__all__ = ["LaunchErasures", "RecentErasures", "SkipErasedDispatch", "SkipErasedStore", "split_erased"]
 
 BUCKETS_OUTLIVE_WINDOW = timedelta(days=2)  # as the buckets' own TTL (dal/planning.py)
 
@@ -167,3 +167,20 @@ class SkipErasedDispatch:
             self.erasures.skipped += len(bodies) - len(kept)
             bodies = kept
         self.inner.enqueue_bodies(bodies)
+
+
+def split_erased(requests: Sequence[SendRequest], erasures: RecentErasures) -> tuple[list[int], list[int]]:
+    """Dispatch's check (indexes into ``requests``): (kept, erased). A request queued before its
+    member's erasure — a launch page in flight, a journey step, a due deferral — must not create a
+    send record, a ``MessageSuppressed`` event or a contact after it: those would bring the member
+    id back into campaigns' table and onto the bus once the erasure has cleaned them. The set is
+    read once per batch (one consistent Query, usually of a few items)."""
+    erasures.refresh()
+    if not erasures.pseudonyms:
+        return list(range(len(requests))), []
+    kept: list[int] = []
+    erased: list[int] = []
+    for i, request in enumerate(requests):
+        (erased if erasures.erased(request.member_id) else kept).append(i)
+    erasures.skipped += len(erased)
+    return kept, erased

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from shared.settings import ServiceSettings
+
+# A subscription-message template keyword holding free text: kind "thing" and its position.
+_THING_KEYWORD = re.compile(r"thing[0-9]{1,2}")
 
 
 class CampaignsSettings(ServiceSettings):
@@ -69,7 +73,13 @@ class DispatchSettings(CampaignsSettings):
     # The receipts configuration set (template.yaml CampaignsEmailConfigurationSet): without it,
     # e-mail goes out but no delivery, bounce, complaint or click ever comes back.
     ses_configuration_set: str | None = None
+    # WeChat subscription messages (CHANNEL_MODE=aws): no template id, no WeChat channel. The app id
+    # and secret (members' WeChatAppSecret, the same mini-program) give the access token.
     wechat_template_id: str | None = None
+    wechat_app_secret_arn: str | None = None
+    # The template's two thing keywords that carry the title and the body ("thing1,thing2").
+    wechat_template_keywords: tuple[str, str] = ("thing1", "thing2")
+    secret_cache_seconds: int = Field(default=300, ge=0, le=3600)
     cap_per_day: int = Field(default=1, ge=1, le=50)
     cap_per_week: int = Field(default=3, ge=1, le=200)
     decision_window_seconds: int = Field(default=60, ge=0, le=3600)
@@ -79,6 +89,23 @@ class DispatchSettings(CampaignsSettings):
     # whose provider takes less carries its own rate_per_minute (docs/decisions.md, 2026-11-23).
     campaign_rate_per_minute: int = Field(default=180_000, ge=1)
     max_send_attempts: int = Field(default=4, ge=1, le=10)
+    # Requests for members erased since they were queued are dropped by pseudonym
+    # (logic/recent_erasures.split_erased); read only while someone was erased in the last 8 days.
+    pseudonym_key_secret_arn: str | None = None
+
+    @field_validator("wechat_template_keywords", mode="before")
+    @classmethod
+    def _two_thing_keywords(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(","))
+        if (
+            not isinstance(value, tuple | list)
+            or len(value) != 2  # title and body
+            or len(set(value)) != 2
+            or not all(isinstance(v, str) and _THING_KEYWORD.fullmatch(v) for v in value)
+        ):
+            raise ValueError("two different thing keywords, e.g. thing1,thing2")
+        return tuple(value)
 
 
 class DeliveryProducerSettings(CampaignsSettings):

@@ -19,7 +19,9 @@ Invariants (checked by :func:`check_invariants`, exercised by the property tests
 A debit that exceeds what the member has (a refund after the points were spent, a staff
 correction) is never hidden: the shortfall goes to the member's **debt lot** (``lot_id =
 "DEBT"``, negative ``remaining``, no expiry), so the available balance turns negative; the next
-points that become available pay the debt first.
+points that become available — a new lot, a released one, what a reversal gives back — pay the
+debt first (:func:`_credit_available`), so debt and spendable points never stand side by side
+(``check_invariants(..., at=...)``).
 
 Spending takes the oldest lot first: the lot that expires first (then the one earned first).
 """
@@ -165,26 +167,34 @@ def _movement(
 
 @dataclass(frozen=True)
 class _Credited:
-    """A credit made available: the balance after, the credited lot less what paid the debt,
-    the points that paid it, and the debt lot's write and delta (empty when there was no debt)."""
+    """Credits made available: the balance after, each credited lot less what it paid to the debt
+    (same order as given), the points each paid, and the debt lot's write and delta (empty when
+    there was no debt)."""
 
     after: Balance
-    lot: Lot
-    paid: int
+    lots: tuple[Lot, ...]
+    paid: tuple[int, ...]
     debt_writes: tuple[LotWrite, ...]
     debt_deltas: tuple[LotChange, ...]
 
 
 def _credit_available(
-    balance: Balance, lot: Lot, at: datetime, debt_lot: Lot | None, *, lifetime_earned: int | None = None
+    balance: Balance,
+    lots: Sequence[Lot],
+    at: datetime,
+    debt_lot: Lot | None,
+    *,
+    lifetime_earned: int | None = None,
 ) -> _Credited:
-    """Make what ``lot`` holds (its ``remaining``) available, paying the member's debt first.
+    """Make what each of ``lots`` holds (its ``remaining``: what it credits) available, paying the
+    member's debt first, from the first lot on.
 
-    The one place where a credit meets debt (a new available lot, a released pending lot): the
-    debt lot is ``debt_lot`` when given, or rebuilt from ``balance.debt``; whatever does not pay
-    the debt stays in ``lot``. ``lifetime_earned``: the new figure when the credit is an earning
-    (set in the same copy of the balance)."""
-    points = lot.remaining
+    The one place where a credit meets debt (a new available lot, a released pending lot, the
+    points a reversal gives back): the debt lot is ``debt_lot`` when given, or rebuilt from
+    ``balance.debt``; whatever does not pay the debt stays in its lot. ``lifetime_earned``: the new
+    figure when the credit is an earning (set in the same copy of the balance)."""
+    # One lot (every earning on the purchase path): no generator to sum.
+    points = lots[0].remaining if len(lots) == 1 else sum(lot.remaining for lot in lots)
     pay = min(points, balance.debt)
     after = replace(
         balance,
@@ -193,12 +203,20 @@ def _credit_available(
         lifetime_earned=balance.lifetime_earned if lifetime_earned is None else lifetime_earned,
     )
     if not pay:
-        return _Credited(after, lot, 0, (), ())
+        return _Credited(after, tuple(lots), (0,) * len(lots), (), ())
+    left = pay
+    credited: list[Lot] = []
+    paid: list[int] = []
+    for lot in lots:
+        take = min(lot.remaining, left)
+        left -= take
+        credited.append(replace(lot, remaining=lot.remaining - take) if take else lot)
+        paid.append(take)
     debt = _debt_lot(balance, at, {DEBT_LOT_ID: debt_lot} if debt_lot else {})
     return _Credited(
         after=after,
-        lot=replace(lot, remaining=points - pay),
-        paid=pay,
+        lots=tuple(credited),
+        paid=tuple(paid),
         debt_writes=(LotWrite(replace(debt, remaining=debt.remaining + pay), debt),),
         debt_deltas=(LotChange(DEBT_LOT_ID, pay),),
     )
@@ -246,10 +264,10 @@ def earn(
         writes: tuple[LotWrite, ...] = (LotWrite(lot, None),)
         deltas: list[LotChange] = [LotChange(lot_id, points)]
     else:
-        credited = _credit_available(balance, lot, at, debt_lot, lifetime_earned=lifetime_earned)
+        credited = _credit_available(balance, (lot,), at, debt_lot, lifetime_earned=lifetime_earned)
         after = credited.after
-        writes = (LotWrite(credited.lot, None), *credited.debt_writes)
-        deltas = [LotChange(lot_id, credited.lot.remaining), *credited.debt_deltas]
+        writes = (LotWrite(credited.lots[0], None), *credited.debt_writes)
+        deltas = [LotChange(lot_id, credited.lots[0].remaining), *credited.debt_deltas]
     return LedgerChange(
         before=balance,
         after=after,
@@ -279,7 +297,7 @@ def release(
     if lot.status != "pending" or lot.available_at is None or lot.available_at > at:
         return None
     moved = replace(balance, pending=balance.pending - lot.remaining)
-    credited = _credit_available(moved, replace(lot, status="available"), at, debt_lot)
+    credited = _credit_available(moved, (replace(lot, status="available"),), at, debt_lot)
     return LedgerChange(
         before=balance,
         after=credited.after,
@@ -290,14 +308,14 @@ def release(
             kind="release",
             points=lot.remaining,
             # The lot's delta is what left it for the debt; ``points`` moved pending → available.
-            deltas=[LotChange(lot.lot_id, -credited.paid), *credited.debt_deltas],
+            deltas=[LotChange(lot.lot_id, -credited.paid[0]), *credited.debt_deltas],
             reason="return_window_ended",
             source=Source("system"),
             actor="system",
             at=at,
             purchase_id=lot.purchase_id,
         ),
-        lots=(LotWrite(credited.lot, lot), *credited.debt_writes),
+        lots=(LotWrite(credited.lots[0], lot), *credited.debt_writes),
     )
 
 
@@ -441,9 +459,16 @@ def reverse(
 ) -> LedgerChange:
     """Undo ``original``. A debit (a redemption, a negative adjustment) is credited back to the
     lots it took from while they are still open; what belonged to lots that expired or were
-    removed since comes back in a new lot ``R<movement_id>`` expiring at ``fallback_expires_at``.
-    A credit is taken back from the lots it created first (negative balance allowed: the points
-    may have been spent)."""
+    removed since, and what the debit booked as debt, comes back in a new lot ``R<movement_id>``
+    expiring at ``fallback_expires_at``. Like every credit, the points made available pay the
+    member's debt first (the new lot's first, then the restored lots oldest first), so undoing a
+    debit that created debt pays that debt back rather than leaving points and debt side by
+    side. A credit is taken back from the lots it created first (negative balance allowed: the
+    points may have been spent).
+
+    ``lots``: the member's open lots with the debt lot when there is debt (as for :func:`debit`)
+    *and* the lots ``original`` names (``LedgerStore.get_lots``): a lot it emptied is no longer
+    open, and one missing here is taken as gone (its points come back in the new lot)."""
     by_id = {lot.lot_id: lot for lot in lots}
     if original.points > 0:
         return debit(
@@ -465,7 +490,9 @@ def reverse(
         raise Unprocessable(fields=[{"field": "movement_id", "message": "Nothing to reverse."}])
     writes: list[LotWrite] = []
     deltas: list[LotChange] = []
-    available, pending = balance.available, balance.pending
+    pending = balance.pending
+    restored: list[Lot] = []  # open available lots taken from, as stored
+    back_to: dict[str, int] = {}
     leftover = 0
     for change in original.lots:
         if change.delta >= 0:
@@ -476,28 +503,46 @@ def reverse(
         if lot is None or not open_lot or lot.is_debt:
             leftover += back
             continue
-        writes.append(LotWrite(replace(lot, remaining=lot.remaining + back), lot))
-        deltas.append(LotChange(lot.lot_id, back))
         if lot.status == "pending":
+            # Pending points are not spendable yet: they pay the debt when released.
+            writes.append(LotWrite(replace(lot, remaining=lot.remaining + back), lot))
+            deltas.append(LotChange(lot.lot_id, back))
             pending += back
-        else:
-            available += back
-    after = replace(balance, available=available, pending=pending)
+            continue
+        if lot.lot_id not in back_to:
+            restored.append(lot)
+        back_to[lot.lot_id] = back_to.get(lot.lot_id, 0) + back
+    # Each credit is a lot holding what it gives back. The new lot pays the debt first: it is the
+    # part with no lot to return to (the debt lot's own share among it), so the original lots stay
+    # as the debit found them whenever the debt allows; then the restored lots, oldest first, as
+    # points are spent.
+    new_lot = Lot(
+        lot_id=f"R{movement_id}",
+        points=leftover,
+        remaining=leftover,
+        status="available",
+        earned_at=at,
+        available_at=None,
+        expires_at=fallback_expires_at,
+        source=source,
+    )
+    restored.sort(key=_spend_order)
+    credits = [replace(lot, remaining=back_to[lot.lot_id]) for lot in restored]
     if leftover:
-        restored = Lot(
-            lot_id=f"R{movement_id}",
-            points=leftover,
-            remaining=leftover,
-            status="available",
-            earned_at=at,
-            available_at=None,
-            expires_at=fallback_expires_at,
-            source=source,
-        )
-        writes.append(LotWrite(restored, None))
-        deltas.append(LotChange(restored.lot_id, leftover))
-        after = replace(after, available=after.available + leftover)
-    total = -original.points
+        credits.insert(0, new_lot)
+    credited = _credit_available(replace(balance, pending=pending), credits, at, by_id.get(DEBT_LOT_ID))
+    for credit in credited.lots:
+        if credit.remaining == 0:
+            continue  # all of it paid the debt: the lot is as the debit left it (or never made)
+        if credit.lot_id == new_lot.lot_id:
+            writes.append(LotWrite(credit, None))
+        else:
+            stored = by_id[credit.lot_id]
+            writes.append(LotWrite(replace(stored, remaining=stored.remaining + credit.remaining), stored))
+        deltas.append(LotChange(credit.lot_id, credit.remaining))
+    writes.extend(credited.debt_writes)
+    deltas.extend(credited.debt_deltas)
+    after = credited.after
     return LedgerChange(
         before=balance,
         after=after,
@@ -506,7 +551,7 @@ def reverse(
             after,
             movement_id=movement_id,
             kind="reversal",
-            points=total,
+            points=-original.points,
             deltas=deltas,
             reason=reason,
             source=source,
@@ -519,10 +564,25 @@ def reverse(
     )
 
 
-def check_invariants(balance: Balance, lots: Iterable[Lot]) -> list[str]:
-    """What is wrong between a balance and its lots (empty: consistent)."""
+def check_invariants(balance: Balance, lots: Iterable[Lot], *, at: datetime | None = None) -> list[str]:
+    """What is wrong between a balance and its lots (empty: consistent). With ``at`` (the lots
+    must then be all the open lots): also debt left unpaid while a lot holds points spendable at
+    that instant — every credit pays the debt first, so the two never stand side by side."""
     problems: list[str] = []
     all_lots = list(lots)
+    if balance.debt < 0:
+        problems.append(f"debt {balance.debt} is negative")
+    if at is not None and balance.debt:
+        spendable = [
+            lot.lot_id
+            for lot in all_lots
+            if not lot.is_debt
+            and lot.status == "available"
+            and lot.remaining > 0
+            and (lot.expires_at is None or lot.expires_at > at)
+        ]
+        if spendable:
+            problems.append(f"debt {balance.debt} unpaid beside spendable points in {', '.join(spendable)}")
     available = sum(lot.remaining for lot in all_lots if lot.status == "available")
     pending = sum(lot.remaining for lot in all_lots if lot.status == "pending")
     debt_lot = next((lot for lot in all_lots if lot.is_debt), None)

@@ -20,7 +20,9 @@ Purpose = Literal[
     "car_plates",
 ]
 Channel = Literal["sms", "email", "wechat", "inbox"]
-ConsentSource = Literal["registration", "member", "staff"]
+ConsentSource = Literal["registration", "member", "staff", "complaint"]
+"""Who recorded a consent decision; ``complaint``: a withdrawal recorded because the member marked a
+marketing message as spam (campaigns' ``MarketingComplaintReceived``, logic/complaints.py)."""
 
 TextVersion = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 

@@ -176,10 +176,28 @@ def test_a_bounce_is_counted_with_its_reason_and_no_event() -> None:
 def test_a_complaint_stops_the_members_next_marketing_email() -> None:
     send_email()
     assert receive(ses("complained")) == {"batchItemFailures": []}
+    assert receive(ses("complained")) == {"batchItemFailures": []}  # SES redelivers
     assert record()["complaint_reason"] == "abuse"
     assert counters()["A"]["complained"] == 1
     [consent] = [i for i in all_items(TABLE) if i["sk"] == "CONSENT#marketing#email"]
     assert (consent["granted"], consent["text_version"]) == (False, "ses-complaint")
+    # members, which owns consent, is told once, through the outbox (referenced from the member's
+    # partition, so an erasure finds it)
+    [complained] = outbox("MarketingComplaintReceived")
+    assert complained == {
+        "member_id": MEMBER,
+        "channel": "email",
+        "send_id": SEND,
+        "campaign_id": CAMPAIGN,
+        "complained_at": "2026-11-23T02:00:05.000000Z",
+    }
+    [item] = [
+        i
+        for i in all_items(TABLE)
+        if i.get("entity") == "outbox" and i.get("detail_type") == "MarketingComplaintReceived"
+    ]
+    refs = [i for i in all_items(TABLE) if i["pk"] == f"MEMBER#{MEMBER}" and i.get("entity") == "outbox_ref"]
+    assert item["pk"] in {ref["outbox_pk"] for ref in refs}
 
     clock.set_clock(lambda: NOW + timedelta(days=3))
     later = f"cmp#01HZ6666666666666666666666#{MEMBER}"

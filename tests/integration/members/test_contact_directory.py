@@ -298,6 +298,7 @@ def test_dispatch_in_aws_mode_uses_the_directory_for_every_real_channel(
             "email_from": "mall@example.com",
             "ses_configuration_set": "mallcrm-test-campaigns-email",
             "wechat_template_id": "TPL",
+            "wechat_app_secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:wechat-app",
         }
     )
     adapters = adapters_from(settings)

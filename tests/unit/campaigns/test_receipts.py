@@ -22,7 +22,7 @@ from services.campaigns.logic.receipts import (
     encode_tag,
     receipt_from_ses,
 )
-from shared.events.contracts import MessageClicked, MessageDelivered
+from shared.events.contracts import MarketingComplaintReceived, MessageClicked, MessageDelivered
 
 SEND = "cmp#01HZ5555555555555555555555#01HX9ZK3M5N7P9Q1R3S5T7V9WX"
 JOURNEY_SEND = "jrn#churn_warning#01HX9ZK3M5N7P9Q1R3S5T7V9WX"
@@ -162,7 +162,16 @@ def test_a_complaint_refuses_marketing_email_every_time_it_is_seen() -> None:
     store, refusals = Store(MESSAGE), Refusals()
     assert apply_receipt(receipt("complained"), store, refusals) == "recorded"
     assert apply_receipt(receipt("complained"), store, refusals) == "duplicate"
-    assert store.recorded[(SEND, "complained")] == (None, {"complained": 1})
+    # members, which owns consent, is told once (the event rides on the receipt's own record)
+    complained, counters = store.recorded[(SEND, "complained")]
+    assert counters == {"complained": 1}
+    assert complained == MarketingComplaintReceived(
+        member_id=MESSAGE.member_id,
+        channel="email",
+        send_id=SEND,
+        campaign_id=MESSAGE.campaign_id,
+        complained_at=AT,
+    )
     fact = refusals.facts[0]
     assert (fact.member_id, fact.purpose, fact.channel, fact.granted) == (
         MESSAGE.member_id,
@@ -174,7 +183,26 @@ def test_a_complaint_refuses_marketing_email_every_time_it_is_seen() -> None:
     assert refusals.facts == [fact, fact]  # a redelivery repeats the same (idempotent) refusal
 
 
+def test_a_complaint_about_a_journey_message_names_no_campaign() -> None:
+    message = SentMessage(JOURNEY_SEND, MESSAGE.member_id, "marketing", None, None)
+    store = Store(message)
+    found = receipt_from_ses("Email Complaint Received", detail("complained", JOURNEY_SEND))
+    assert found is not None and apply_receipt(found, store, Refusals()) == "recorded"
+    complained, _ = store.recorded[(JOURNEY_SEND, "complained")]
+    assert isinstance(complained, MarketingComplaintReceived)
+    assert (complained.send_id, complained.campaign_id) == (JOURNEY_SEND, None)
+
+
 def test_a_receipt_for_a_send_we_no_longer_hold_writes_nothing() -> None:
     store, refusals = Store(None), Refusals()
     assert apply_receipt(receipt("complained"), store, refusals) == "unknown_send"
     assert store.recorded == {} and refusals.facts == []
+
+
+def test_a_not_spam_feedback_report_is_no_complaint() -> None:
+    # RFC 5965 feedback type "not-spam": the mailbox provider takes back an earlier spam verdict.
+    event = detail("complained")
+    event["complaint"]["complaintFeedbackType"] = "not-spam"
+    assert receipt_from_ses("Email Complaint Received", event) is None
+    event["complaint"]["complaintFeedbackType"] = "abuse"
+    assert receipt_from_ses("Email Complaint Received", event) is not None

@@ -34,7 +34,7 @@ class Book:
         self.balance = L.replace_version(change.after, self.balance.version + 1)
         self.lots = L.apply_to_lots(self.lots, change)
         self.movements.append(change.movement)
-        assert L.check_invariants(self.balance, self.lots.values()) == []
+        assert L.check_invariants(self.balance, self.lots.values(), at=change.movement.at) == []
         return change
 
     def earn(self, points: int, at: datetime = T0, *, expires: datetime | None = None, pending_until=None):
@@ -241,6 +241,69 @@ def test_reversing_a_credit_takes_it_back_even_into_debt() -> None:
     assert book.balance.available == -100
 
 
+def _reverse(book: Book, original: L.Movement, *, movement_id: str | None = None) -> L.LedgerChange:
+    change = book.apply(
+        L.reverse(
+            book.balance,
+            book.lots.values(),
+            original,
+            movement_id=movement_id or book.mid(),
+            at=T0,
+            reason="correction_in_error",
+            source=Source("staff", "ann"),
+            actor="staff:ann",
+            fallback_expires_at=T0 + YEAR,
+        )
+    )
+    assert change is not None
+    return change
+
+
+def test_reversing_a_debit_that_created_debt_pays_the_debt_back_instead_of_a_new_lot() -> None:
+    # The case noticed in session 5: the reversal used to leave available 100, debt 50 and lots
+    # 100 + 50 (150 spendable) — more than the member had before the correction.
+    book = Book()
+    book.earn(100)  # lot1
+    correction = book.debit(150, kind="adjustment", allow_negative=True)
+    assert correction is not None
+    assert (book.balance.available, book.balance.debt) == (-50, 50)
+    change = _reverse(book, correction.movement, movement_id="rev1")
+    assert (book.balance.available, book.balance.pending, book.balance.debt) == (100, 0, 0)
+    assert book.lots["lot1"].remaining == 100
+    assert book.lots[DEBT_LOT_ID].remaining == 0
+    assert "Rrev1" not in book.lots  # nothing created beside what the correction took
+    assert change.movement.points == 150
+    assert [(c.lot_id, c.delta) for c in change.movement.lots] == [("lot1", 100), (DEBT_LOT_ID, 50)]
+    assert change.movement.balance_after == 100
+
+
+def test_a_reversal_credited_back_to_its_lots_pays_debt_made_since_first() -> None:
+    book = Book()
+    book.earn(100)  # lot1
+    redeem = book.debit(100)
+    assert redeem is not None
+    book.debit(30, kind="adjustment", allow_negative=True)  # debt 30, nothing left to take
+    change = _reverse(book, redeem.movement)
+    # Before the fix lot1 got its 100 back while the debt stayed: 100 spendable, available 70.
+    assert (book.balance.available, book.balance.debt) == (70, 0)
+    assert book.lots["lot1"].remaining == 70
+    assert [(c.lot_id, c.delta) for c in change.movement.lots] == [("lot1", 70), (DEBT_LOT_ID, 30)]
+
+
+def test_reversing_a_debit_whose_debt_was_paid_since_gives_the_points_back_in_a_new_lot() -> None:
+    book = Book()
+    book.earn(100)  # lot1
+    correction = book.debit(150, kind="adjustment", allow_negative=True)
+    assert correction is not None
+    book.earn(80)  # lot3: 50 pay the debt, 30 stay
+    assert (book.balance.available, book.balance.debt, book.lots["lot3"].remaining) == (30, 0, 30)
+    change = _reverse(book, correction.movement, movement_id="rev1")
+    # The member's own 50 points paid the correction's debt: undoing it gives them back.
+    assert (book.balance.available, book.balance.debt) == (180, 0)
+    assert (book.lots["lot1"].remaining, book.lots["Rrev1"].remaining) == (100, 50)
+    assert change.movement.points == 150
+
+
 def test_points_must_be_positive() -> None:
     book = Book()
     with pytest.raises(Unprocessable):
@@ -252,6 +315,18 @@ def test_points_must_be_positive() -> None:
 def test_check_invariants_reports_a_mismatch() -> None:
     balance = Balance(ledger_id="anon_x", member_id=None, available=5)
     assert L.check_invariants(balance, []) == ["available 5 != sum of available lots 0"]
+
+
+def test_check_invariants_at_an_instant_reports_debt_beside_spendable_points() -> None:
+    lots = [
+        Lot("lot1", 100, 100, "available", T0, None, T0 + YEAR, Source("purchase")),
+        Lot(DEBT_LOT_ID, 0, -50, "available", T0, None, None, Source("system")),
+    ]
+    balance = Balance(ledger_id="anon_x", member_id=None, available=50, debt=50)
+    assert L.check_invariants(balance, lots) == []
+    assert L.check_invariants(balance, lots, at=T0) == ["debt 50 unpaid beside spendable points in lot1"]
+    # a lot past its expiry (not yet expired by the job) is not spendable
+    assert L.check_invariants(balance, lots, at=T0 + YEAR) == []
 
 
 def test_with_after_refuses_to_change_point_totals() -> None:

@@ -1,10 +1,13 @@
 """Property tests (hypothesis): random sequences of purchases (pending or not), refunds,
-redemptions, releases, expiries, reversals and concurrent writers against the pure ledger and a
-store that enforces the balance version like the DynamoDB condition.
+redemptions, staff corrections (debits allowed into debt), releases, expiries, reversals of any
+of those debits and of awards, and concurrent writers against the pure ledger and a store that
+enforces the balance version like the DynamoDB condition.
 
 After every step: balance = sum of lots (available, pending, debt), no lot negative except the
-debt lot, and no point created or lost — the movements' lot deltas add up to what the lots hold,
-and the totals equal what was credited minus what was debited, expired and clawed back.
+debt lot, debt never left unpaid beside spendable points (every credit pays it first), and no
+point created or lost — the movements' lot deltas add up to what the lots hold, and the totals
+equal what was credited minus what was debited, expired and clawed back. A correction undone at
+once leaves the member exactly as before it (no points beside debt, no new lot).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -70,7 +73,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.now = T0
         self.n = 0
         self.purchases: list[tuple[str, int]] = []  # (lot id, points earned)
-        self.redemptions: list[L.Movement] = []
+        self.reversible: list[L.Movement] = []  # debits (and awards) not reversed yet
         self.credited = 0
         self.debited = 0
 
@@ -128,7 +131,9 @@ class LedgerMachine(RuleBasedStateMachine):
                 purchase_id=lot_id,
             )
 
-        self.post(compute)
+        change = self.post(compute)
+        assert change is not None
+        self.reversible.append(change.movement)
         self.debited += points
         self.purchases = [(i, p - points if i == lot_id else p) for i, p in self.purchases]
         self.purchases = [(i, p) for i, p in self.purchases if p > 0]
@@ -156,28 +161,95 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         assert change is not None
         self.debited += points
-        self.redemptions.append(change.movement)
+        self.reversible.append(change.movement)
 
-    @precondition(lambda self: self.redemptions)
-    @rule()
-    def reverse_a_redemption(self) -> None:
-        original = self.redemptions.pop()
-
+    def _correct_down(self, points: int) -> L.Movement:
         def compute(b: Balance) -> L.LedgerChange:
+            return L.debit(
+                b,
+                self.store.open_lots("anon_x"),
+                points=points,
+                kind="adjustment",
+                movement_id=self.next_id(),
+                at=self.now,
+                reason="correction",
+                source=Source("staff", "ann"),
+                actor="staff:ann",
+                allow_negative=True,
+            )
+
+        change = self.post(compute)
+        assert change is not None
+        self.debited += points
+        return change.movement
+
+    @rule(points=st.integers(1, 1000))
+    def staff_correction(self, points: int) -> None:
+        """A negative adjustment: may exceed what the member has (the rest goes to debt)."""
+        self.reversible.append(self._correct_down(points))
+
+    def _reverse(self, original: L.Movement) -> L.LedgerChange:
+        def compute(b: Balance) -> L.LedgerChange:
+            # As a caller would read them: the open lots and the ones the original names (an
+            # emptied lot is not open any more).
+            named = self.store.get_lots("anon_x", [c.lot_id for c in original.lots])
+            lots = {lot.lot_id: lot for lot in self.store.open_lots("anon_x")} | named
             return L.reverse(
                 b,
-                self.store.lots.values(),
+                lots.values(),
                 original,
                 movement_id=self.next_id(),
                 at=self.now,
                 reason="cancelled",
-                source=Source("reward", "r"),
+                source=Source("staff", "ann"),
                 actor="staff:ann",
                 fallback_expires_at=self.now + timedelta(days=30),
             )
 
-        self.post(compute)
-        self.credited += -original.points
+        debt_before = self.store.balance.debt if self.store.balance else 0
+        change = self.post(compute)
+        assert change is not None
+        assert change.movement.points == -original.points
+        if original.points < 0:
+            self.credited += -original.points
+            if any(c.lot_id == DEBT_LOT_ID for c in original.lots):
+                event("reversal of a debit that created debt")
+            if debt_before:
+                event("reversal of a debit while in debt")
+        else:
+            self.debited += original.points
+            event("reversal of a credit")
+        return change
+
+    @precondition(lambda self: self.reversible)
+    @rule(data=st.data())
+    def reverse_a_movement(self, data: st.DataObject) -> None:
+        """Reverse any debit (redemption, refund clawback, correction) or award not reversed yet,
+        however long ago: its lots may have been spent, expired or released since."""
+        index = data.draw(st.integers(0, len(self.reversible) - 1))
+        self._reverse(self.reversible.pop(index))
+
+    @precondition(lambda self: self.store.balance is not None)
+    @rule(points=st.integers(1, 1000))
+    def correction_undone_at_once(self, points: int) -> None:
+        """A correction reversed straight away (nothing else in between) gives back exactly what
+        it took: same totals, same debt, every lot as it was, no new lot."""
+        balance = self.store.balance
+        assert balance is not None
+        lots_before = {i: lot.remaining for i, lot in self.store.lots.items()}
+        correction = self._correct_down(points)
+        if any(c.lot_id == DEBT_LOT_ID for c in correction.lots):
+            event("correction into debt undone at once")
+        self._reverse(correction)
+        after = self.store.balance
+        assert after is not None
+        assert (after.available, after.pending, after.debt) == (
+            balance.available,
+            balance.pending,
+            balance.debt,
+        )
+        assert {i: lot.remaining for i, lot in self.store.lots.items() if i in lots_before} == lots_before
+        assert all(lot.remaining == 0 for i, lot in self.store.lots.items() if i not in lots_before)
 
     @rule(hours=st.integers(1, 24 * 20))
     def time_passes(self, hours: int) -> None:
@@ -230,7 +302,9 @@ class LedgerMachine(RuleBasedStateMachine):
         conflicts = self.store.conflicts
         assert self.store.post(stale_plan).status == "conflict"
         assert self.store.conflicts == conflicts + 1
-        assert self.post(award(second)) is not None
+        awarded = self.post(award(second))
+        assert awarded is not None
+        self.reversible.append(awarded.movement)
         self.credited += first + second
 
     @invariant()
@@ -238,7 +312,7 @@ class LedgerMachine(RuleBasedStateMachine):
         balance = self.store.balance
         if balance is None:
             return
-        assert L.check_invariants(balance, self.store.lots.values()) == []
+        assert L.check_invariants(balance, self.store.lots.values(), at=self.now) == []
 
     @invariant()
     def no_point_created_or_lost(self) -> None:

@@ -74,7 +74,7 @@ from shared.dynamo import (
 )
 from shared.events.base import EventData
 from shared.events.contracts import MessageDelivered, MessageSent, MessageSuppressed
-from shared.outbox import OUTBOX_ENTITY, OUTBOX_TTL
+from shared.outbox import outbox_item
 
 DUE_SHARDS = 8
 SEND_RECORD_TTL = timedelta(days=400)  # > a year: "once per member per year" for birthdays
@@ -690,7 +690,7 @@ class DynamoDispatchStore:
         return []
 
     def _outbox(self, event: EventData, request: SendRequest, now: datetime) -> list[dict[str, Any]]:
-        item = envelope_item(event, correlation_id=request.send_id, now=now)
+        item = outbox_item(event, correlation_id=request.send_id, producer=PRODUCER, now=now)
         return outbox_ops(self.table_name, item, request.member_id)
 
     def _due(self, request: SendRequest, until: datetime) -> dict[str, Any]:
@@ -1120,39 +1120,6 @@ def inbox_item(request: SendRequest, message: OutgoingMessage, now: datetime) ->
         "body": message.body,
         "link": message.link,
         "sent_at": clock.to_utc_iso(now),
-    }
-
-
-def envelope_item(event: EventData, *, correlation_id: str, now: datetime) -> dict[str, Any]:
-    """:func:`shared.outbox.outbox_item` for dispatch's events, the same item and ``detail`` text
-    (a test compares them) built without a second pydantic pass: the metadata is ours and valid by
-    construction (a fresh ULID, the model's version), and the data is dumped straight to JSON
-    (``model_dump_json`` instead of ``model_dump`` + ``json.dumps``). Dispatch writes one or two
-    events per message sent."""
-    event_id = ids.new_ulid(now)
-    metadata = {
-        "event_id": event_id,
-        "event_version": event.VERSION,
-        "correlation_id": correlation_id,
-        "occurred_at": clock.to_utc_iso(now),
-        "producer": PRODUCER,
-    }
-    detail = (
-        '{"metadata":'
-        + json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
-        + ',"data":'
-        + event.model_dump_json()
-        + "}"
-    )
-    return {
-        "pk": f"OUTBOX#{event_id}",
-        "sk": "OUTBOX",
-        "entity": OUTBOX_ENTITY,
-        "event_id": event_id,
-        "source": event.SOURCE,
-        "detail_type": event.detail_type(),
-        "detail": detail,
-        "ttl": clock.epoch_seconds(now + OUTBOX_TTL),
     }
 
 

@@ -27,8 +27,6 @@ from services.campaigns.logic.dispatch import (
 from services.campaigns.logic.guardrails import Limits, QuietHours
 from services.campaigns.models.dispatch import SendRequest
 from shared import aws as shared_aws
-from shared.events.base import EventData
-from shared.events.contracts import MessageSent, MessageSuppressed
 from tests.integration.campaigns.test_dispatch import (
     MORNING,
     TABLE,
@@ -273,53 +271,6 @@ def test_dispatch_reads_items_back_as_from_item_does() -> None:
     plain = _plain_item(item)
     assert plain == from_item(item)
     assert type(plain["n"]) is int and type(plain["flag"]) is bool
-
-
-@pytest.mark.parametrize(
-    "event",
-    [
-        MessageSent(
-            send_id="cmp#c1#m1",
-            member_id="m1",
-            kind="marketing",
-            campaign_id="c1",
-            variant="A",
-            journey=None,
-            channel="wechat",
-            provider_message_id="p-1 «双十二»\u2028",
-            coupon_id=None,
-            attempts=1,
-            sent_at=MORNING,
-        ),
-        MessageSuppressed(
-            send_id="ntf#n1",
-            member_id="m1",
-            kind="transactional",
-            campaign_id=None,
-            variant=None,
-            journey=None,
-            channel=None,
-            outcome="deferred",
-            reason="no_address:sms,wechat",
-            deferred_until=MORNING,
-            decided_at=MORNING,
-        ),
-    ],
-)
-def test_dispatch_outbox_items_are_the_shared_outbox_items(
-    event: EventData, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from services.campaigns.dal import dispatch as dal
-    from shared import ids
-    from shared.events import envelope
-    from shared.outbox import outbox_item
-
-    for module in (ids, envelope):
-        monkeypatch.setattr(module, "new_ulid", lambda at=None: "01HZ5555555555555555555555")
-    mine = dal.envelope_item(event, correlation_id="cmp#c1#m1", now=MORNING)
-    shared = outbox_item(event, correlation_id="cmp#c1#m1", producer=dal.PRODUCER, now=MORNING)
-    assert mine == shared
-    assert mine["detail"] == shared["detail"]  # byte for byte: what the stream publisher sends
 
 
 def test_a_batch_falls_back_per_member_when_a_channel_has_no_address(table: None) -> None:

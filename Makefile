@@ -35,7 +35,7 @@ dev-empty: venv
 test: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared services infra bench
+	$(VENV)/bin/mypy shared services infra bench tests
 	$(VENV)/bin/pytest -n 2 -q tests
 
 test-fast: venv
@@ -45,7 +45,7 @@ lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 typecheck: venv
-	$(VENV)/bin/mypy shared services infra bench
+	$(VENV)/bin/mypy shared services infra bench tests
 
 cfn-lint: venv
 	$(VENV)/bin/cfn-lint template.yaml

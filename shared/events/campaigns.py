@@ -105,8 +105,11 @@ class MessageSuppressed(EventData):
     reason: Annotated[str, Field(min_length=1, max_length=64)] = Field(
         description="no_consent | personalisation_withdrawn | frequency_cap_day | frequency_cap_week | "
         "bumped | quiet_hours | rate_limit | consent_pending | expired | member_erased | offer_<reason> | "
-        "provider_error | outcome_unknown | no_address:<channels tried, comma-separated> (deferred to the "
-        "next consented channel, or failed when none is left)"
+        "outcome_unknown | no_address:<channels tried, comma-separated> (deferred to the next consented "
+        "channel, or failed when none is left) | a channel adapter's own reason when the provider refused "
+        "for good or retries ran out: sns_<code>, ses_<code>, wechat_<errcode>, wechat_http_<status>, "
+        "wechat_outcome_unknown (the request may have reached WeChat: never sent again), "
+        "contact_directory_<failure>"
     )
     deferred_until: UtcDateTime | None
     decided_at: UtcDateTime

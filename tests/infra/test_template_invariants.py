@@ -278,7 +278,8 @@ def test_schedule_time_zones_are_real(cfn):
 
 
 def test_asynchronously_invoked_functions_have_an_on_failure_destination(cfn):
-    """Scheduler and EventBridge invoke Lambda asynchronously: the invoke config catches what fails."""
+    """Scheduler, EventBridge and CloudWatch Logs subscriptions invoke Lambda asynchronously: the
+    invoke config catches what fails."""
     functions, queues = _functions(cfn), _queues(cfn)
     async_targets: dict[str, str] = {}
     for name, schedule in of_type(cfn, "AWS::Scheduler::Schedule").items():
@@ -290,6 +291,10 @@ def test_asynchronously_invoked_functions_have_an_on_failure_destination(cfn):
             fn = target_of(target.get("Arn"))
             if fn in functions:
                 async_targets[fn] = name
+    for name, subscription in of_type(cfn, "AWS::Logs::SubscriptionFilter").items():
+        fn = target_of(props(subscription).get("DestinationArn"))
+        if fn in functions:
+            async_targets[fn] = name
     configs = {
         target_of(props(c).get("FunctionName")): props(c)
         for c in of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()

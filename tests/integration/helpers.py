@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -26,6 +26,12 @@ def aws(service: str) -> Any:
     """A test-side boto3 client, created once per process (moto intercepts it whenever a mock is
     active; creating clients is the slow part of a test's setup)."""
     return boto3.client(service, region_name=REGION)
+
+
+def fixed_clock(at: datetime) -> Callable[[], datetime]:
+    """A clock for ``shared.clock.set_clock`` that always says ``at`` (bound now, not when called,
+    so one can be made per loop iteration)."""
+    return lambda: at
 
 
 @dataclass
@@ -242,7 +248,8 @@ def event_detail(
 ) -> dict[str, Any]:
     """The EventBridge ``detail`` (envelope) of a contract model, with fresh metadata."""
     metadata = data.new_metadata(correlation_id=correlation_id, producer="tests", occurred_at=occurred_at)
-    return json.loads(data.detail_json(metadata))
+    detail: dict[str, Any] = json.loads(data.detail_json(metadata))
+    return detail
 
 
 def contract_bus_event(data: Any, **kwargs: Any) -> dict[str, Any]:
@@ -262,7 +269,7 @@ def bus_with_catch_all_queue(bus_name: str) -> str:
     events = aws("events")
     sqs = aws("sqs")
     events.create_event_bus(Name=bus_name)
-    queue_url = sqs.create_queue(QueueName=f"{bus_name}-catch-all")["QueueUrl"]
+    queue_url: str = sqs.create_queue(QueueName=f"{bus_name}-catch-all")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]

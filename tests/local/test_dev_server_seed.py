@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 import pytest
@@ -49,11 +50,11 @@ def aws():
 
 def test_seed_all_goes_through_cognito_secrets_manager_and_signed_requests(aws, tmp_path):
     cloud, client = aws
-    received = []
-    keys_seen = {}
+    received: list[tuple[str, dict[str, Any]]] = []
+    keys_seen: dict[str, str] = {}
 
-    registered = {}
-    templates = {}
+    registered: dict[str, str] = {}
+    templates: dict[str, dict[str, Any]] = {}
 
     def http(method, path, headers, body):
         # Loyalty's admin API: the loyalty operator's staff login, then the coupon templates.

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory) -> Iterator[tuple[LocalCloud, FrontDoor, demo.SeedReport]]:
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCloud, FrontDoor, demo.SeedReport]]:
     cloud = LocalCloud.start(ROOT)
     try:
         door = FrontDoor(cloud)
@@ -43,7 +43,7 @@ def _purchase(report, external_id="local-test-0001"):
     return body
 
 
-def _signed(cloud, report, body: bytes):
+def _signed(cloud: LocalCloud, report: demo.SeedReport, body: bytes) -> dict[str, str]:
     key = report.sources["pos-demo"]
     return {
         "content-type": "application/json",

@@ -166,7 +166,8 @@ def test_the_demo_seed_registers_members_through_the_api(cloud: LocalCloud) -> N
     def door(
         method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
-        return cloud.http(method, path, headers, body)
+        answer: tuple[int, dict[str, str], bytes] = cloud.http(method, path, headers, body)
+        return answer
 
     first, failures = seed_members(door)
     assert failures == [] and len(first) == len(DEMO_MEMBERS)

@@ -116,6 +116,12 @@ class SnsSmsAdapter:
 
     SNS documents ``ThrottledException``/``InternalErrorException`` as retryable and
     ``InvalidParameter``/``OptedOutException``-style failures as final.
+
+    The ``MessageId`` Publish returns is the delivery's ``provider_message_id``: SNS's delivery
+    status log names the message by it alone (``notification.messageId``), so dispatch's
+    ``mark_sent`` indexes the send record by it and ``CampaignsOnSmsReceiptsFunction`` finds the
+    send from the log (logic/receipts.py). An answer without one is not a send we could ever
+    match, so it is not invented (``None``).
     """
 
     RETRYABLE = frozenset({"ThrottledException", "InternalErrorException", "KMSThrottlingException"})
@@ -143,7 +149,8 @@ class SnsSmsAdapter:
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
             raise ProviderError(f"sns_{code}", retryable=code in self.RETRYABLE) from exc
-        return Delivery(provider_message_id=str(response.get("MessageId")))
+        message_id = response.get("MessageId")
+        return Delivery(provider_message_id=str(message_id) if message_id else None)
 
 
 class SesEmailAdapter:
@@ -221,6 +228,15 @@ class WeChatSubscribeAdapter:
     production). When WeChat says the token is invalid or expired (40001, 40014, 42001) and the
     provider is a :class:`RenewableToken`, the token is dropped, a fresh one fetched and the send
     retried once; a second rejection is a retryable failure (dispatch retries with backoff).
+
+    **At most once.** ``subscribeMessage.send`` takes no idempotency key, so a POST that may have
+    reached WeChat is never sent again: a transport failure is retryable only when the request
+    certainly did not arrive whole (:func:`wechat_send_failure`: urllib's ``URLError`` — DNS,
+    connect refused or timed out, TLS handshake, the request not written out; HTTP 408, 429, 503).
+    A failure after the request was written (read timeout, connection dropped before or during the
+    answer, HTTP 500/502/504, an answer that is not WeChat's JSON or has no ``errcode``) fails the
+    send ``wechat_outcome_unknown``, final — like dispatch's ``outcome_unknown`` for an expired
+    lease: the member may have the message, so it is not sent twice.
     """
 
     URL = "https://api.weixin.qq.com/cgi-bin/message/subscribe/send"
@@ -266,14 +282,17 @@ class WeChatSubscribeAdapter:
             self.token_provider.invalidate(token)
             token, answer = self._post(payload)
             code = _errcode(answer)
+        if code is None:  # an answer, but not one WeChat documents: it may have sent the message
+            _wechat_logger.warning("wechat send answered without an errcode")
+            raise ProviderError(WECHAT_OUTCOME_UNKNOWN, retryable=False)
         if code != 0:
             retryable = code in self.RETRYABLE or code in self.TOKEN_REJECTED
             raise ProviderError(f"wechat_{code}", retryable=retryable)
-        # errcode 0: WeChat has put the message in the member's service notifications; there is
-        # no later receipt, so this is the delivery.
-        return Delivery(
-            provider_message_id=str(answer.get("msgid")) if answer.get("msgid") else None, delivered=True
-        )
+        # errcode 0: WeChat accepted the message. Its final result comes later as the message push
+        # subscribe_msg_sent_event naming this msgid (handlers/routes/wechat_push.py: delivered or
+        # failed); without a msgid nothing can name it, so acceptance is all we will know.
+        msgid = str(answer["msgid"]) if answer.get("msgid") not in (None, "") else None
+        return Delivery(provider_message_id=msgid, delivered=msgid is None)
 
     def _post(self, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         try:
@@ -282,17 +301,60 @@ class WeChatSubscribeAdapter:
             raise ProviderError(exc.reason, retryable=exc.retryable) from None
         try:
             answer = self.http_post(f"{self.URL}?access_token={token}", payload)
-        except OSError:
+        except Exception as exc:
+            failure = wechat_send_failure(exc)
+            if not failure.retryable:
+                # The class name only: the URL (in urllib's messages) carries the token.
+                _wechat_logger.warning(
+                    "wechat send failed", extra={"reason": failure.reason, "error": type(exc).__name__}
+                )
             # from None: the URL carries the token, keep it out of any traceback that gets logged
-            raise ProviderError("wechat_unreachable", retryable=True) from None
+            raise failure from None
         return token, answer
 
 
-def _errcode(answer: dict[str, Any]) -> int:
+# The send's failure reason when WeChat may have received the request (see the adapter's doc).
+WECHAT_OUTCOME_UNKNOWN = "wechat_outcome_unknown"
+# HTTP statuses by which a server says it did not act on the request (RFC 9110: 408, it did not
+# receive the whole request; 429 and 503, it will not handle it now): safe to send again.
+WECHAT_NOT_HANDLED_STATUSES = frozenset({408, 429, 503})
+_wechat_logger = logging.getLogger("campaigns.wechat_send")
+
+
+def wechat_send_failure(exc: Exception) -> ProviderError:
+    """A failed ``subscribeMessage.send`` POST (``post_json``: urllib) → retryable only when WeChat
+    certainly did not get the whole request.
+
+    urllib (``AbstractHTTPHandler.do_open``, the same in 3.11, 3.12 and 3.13) wraps every
+    ``OSError`` raised while connecting and writing the request — DNS, connect refused or timed
+    out, the TLS handshake, a send that could not write it all — in ``URLError``; what fails after
+    the request was written (``getresponse``: a read timeout is a bare ``TimeoutError``, a dropped
+    connection ``RemoteDisconnected``/``ConnectionResetError``; reading the body:
+    ``TimeoutError``, ``IncompleteRead``; the JSON: ``ValueError``) is raised as it is. An HTTP
+    error status comes as ``HTTPError``, a ``URLError`` subclass, after the request was sent: only
+    408/429/503 say it was not acted on, other 4xx are final refusals, 5xx (500, 502/504 from a
+    gateway) leave the outcome unknown. Anything else — including a defect in the transport — is
+    an unknown outcome too: never a second send."""
+    from urllib.error import HTTPError, URLError  # noqa: PLC0415 - only on a failure (cold import)
+
+    if isinstance(exc, HTTPError):
+        status = exc.code
+        if status in WECHAT_NOT_HANDLED_STATUSES:
+            return ProviderError(f"wechat_http_{status}", retryable=True)
+        if 400 <= status < 500:
+            return ProviderError(f"wechat_http_{status}", retryable=False)
+        return ProviderError(WECHAT_OUTCOME_UNKNOWN, retryable=False)
+    if isinstance(exc, URLError):
+        return ProviderError("wechat_unreachable", retryable=True)
+    return ProviderError(WECHAT_OUTCOME_UNKNOWN, retryable=False)
+
+
+def _errcode(answer: dict[str, Any]) -> int | None:
+    """The answer's ``errcode``; None when it has none or not a number (not WeChat's answer)."""
     try:
-        return int(answer.get("errcode", -1))
-    except (TypeError, ValueError):
-        return -1
+        return int(answer["errcode"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def local_adapters() -> dict[str, Any]:

@@ -1063,6 +1063,22 @@ class DynamoDispatchStore:
         }
         if coupon_id:
             sets["coupon_id"] = coupon_id
+        if message.channel == "sms" and delivery.provider_message_id:
+            # SNS's delivery status names only its message id: the record's sparse gsi1 entry
+            # (SMSMSG#<id>) lets the receipt find it with one Query, and goes with the record on
+            # erasure (dal/receipts.py).
+            from services.campaigns.dal.receipts import sms_index_keys  # noqa: PLC0415
+
+            sets |= sms_index_keys(delivery.provider_message_id)
+        if message.channel == "wechat" and delivery.provider_message_id:
+            # WeChat's subscribe_msg_sent_event names only the msgid: the same kind of entry
+            # (WXMSG#<msgid>). A delivery confirmed at send (the local fake) is stamped, so that a
+            # later push for it is a replay, not a second delivery.
+            from services.campaigns.dal.receipts import wechat_index_keys  # noqa: PLC0415
+
+            sets |= wechat_index_keys(delivery.provider_message_id)
+            if delivery.delivered:
+                sets["delivered_at"] = clock.to_utc_iso(now)
         items: list[dict[str, Any] | None] = [
             self._record_update(record, sets, remove=("request", "due_at", "reason")),
             *self._outbox(sent, request, now),

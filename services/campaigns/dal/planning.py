@@ -9,7 +9,8 @@ Items:
   attribution's ``converted`` ...);
 * cancelled marker: ``CAMPAIGN#<id>`` / ``CANCELLED`` — written with the status ``cancelled``;
   dispatch and the launch worker read it (a missing item = not cancelled);
-* arrivals counter: ``CAMPAIGN#<id>`` / ``ARRIVALS`` (triggered campaigns: the n-th member's slot);
+* arrivals counters: ``ARRIVALS#<campaign>#<shard>`` / ``ARRIVALS`` (triggered campaigns: the n-th
+  member of that shard gets the n-th slot of the shard's dealing, ``dal/triggers.py``);
 * trigger index: ``TRIGGER#<event>`` / ``CAMPAIGN#<id>`` — active triggered campaigns, definition copied;
 * assignment bucket (launches): ``ASSIGN#<campaign>#<bucket>`` / ``ASSIGN`` — ``arms``: arm →
   comma-separated member ids (~400 members per bucket); ttl after the attribution window;

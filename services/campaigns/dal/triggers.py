@@ -1,4 +1,12 @@
-"""The trigger consumer's reads and writes (trigger index, member row, arrivals, assignments)."""
+"""The trigger consumer's reads and writes (trigger index, member row, arrivals, assignments).
+
+Arrivals counter of a triggered campaign: ``ARRIVALS#<campaign_id>#<shard>`` / ``ARRIVALS``,
+``ARRIVAL_SHARDS`` items per campaign (logic/experiments.py), the shard from a hash of the member id.
+Each shard is its own partition key, like the rate counter's ``RATE#<campaign>#<shard>`` and
+loyalty's ``COUPON_BUDGET#<template>#<n>``: sort-key shards under ``CAMPAIGN#<id>`` would share one
+partition (~1,000 writes/s) until DynamoDB split it for heat. The unsharded
+``CAMPAIGN#<id>`` / ``ARRIVALS`` of campaigns activated before is no longer read or written.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,11 @@ from shared.aws import client
 from shared.dynamo import ConditionalCheckFailed, from_item, put_op, to_item, transact_write
 
 
+def arrivals_key(campaign_id: str, shard: int) -> dict[str, str]:
+    """One shard of a triggered campaign's arrivals counter (see the module doc)."""
+    return {"pk": f"ARRIVALS#{campaign_id}#{shard}", "sk": "ARRIVALS"}
+
+
 class DynamoTriggerRepository:
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
@@ -26,12 +39,13 @@ class DynamoTriggerRepository:
     def member(self, member_id: str) -> MemberAttributes | None:
         return self._members.get(member_id)
 
-    def next_arrival(self, campaign_id: str) -> int:
+    def next_arrival(self, campaign_id: str, shard: int) -> int:
+        """The shard's next position, 0-based: one ``ADD``, no condition, the new total returned."""
         response = client("dynamodb").update_item(
             TableName=self.table_name,
-            Key=to_item({"pk": f"CAMPAIGN#{campaign_id}", "sk": "ARRIVALS"}),
-            UpdateExpression="ADD arrivals :one",
-            ExpressionAttributeValues=to_item({":one": 1}),
+            Key=to_item(arrivals_key(campaign_id, shard)),
+            UpdateExpression="SET entity = :entity ADD arrivals :one",
+            ExpressionAttributeValues=to_item({":one": 1, ":entity": "campaign_arrivals"}),
             ReturnValues="UPDATED_NEW",
         )
         return int(from_item(response["Attributes"])["arrivals"]) - 1

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from services.campaigns.handlers.routes import campaigns as planning_campaigns
 from services.campaigns.handlers.routes import inbox as delivery_inbox
 from services.campaigns.handlers.routes import segments as planning_segments
+from services.campaigns.handlers.routes import wechat_push as delivery_wechat_push
 from services.campaigns.models.api import EpisodeOut, EpisodePage
 from services.campaigns.models.settings import CampaignsSettings
 from shared import clock
@@ -32,6 +33,7 @@ app = make_resolver()
 app.include_router(planning_campaigns.router)
 app.include_router(planning_segments.router)
 app.include_router(delivery_inbox.router)  # served by CampaignsInboxApiFunction; here for the API doc
+app.include_router(delivery_wechat_push.router)  # served by CampaignsWeChatPushFunction; for the API doc
 
 
 def _iso(value: Any) -> str | None:

@@ -24,13 +24,36 @@ What a receipt does (:func:`apply_receipt`):
   publishes ``MemberConsentChanged``), and at once a refusal in campaigns' consent projection so
   the member's marketing e-mail stops before members' event comes back (see
   :func:`complaint_refusal` and docs/decisions.md, 2026-11-23).
+
+**SMS (Amazon SNS).** SNS reports the final status of an SMS sent with ``Publish(PhoneNumber=…)``
+only as a CloudWatch Logs record, when the account's SMS attributes ``DeliveryStatusIAMRole`` /
+``DeliveryStatusSuccessSamplingRate`` are set: successes in ``sns/<region>/<account>/
+DirectPublishToPhoneNumber``, failures in ``…/DirectPublishToPhoneNumber/Failure``. A record is
+JSON: ``notification`` (``messageId`` — the ``MessageId`` Publish returned —, ``timestamp``),
+``delivery`` (``destination`` — the phone number, never read here —, ``providerResponse``,
+``dwellTimeMs``, ``priceInUSD``, …) and ``status`` (``SUCCESS`` | ``FAILURE``). A subscription
+filter hands them to a function as ``{"awslogs": {"data": <base64 of gzip of JSON>}}`` whose JSON
+holds ``messageType`` (``DATA_MESSAGE``; ``CONTROL_MESSAGE`` only checks the destination is
+reachable), ``logGroup`` and ``logEvents`` (``id``, ``timestamp`` in epoch milliseconds,
+``message`` = the record). :func:`read_awslogs` and :func:`sms_status` read them;
+:func:`apply_sms_status` finds the send by the SNS message id (no tag travels with an SMS) and
+records it through the same once-per-send path as e-mail:
+
+* ``SUCCESS`` → delivered (``delivered_at``, ``MessageDelivered``, counter ``delivered``);
+* ``FAILURE`` → bounced (``bounced_at`` + ``bounce_reason`` = SNS's ``providerResponse`` as a short
+  token, counter ``bounced``): accepted by the provider, refused on the way to the phone — what a
+  bounce is for e-mail. An SMS has one final status: the first one recorded wins.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
+import zlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from services.campaigns.logic.privacy import ConsentFact
@@ -101,7 +124,7 @@ def decode_tag(value: str) -> str:
 class Receipt:
     kind: ReceiptKind
     send_id: str
-    channel: Literal["email"]
+    channel: Literal["email", "sms", "wechat"]
     at: datetime
     provider_message_id: str
     reason: str | None = None  # bounces and complaints: what the provider said, short
@@ -248,6 +271,151 @@ def apply_receipt(receipt: Receipt, store: ReceiptStore, refusals: ConsentRefusa
         # First, and on every redelivery: the refusal is idempotent, and it must not depend on
         # the receipt's own bookkeeping having succeeded.
         refusals.refuse(complaint_refusal(receipt, message))
+    return record_receipt(receipt, message, store)
+
+
+def record_receipt(receipt: Receipt, message: SentMessage, store: ReceiptStore) -> Outcome:
+    """The receipt's stamp, event and counter, once per send (``duplicate`` on a replay)."""
     counters = {COUNTERS[receipt.kind]: 1}
     recorded = store.record(receipt, message, receipt_event(receipt, message), counters)
     return "recorded" if recorded else "duplicate"
+
+
+# --- SMS: SNS delivery status logs through a CloudWatch Logs subscription -------------------------
+
+SNS_SMS_LOG_GROUP = "DirectPublishToPhoneNumber"
+"""The last part of the success log group's name (``sns/<region>/<account>/…``); failures go to
+``…/DirectPublishToPhoneNumber/Failure``."""
+SMS_STATUSES: dict[str, ReceiptKind] = {"SUCCESS": "delivered", "FAILURE": "bounced"}
+SMS_FINAL_KINDS: tuple[ReceiptKind, ...] = ("delivered", "bounced")
+"""An SMS has one final status: a receipt of either kind is recorded only while neither is."""
+AWSLOGS_MAX_BYTES = 6 * 1024 * 1024
+"""A decompressed subscription payload larger than a Lambda event could ever carry (6 MB) is not
+one CloudWatch Logs sent: refuse it rather than inflate it."""
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    id: str
+    timestamp_ms: int
+    message: str
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    message_type: str  # DATA_MESSAGE | CONTROL_MESSAGE
+    log_group: str
+    events: tuple[LogEvent, ...]
+
+
+@dataclass(frozen=True)
+class SmsStatus:
+    """One SNS SMS delivery status record (the phone number in it is not kept)."""
+
+    message_id: str
+    kind: ReceiptKind  # delivered | bounced
+    at: datetime  # the log event's time: when SNS logged the final status
+    reason: str | None  # failures: SNS's providerResponse, as a short token
+
+
+def read_awslogs(event: dict[str, Any]) -> LogBatch:
+    """The payload a CloudWatch Logs subscription filter invokes a function with:
+    ``{"awslogs": {"data": base64(gzip(JSON))}}``. Raises :class:`ReceiptError` when it is not one."""
+    data = (event.get("awslogs") or {}).get("data") if isinstance(event, dict) else None
+    if not isinstance(data, str) or not data:
+        raise ReceiptError("not a CloudWatch Logs subscription event (no awslogs.data)")
+    try:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip framing
+        raw = inflater.decompress(base64.b64decode(data, validate=True), AWSLOGS_MAX_BYTES + 1)
+    except (binascii.Error, zlib.error) as exc:
+        raise ReceiptError("awslogs.data is not base64 of gzip") from exc
+    if len(raw) > AWSLOGS_MAX_BYTES:
+        raise ReceiptError("awslogs.data inflates beyond a Lambda payload")
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise ReceiptError("awslogs.data is not JSON") from exc
+    if not isinstance(body, dict):
+        raise ReceiptError("awslogs.data is not a JSON object")
+    events = []
+    for item in body.get("logEvents") or []:
+        if not isinstance(item, dict):
+            raise ReceiptError("a log event is not an object")
+        try:
+            events.append(LogEvent(str(item.get("id") or ""), int(item["timestamp"]), str(item["message"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReceiptError("a log event without timestamp or message") from exc
+    return LogBatch(
+        message_type=str(body.get("messageType") or ""),
+        log_group=str(body.get("logGroup") or ""),
+        events=tuple(events),
+    )
+
+
+def is_sms_log_group(name: str) -> bool:
+    """``sns/<region>/<account>/DirectPublishToPhoneNumber`` or ``…/Failure``."""
+    parts = name.split("/")
+    return (
+        len(parts) in {4, 5}
+        and parts[0] == "sns"
+        and parts[3] == SNS_SMS_LOG_GROUP
+        and (len(parts) == 4 or parts[4] == "Failure")
+    )
+
+
+def _token(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:64] or "unknown"
+
+
+def sms_status(event: LogEvent) -> SmsStatus | None:
+    """The status in one SNS SMS delivery log record, or None for a status we do not record.
+    Raises :class:`ReceiptError` for a record that is not one (no message id, not JSON)."""
+    try:
+        record = json.loads(event.message)
+    except ValueError as exc:
+        raise ReceiptError("SMS delivery log record is not JSON") from exc
+    if not isinstance(record, dict):
+        raise ReceiptError("SMS delivery log record is not a JSON object")
+    notification = record.get("notification")
+    message_id = notification.get("messageId") if isinstance(notification, dict) else None
+    if not isinstance(message_id, str) or not message_id:
+        raise ReceiptError("SMS delivery log record without notification.messageId")
+    kind = SMS_STATUSES.get(str(record.get("status") or "").upper())
+    if kind is None:
+        return None
+    delivery = record.get("delivery")
+    response = delivery.get("providerResponse") if isinstance(delivery, dict) else None
+    return SmsStatus(
+        message_id=message_id,
+        kind=kind,
+        at=datetime.fromtimestamp(event.timestamp_ms / 1000, tz=UTC),
+        reason=_token(str(response or "unknown")) if kind == "bounced" else None,
+    )
+
+
+class SmsReceiptStore(ReceiptStore, Protocol):
+    def sms_message(self, provider_message_id: str) -> SentMessage | None:
+        """The send an SMS with this SNS message id was (None: not ours, or erased)."""
+
+
+def stamps_that_exclude(receipt: Receipt) -> tuple[str, ...]:
+    """The send record's stamps whose presence makes ``receipt`` a replay: its own (``<kind>_at``,
+    once per send and kind); for an SMS or a WeChat subscription message, either final status
+    (``delivered_at``, ``bounced_at``: one final status each, logic/wechat_push.py)."""
+    kinds = SMS_FINAL_KINDS if receipt.channel in {"sms", "wechat"} else (receipt.kind,)
+    return tuple(f"{kind}_at" for kind in kinds)
+
+
+def apply_sms_status(status: SmsStatus, store: SmsReceiptStore) -> Outcome:
+    message = store.sms_message(status.message_id)
+    if message is None:
+        return "unknown_send"
+    receipt = Receipt(
+        kind=status.kind,
+        send_id=message.send_id,
+        channel="sms",
+        at=status.at,
+        provider_message_id=status.message_id,
+        reason=status.reason,
+    )
+    return record_receipt(receipt, message, store)

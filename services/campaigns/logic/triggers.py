@@ -10,10 +10,13 @@
 
 For each campaign (found by the trigger index — a Query, not a scan): the campaign's segment, if
 any, must match the member's row (consent is left to dispatch at send time: see _skip_reason);
-then the global control group, else the n-th arrival's slot in the campaign's blocked dealing
-(variants, holdout). The assignment is written once (condition on its key), and treated members get
-a SendRequest whose ``send_id`` carries the "once per" key, so a redelivered event neither counts
-twice nor sends twice (dispatch dedupes on ``send_id``).
+then the global control group, else the member's arrival slot: the member's arrivals shard (a
+stable hash of the member id) counts it, and the n-th arrival of that shard takes slot n of the
+shard's own blocked dealing (variants, holdout; logic/experiments.py). The assignment is written
+once (condition on its key), and treated members get a SendRequest whose ``send_id`` carries the
+"once per" key, so a redelivered event neither counts twice nor sends twice (dispatch dedupes on
+``send_id``): it keeps the first arm whatever slot it drew (a redelivery still takes a slot of its
+shard, which then goes to nobody, as before the counter was sharded).
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from services.campaigns.logic.experiments import CONTROL, HOLDOUT, arm_plan, in_global_control, slot_arm
+from services.campaigns.logic.experiments import (
+    CONTROL,
+    HOLDOUT,
+    arm_plan,
+    arrival_arm,
+    arrival_shard,
+    in_global_control,
+)
 from services.campaigns.logic.launch import Dispatch, Target, personalisation, send_request
 from services.campaigns.logic.segments import matches, parse_rule
 from services.campaigns.models.audience import MemberAttributes
@@ -87,8 +97,8 @@ class TriggerRepository(Protocol):
 
     def member(self, member_id: str) -> MemberAttributes | None: ...
 
-    def next_arrival(self, campaign_id: str) -> int:
-        """0, 1, 2 … per campaign (an atomic counter)."""
+    def next_arrival(self, campaign_id: str, shard: int) -> int:
+        """0, 1, 2 … per campaign and arrivals shard (an atomic counter per shard)."""
 
     def assign_once(self, campaign: Campaign, member_id: str, key: str | None, arm: str, at: datetime) -> str:
         """Write the assignment unless it exists (then count nothing); the member's arm either way."""
@@ -149,7 +159,9 @@ def on_trigger(
             arm = CONTROL
         else:
             plan = arm_plan(campaign.variant_names(), campaign.holdout_percent)
-            arm = slot_arm(plan, campaign.campaign_id, repo.next_arrival(campaign.campaign_id))
+            shard = arrival_shard(occasion.member_id)
+            position = repo.next_arrival(campaign.campaign_id, shard)
+            arm = arrival_arm(plan, campaign.campaign_id, shard, position)
         arm = repo.assign_once(campaign, occasion.member_id, occasion.key, arm, now)
         if arm in {CONTROL, HOLDOUT}:
             outcomes.append(TriggerOutcome(campaign.campaign_id, arm, arm))

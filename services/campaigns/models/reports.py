@@ -33,7 +33,9 @@ class GroupReport(BaseModel):
     delivered: int
     clicked: int
     failed: int
-    bounced: int = 0  # e-mail: the receiving server refused it for good (SES receipt)
+    # refused for good after it left us: the receiving mail server (SES receipt) or the SMS carrier
+    # (SNS delivery status)
+    bounced: int = 0
     complained: int = 0  # e-mail: the member marked it as spam (SES receipt)
     suppressed: dict[str, int]
     converted: int

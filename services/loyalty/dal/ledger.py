@@ -10,7 +10,10 @@ under the pseudonym from the start, and the balance item alone holds the link ``
 * lot — ``LEDGER#<ledger_id>`` / ``LOT#<lot_id>``: ``gsi2`` while something is due (pending →
   ``LOTREL#<date>#<shard>``, points left → ``LOTEXP#<date>#<shard>``);
 * movement — ``LEDGER#<ledger_id>`` / ``MOV#<movement_id>``: immutable, ULIDs sort by time;
-* request — ``LEDGER#<ledger_id>`` / ``REQ#<key>``: an idempotent posting's result (30 days).
+* request — ``LEDGER#<ledger_id>`` / ``REQ#<key>``: an idempotent posting's result (30 days);
+* reversed — ``LEDGER#<ledger_id>`` / ``REVERSED#<movement_id>``: written (``attribute_not_exists``)
+  in the transaction of the movement's reversal, so a movement is reversed at most once however
+  many reversals race (kept, like the movements).
 
 The **due calendar** (``LEDGERCAL`` / ``CAL``: string sets ``release_days``, ``expiry_days``) names
 the UTC days that have lots to release or expire, so the daily job queries only those days' index
@@ -145,6 +148,17 @@ class DynamoLedgerRepository:
         cursor = items[-1].movement_id if "LastEvaluatedKey" in page and items else None
         return items, cursor
 
+    def reversed_by(self, ledger_id: str, movement_id: str) -> str | None:
+        """The id of the reversal of ``movement_id``, None when it was not reversed (consistent
+        GetItem of its marker)."""
+        response = client("dynamodb").get_item(
+            TableName=self.table_name,
+            Key=to_item(reversed_key(ledger_id, movement_id)),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return str(from_item(item)["reversal_id"]) if item else None
+
     def get_request(self, ledger_id: str, key: str) -> dict[str, Any] | None:
         response = client("dynamodb").get_item(
             TableName=self.table_name,
@@ -177,8 +191,9 @@ class DynamoLedgerRepository:
     ) -> list[dict[str, Any]]:
         """The TransactWriteItems elements of ``change``: balance (conditional on its version),
         lots (new: must not exist; existing: must still hold what was read), the movement (must
-        not exist), the idempotency record and outbox items. Add them to your own transaction,
-        or use :meth:`post`."""
+        not exist), the idempotency record, for a reversal the marker of the reversed movement
+        (must not exist: reversed once) and outbox items. Add them to your own transaction, or
+        use :meth:`post`."""
         ledger_id = change.before.ledger_id
         DueCalendar(self.table_name).register_lots([w.lot for w in change.lots])
         ops = [self.balance_op(change.before, change.after)]
@@ -212,6 +227,21 @@ class DynamoLedgerRepository:
                         "balance_after": change.movement.balance_after,
                         "points": change.movement.points,
                         "ttl": clock.epoch_seconds(change.movement.at + IDEMPOTENCY_TTL),
+                    },
+                    condition=NOT_EXISTS,
+                )
+            )
+        reverses = change.movement.reverses
+        if change.movement.kind == "reversal" and reverses is not None:
+            ops.append(
+                put(
+                    self.table_name,
+                    {
+                        **reversed_key(ledger_id, reverses),
+                        "entity": "ledger_reversed",
+                        "movement_id": reverses,
+                        "reversal_id": change.movement.movement_id,
+                        "at": clock.to_utc_iso(change.movement.at),
                     },
                     condition=NOT_EXISTS,
                 )
@@ -256,6 +286,9 @@ class DynamoLedgerRepository:
                 return PostResult(
                     "replayed", previous=self.get_request(change.before.ledger_id, idempotency_key)
                 )
+            marker_index = request_index + (1 if idempotency_key is not None else 0)
+            if change.movement.kind == "reversal" and marker_index in failed.failed_indexes:
+                return PostResult("already_reversed")
             return PostResult("conflict")
         except Exception as exc:
             # Another transaction held one of the items (TransactionConflict): same as a
@@ -322,6 +355,11 @@ class DynamoLedgerRepository:
                 }
             ),
         )
+
+
+def reversed_key(ledger_id: str, movement_id: str) -> dict[str, str]:
+    """The marker of a reversed movement (in the member's ledger partition)."""
+    return {"pk": ledger_pk(ledger_id), "sk": f"REVERSED#{movement_id}"}
 
 
 CALENDAR_KEY = {"pk": "LEDGERCAL", "sk": "CAL"}
@@ -451,4 +489,5 @@ __all__ = [
     "lot_item",
     "movement_from_item",
     "movement_item",
+    "reversed_key",
 ]

@@ -87,15 +87,18 @@ def purchase_from_item(item: dict[str, Any]) -> Purchase:
 
 
 def redemption_item(r: Redemption) -> dict[str, Any]:
+    returned = {"returned_at": iso(r.returned_at), "return_movement_id": r.return_movement_id}
     return {
         **redemption_key(r.member_id, r.request_id),
         "entity": "redemption",
-        **r.model_dump(exclude={"redeemed_at"}),
+        **r.model_dump(exclude={"redeemed_at", "returned_at", "return_movement_id"}),
         "redeemed_at": iso(r.redeemed_at),
+        **(returned if r.returned_at is not None else {}),
     }
 
 
 def redemption_from_item(item: Mapping[str, Any]) -> Redemption:
     data = {k: v for k, v in item.items() if k not in ("pk", "sk", "entity")}
     data["redeemed_at"] = dt(item.get("redeemed_at"))
+    data["returned_at"] = dt(item.get("returned_at"))
     return Redemption.model_validate(data)

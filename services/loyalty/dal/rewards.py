@@ -9,6 +9,13 @@
 
 A redemption is one transaction: these items first (``extra``), then L1's ledger change (balance,
 lots, movement) and the outbox (RewardRedeemed, PointsRedeemed, and CouponIssued for a coupon).
+
+Its return (staff reverse its ``redeem`` movement, logic/rewards.py ``plan_return``) is found by a
+Query of the member's ``REDEMPTION#`` items filtered on ``movement_id`` (a member holds few), and
+written by :meth:`DynamoRewardRepository.return_ops` inside the reversal's transaction: the record's
+``returned_at`` (once), the stock ``ADD 1``, the counter ``ADD -1``, the unused coupon ``revoked``
+(condition: still ``issued``) with its expiry-index entry deleted, its budget shard and the
+member's per-template counter given their one back, and audit items.
 """
 
 from __future__ import annotations
@@ -18,13 +25,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from services.loyalty.dal.coupons import DynamoCouponRepository, issue_failure, update_op
-from services.loyalty.dal.keys import dt, iso, redemption_key, wallet_pk
+from services.loyalty.dal.coupons import DynamoCouponRepository, issue_failure, shard_key, update_op
+from services.loyalty.dal.keys import coupon_key, dt, expiry_key, iso, redemption_key, wallet_pk
 from services.loyalty.dal.record_items import redemption_from_item, redemption_item
+from services.loyalty.dal.wallet_common import audit_put
 from services.loyalty.dal.wallet_points import LedgerPoints
 from services.loyalty.logic import ledger as L
 from services.loyalty.logic.coupons import IssueContext, IssueOutcome, coupon_for_member, new_code, validity
-from services.loyalty.logic.rewards import RedeemFailure, RedeemResult
+from services.loyalty.logic.rewards import RedeemFailure, RedeemResult, RewardReturn, plan_return
 from services.loyalty.models.coupons import CouponTemplate
 from services.loyalty.models.rewards import Redemption, Reward
 from shared.aws import client
@@ -160,6 +168,185 @@ class DynamoRewardRepository:
             "ExpressionAttributeValues": to_item({":pk": wallet_pk(member_id), ":r": "REDEMPTION#"}),
         }
         return [redemption_from_item(i) for i in query_all(request)]
+
+    def redemption_by_movement(self, member_id: str, movement_id: str) -> Redemption | None:
+        """The member's redemption whose points ``movement_id`` spent (Query of the member's
+        ``REDEMPTION#`` items, filtered on the movement)."""
+        request = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :r)",
+            "FilterExpression": "movement_id = :m",
+            "ExpressionAttributeValues": to_item(
+                {":pk": wallet_pk(member_id), ":r": "REDEMPTION#", ":m": movement_id}
+            ),
+            "ConsistentRead": True,
+        }
+        for item in query_all(request):
+            return redemption_from_item(item)
+        return None
+
+    def _count(self, member_id: str, sk: str, attribute: str) -> int:
+        item = (
+            client("dynamodb")
+            .get_item(
+                TableName=self.table, Key=to_item({"pk": wallet_pk(member_id), "sk": sk}), ConsistentRead=True
+            )
+            .get("Item")
+        )
+        return int(from_item(item).get(attribute) or 0) if item else 0
+
+    def reward_return(self, member_id: str, movement: L.Movement) -> RewardReturn | None:
+        """What reversing ``movement`` undoes besides the points: None when it is no reward's
+        redemption (a parking offset gives the points back only). Raises 409
+        :class:`~services.loyalty.logic.wallet_errors.RewardCouponUsed`."""
+        if movement.kind != "redeem" or movement.source.kind != "reward":
+            return None
+        redemption = self.redemption_by_movement(member_id, movement.movement_id)
+        if redemption is None:
+            return None
+        coupon = None
+        coupon_count = 0
+        if redemption.coupon_id is not None:
+            if self.coupons is None:
+                raise RuntimeError("returning a coupon reward needs the coupons")
+            coupon = self.coupons.get_coupon(member_id, redemption.coupon_id)
+            if coupon is not None:
+                coupon_count = self._count(member_id, f"LIMIT#{coupon.template_id}", "issued")
+        return plan_return(
+            redemption,
+            reward=self.get(redemption.reward_id),
+            reward_count=self._count(member_id, f"RLIMIT#{redemption.reward_id}", "redeemed"),
+            coupon=coupon,
+            coupon_count=coupon_count,
+        )
+
+    def return_ops(
+        self, plan: RewardReturn, *, movement_id: str, actor: str, now: datetime
+    ) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """The TransactWriteItems elements returning ``plan``'s redemption (``movement_id``: the
+        reversal's), and where the conditional ones sit (``redemption``: not returned yet;
+        ``coupon``: still unused). The counters were read above zero and the reversal's ledger
+        marker lets one return through, so they are decremented without a condition."""
+        r = plan.redemption
+        member_pk = wallet_pk(r.member_id)
+        ops: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    **update_op(
+                        redemption_key(r.member_id, r.request_id),
+                        "SET returned_at = :at, return_movement_id = :m",
+                        {":at": iso(now), ":m": movement_id},
+                        condition="attribute_exists(pk) AND attribute_not_exists(returned_at)",
+                    ),
+                }
+            }
+        ]
+        where = {"redemption": 0}
+        if plan.restock:
+            ops.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        **update_op(stock_key(r.reward_id), "ADD available :one", {":one": 1}),
+                    }
+                }
+            )
+        if plan.uncount:
+            ops.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        **update_op(
+                            {"pk": member_pk, "sk": f"RLIMIT#{r.reward_id}"},
+                            "ADD redeemed :minus_one",
+                            {":minus_one": -1},
+                        ),
+                    }
+                }
+            )
+        coupon = plan.void_coupon
+        if coupon is not None:
+            assert self.coupons is not None
+            where["coupon"] = len(ops)
+            ops += [
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        **update_op(
+                            coupon_key(coupon.member_id, coupon.coupon_id),
+                            "SET #s = :revoked, revoked_at = :at, revoked_reason = :why",
+                            {
+                                ":revoked": "revoked",
+                                ":issued": "issued",
+                                ":at": iso(now),
+                                ":why": "reward_returned",
+                            },
+                            condition="#s = :issued",
+                            names={"#s": "status"},
+                        ),
+                    }
+                },
+                {"Delete": {"TableName": self.table, "Key": to_item(expiry_key(coupon, self.coupons.tz))}},
+                audit_put(
+                    self.table,
+                    subject=f"COUPON#{coupon.coupon_id}",
+                    action="coupon_revoked",
+                    actor=actor,
+                    at=now,
+                    details={"reason": "reward_returned", "redemption_id": r.redemption_id},
+                ),
+            ]
+            if plan.coupon_uncount:
+                ops.append(
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            **update_op(
+                                {"pk": member_pk, "sk": f"LIMIT#{coupon.template_id}"},
+                                "ADD issued :minus_one",
+                                {":minus_one": -1},
+                            ),
+                        }
+                    }
+                )
+            template = self.coupons.get_template(coupon.template_id)
+            if coupon.budget_shard is not None and template is not None and template.counted:
+                parts, values = [], {}
+                if template.total_limit is not None:
+                    parts.append("remaining_count :one")
+                    values[":one"] = 1
+                if template.budget_cents is not None:
+                    parts.append("remaining_cents :cost")
+                    values[":cost"] = template.unit_cost_cents
+                ops.append(
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            **update_op(
+                                shard_key(template.template_id, coupon.budget_shard),
+                                "ADD " + ", ".join(parts),
+                                values,
+                            ),
+                        }
+                    }
+                )
+        ops.append(
+            audit_put(
+                self.table,
+                subject=f"REDEMPTION#{r.redemption_id}",
+                action="reward_returned",
+                actor=actor,
+                at=now,
+                details={
+                    "reward_id": r.reward_id,
+                    "movement_id": movement_id,
+                    "restocked": plan.restock,
+                    "coupon_revoked": coupon.coupon_id if coupon is not None else None,
+                },
+            )
+        )
+        return ops, where
 
     def redeem(
         self, reward: Reward, member_id: str, request_id: str, *, now: datetime, correlation_id: str

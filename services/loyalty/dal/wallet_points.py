@@ -164,6 +164,33 @@ class LedgerPoints:
                 allow_negative=allow_negative,
             )
 
+        return self._post(
+            ledger_id,
+            member_id,
+            compute,
+            extra=extra,
+            events=events,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            producer=producer,
+            now=now,
+        )
+
+    def _post(
+        self,
+        ledger_id: str,
+        member_id: str,
+        compute: Callable[[L.Balance], L.LedgerChange],
+        *,
+        extra: Callable[[L.LedgerChange], Sequence[Mapping[str, Any]]] | None,
+        events: Callable[[L.LedgerChange], Sequence[EventData]] | None,
+        idempotency_key: str | None,
+        correlation_id: str,
+        producer: str,
+        now: datetime,
+    ) -> Moved:
+        """Post a debit-like movement; its events (if any) go out in the same transaction."""
+
         def out(change: L.LedgerChange) -> L.EventsOut | None:
             more = list(events(change)) if events else []
             return (
@@ -176,6 +203,74 @@ class LedgerPoints:
             self.repo, ledger_id, member_id, compute, extra=extra, events=out, idempotency_key=idempotency_key
         )
         return self._moved(outcome)
+
+    def movement(self, member_id: str, movement_id: str) -> L.Movement | None:
+        """The member's movement (another member's is not in this member's ledger: None)."""
+        return self.repo.get_movement(self.ledger_id(member_id), movement_id)
+
+    def reversed_by(self, member_id: str, movement_id: str) -> str | None:
+        return self.repo.reversed_by(self.ledger_id(member_id), movement_id)
+
+    def reverse(
+        self,
+        member_id: str,
+        movement_id: str,
+        *,
+        reason: str,
+        source: L.Source,
+        actor: str,
+        idempotency_key: str | None,
+        correlation_id: str,
+        producer: str,
+        now: datetime,
+        extra: Callable[[L.LedgerChange], Sequence[Mapping[str, Any]]] | None = None,
+        events: Callable[[L.LedgerChange], Sequence[EventData]] | None = None,
+    ) -> Moved:
+        """Reverse one of the member's movements (``ledger.reverse``): a credit is taken back from
+        its lots (into debt if spent), a debit given back to its lots or a new lot expiring as
+        points credited now would, paying debt first. Raises 404 ``movement_not_found``, the
+        rules of logic/reversals.py, and :class:`~services.loyalty.logic.ledger.AlreadyReversed`
+        (409) when it was reversed before — the ledger writes the movement's marker in the same
+        transaction, so of two racing reversals one is written."""
+        from services.loyalty.logic.reversals import check_reversible  # noqa: PLC0415 - reversals only
+        from services.loyalty.logic.wallet_errors import MovementNotFound  # noqa: PLC0415
+
+        ledger_id = self.ledger_id(member_id)
+        original = self.repo.get_movement(ledger_id, movement_id)
+        if original is None:
+            raise MovementNotFound()
+        check_reversible(original)
+        fallback = self.lot_expiry(now)
+        named = [c.lot_id for c in original.lots]
+
+        def compute(balance: L.Balance) -> L.LedgerChange:
+            # The open lots (with the debt lot) and the ones the original names: a lot it emptied
+            # is no longer open, one gone is given back in a new lot (ledger.reverse).
+            lots = {lot.lot_id: lot for lot in self.repo.open_lots(ledger_id)}
+            lots.update(self.repo.get_lots(ledger_id, [i for i in named if i not in lots]))
+            return L.reverse(
+                balance,
+                lots.values(),
+                original,
+                movement_id=new_ulid(),
+                at=now,
+                reason=reason,
+                source=source,
+                actor=actor,
+                fallback_expires_at=fallback,
+            )
+
+        return self._post(
+            ledger_id,
+            member_id,
+            compute,
+            extra=extra,
+            events=events,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            producer=producer,
+            now=now,
+        )
 
     def award(self, action: AwardPointsAction, *, correlation_id: str) -> Award | None:
         """Contract A's ``award_points``: a campaign credit, once per request id; None (nothing

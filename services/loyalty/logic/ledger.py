@@ -59,6 +59,13 @@ class InsufficientPoints(Conflict):
     MESSAGE = "The member does not have enough available points."
 
 
+class AlreadyReversed(Conflict):
+    """The movement was reversed before (a movement is reversed at most once; nothing was written)."""
+
+    CODE = "movement_already_reversed"
+    MESSAGE = "This movement was already reversed."
+
+
 class LedgerBusy(Conflict):
     """The member's ledger kept changing under us (optimistic concurrency retries exhausted)."""
 
@@ -445,6 +452,41 @@ def expire(balance: Balance, lot: Lot, *, movement_id: str, at: datetime) -> Led
     )
 
 
+def _reverse_credit(
+    balance: Balance,
+    by_id: Mapping[str, Lot],
+    original: Movement,
+    *,
+    movement_id: str,
+    at: datetime,
+    reason: str,
+    source: Source,
+    actor: str,
+) -> LedgerChange:
+    """:func:`reverse` of a credit: a debit from the lots it created first, into debt if spent."""
+    change = debit(
+        balance,
+        by_id.values(),
+        points=original.points,
+        kind="reversal",
+        movement_id=movement_id,
+        at=at,
+        reason=reason,
+        source=source,
+        actor=actor,
+        first=[c.lot_id for c in original.lots if c.delta > 0],
+        allow_negative=True,
+        purchase_id=original.purchase_id,
+        reverses=original.movement_id,
+    )
+    if original.kind in ("earn", "pending"):
+        # An earning taken back was never really earned (like a refund's clawback): the lifetime
+        # figure follows. Other credits (adjustments, points given back) never counted in it.
+        lifetime = max(0, change.after.lifetime_earned - original.points)
+        change = replace(change, after=replace(change.after, lifetime_earned=lifetime))
+    return change
+
+
 def reverse(
     balance: Balance,
     lots: Iterable[Lot],
@@ -464,27 +506,27 @@ def reverse(
     member's debt first (the new lot's first, then the restored lots oldest first), so undoing a
     debit that created debt pays that debt back rather than leaving points and debt side by
     side. A credit is taken back from the lots it created first (negative balance allowed: the
-    points may have been spent).
+    points may have been spent); an earning taken back lowers ``lifetime_earned`` as a refund's
+    clawback does.
+
+    Which movements staff may reverse, and that a movement is reversed at most once, is decided
+    outside (logic/reversals.py; the store's marker written with the reversal, see
+    :class:`PostResult`).
 
     ``lots``: the member's open lots with the debt lot when there is debt (as for :func:`debit`)
     *and* the lots ``original`` names (``LedgerStore.get_lots``): a lot it emptied is no longer
     open, and one missing here is taken as gone (its points come back in the new lot)."""
     by_id = {lot.lot_id: lot for lot in lots}
     if original.points > 0:
-        return debit(
+        return _reverse_credit(
             balance,
-            by_id.values(),
-            points=original.points,
-            kind="reversal",
+            by_id,
+            original,
             movement_id=movement_id,
             at=at,
             reason=reason,
             source=source,
             actor=actor,
-            first=[c.lot_id for c in original.lots if c.delta > 0],
-            allow_negative=True,
-            purchase_id=original.purchase_id,
-            reverses=original.movement_id,
         )
     if original.points == 0:
         raise Unprocessable(fields=[{"field": "movement_id", "message": "Nothing to reverse."}])
@@ -626,7 +668,9 @@ class PostResult:
     """``posted``; ``conflict`` — the balance (or a lot) changed since it was read: re-read,
     recompute, retry; ``replayed`` — the idempotency key was used before (``previous`` holds
     what that posting stored); ``extra_failed`` — one of the caller's own items failed its
-    condition (``extra_failed_indexes`` are positions in the caller's ``extra`` list)."""
+    condition (``extra_failed_indexes`` are positions in the caller's ``extra`` list);
+    ``already_reversed`` — the change is a reversal of a movement reversed before (the store
+    keeps one marker per reversed movement, written in the reversal's transaction)."""
 
     status: str
     extra_failed_indexes: tuple[int, ...] = ()
@@ -700,7 +744,8 @@ def post_movement(
 
     ``compute`` may read lots through ``store`` (``open_lots``/``get_lots``) and raise domain
     errors (:class:`InsufficientPoints`); returning None means nothing to do. Raises
-    :class:`ExtraItemsFailed` when one of the caller's items failed its condition and
+    :class:`ExtraItemsFailed` when one of the caller's items failed its condition,
+    :class:`AlreadyReversed` when the change reverses a movement reversed before and
     :class:`LedgerBusy` after ``attempts`` conflicts."""
     for _ in range(attempts):
         balance = store.get_balance(ledger_id) or new_balance(ledger_id, member_id)
@@ -719,6 +764,8 @@ def post_movement(
             return Outcome(None, replayed=True, previous=result.previous)
         if result.status == "extra_failed":
             raise ExtraItemsFailed(result.extra_failed_indexes)
+        if result.status == "already_reversed":
+            raise AlreadyReversed()
     raise LedgerBusy()
 
 
@@ -726,6 +773,7 @@ def post_movement(
 __all__ = [
     "DEBT_LOT_ID",
     "MAX_LOTS_PER_CHANGE",
+    "AlreadyReversed",
     "Balance",
     "EventsOut",
     "ExtraItemsFailed",

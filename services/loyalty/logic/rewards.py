@@ -6,6 +6,12 @@ retry finds it) and, for a coupon reward, the coupon itself (with its budget sha
 move through L1's ledger (``post_movement``): the stock and counter are the transaction's first
 items, so when two members race for the last item one transaction commits and the other fails
 its stock condition — it is told ``reward_out_of_stock`` and keeps its points.
+
+A redemption is **returned** when staff reverse its ``redeem`` movement (logic/reversals.py; the
+gift was never collected or came back): in the reversal's transaction the reward's stock gets its
+item back, the member's per-reward counter its count, and a coupon the reward issued is revoked if
+unused (with its template's budget and the member's per-template count). A used coupon makes the
+redemption irreversible (409 ``reward_coupon_used``); an expired one is left as it is.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from services.loyalty.logic.wallet_errors import (
     CouponLimitReached,
     MemberErasedError,
     RequestReplayConflict,
+    RewardCouponUsed,
     RewardExists,
     RewardLimitReached,
     RewardNotFound,
@@ -28,6 +35,7 @@ from services.loyalty.logic.wallet_errors import (
     TemplateNotFound,
     TemplateNotIssuable,
 )
+from services.loyalty.models.coupons import Coupon
 from services.loyalty.models.rewards import Redemption, RedemptionRequest, Reward, RewardIn, RewardPatch
 
 
@@ -64,6 +72,43 @@ class RewardRepository(Protocol):
         self, reward: Reward, member_id: str, request_id: str, *, now: datetime, correlation_id: str
     ) -> RedeemResult:
         """Spend the points with the stock, counter, record (and coupon) in one transaction."""
+
+
+@dataclass(frozen=True)
+class RewardReturn:
+    """What reversing a redemption undoes besides the points (see the module doc)."""
+
+    redemption: Redemption
+    restock: bool
+    """The reward's stock is tracked: it gets its item back."""
+    uncount: bool
+    """The member's per-reward counter holds a redemption: it loses one."""
+    void_coupon: Coupon | None
+    """The unused coupon the reward issued: revoked."""
+    coupon_uncount: bool = False
+    """The member's per-template coupon counter holds one: it loses one (with ``void_coupon``)."""
+
+
+def plan_return(
+    redemption: Redemption,
+    *,
+    reward: Reward | None,
+    reward_count: int,
+    coupon: Coupon | None,
+    coupon_count: int = 0,
+) -> RewardReturn:
+    """What to undo for ``redemption``; 409 :class:`RewardCouponUsed` when its coupon was used.
+    ``reward_count`` / ``coupon_count``: the member's counters as stored (0: none)."""
+    if coupon is not None and coupon.status == "redeemed":
+        raise RewardCouponUsed()
+    void = coupon if coupon is not None and coupon.status == "issued" else None
+    return RewardReturn(
+        redemption=redemption,
+        restock=reward is not None and reward.stock_tracked,
+        uncount=reward_count > 0,
+        void_coupon=void,
+        coupon_uncount=void is not None and coupon_count > 0,
+    )
 
 
 def create_reward(

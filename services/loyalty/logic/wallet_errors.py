@@ -104,6 +104,11 @@ class RewardLimitReached(Conflict):
     MESSAGE = "You have redeemed this reward as often as allowed."
 
 
+class RewardCouponUsed(Conflict):
+    CODE = "reward_coupon_used"
+    MESSAGE = "The coupon this redemption issued was used: the redemption cannot be reversed."
+
+
 class InsufficientPoints(Conflict):
     CODE = "insufficient_points"
     MESSAGE = "The points balance is too low."
@@ -157,3 +162,18 @@ class ParkingConflict(Conflict):
 class WeChatPaySignatureInvalid(Unauthorized):
     CODE = "wechatpay_signature_invalid"
     MESSAGE = "The WeChat Pay notification signature is not valid."
+
+
+class MovementNotFound(NotFound):
+    CODE = "movement_not_found"
+    MESSAGE = "The member has no points movement with this id."
+
+
+class MovementIsReversal(Conflict):
+    CODE = "movement_is_reversal"
+    MESSAGE = "A reversal cannot be reversed; request an adjustment instead."
+
+
+class MovementNotReversible(Unprocessable):
+    CODE = "movement_not_reversible"
+    MESSAGE = "Staff cannot reverse this kind of movement."

@@ -104,3 +104,7 @@ class Redemption(BaseModel):
     coupon_id: str | None = None
     pickup_code: str | None = None
     redeemed_at: datetime
+    returned_at: datetime | None = None
+    """Set when staff reversed the redemption (the gift was not collected or came back)."""
+    return_movement_id: str | None = None
+    """The ``reversal`` movement that gave the points back."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -18,11 +19,13 @@ START = datetime(2026, 6, 1, 18, 0, tzinfo=UTC)
 ROUTE = "GET /v1/admin/journeys/{name}/executions"
 
 
-def staff(*groups: str) -> dict:
+def staff(*groups: str) -> dict[str, Any]:
     return {"sub": "staff-sub-1", "cognito:groups": f"[{' '.join(groups)}]", "client_id": "console"}
 
 
-def get(name: str = "churn_warning", claims: dict | None = None, **query: str) -> tuple[int, dict]:
+def get(
+    name: str = "churn_warning", claims: dict[str, Any] | None = None, **query: str
+) -> tuple[int, dict[str, Any]]:
     event = http_event(
         "GET",
         f"/v1/admin/journeys/{name}/executions",
@@ -74,8 +77,7 @@ class TestListExecutions:
         seen: list[str] = []
         token = None
         for _ in range(5):
-            query = {"limit": "2"} | ({"next_token": token} if token else {})
-            status, body = get(**query)
+            status, body = get(limit="2", next_token=token) if token else get(limit="2")
             assert status == 200
             seen += [e["episode_id"] for e in body["items"]]
             token = body["next_token"]

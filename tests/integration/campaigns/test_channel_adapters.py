@@ -44,7 +44,7 @@ class Contacts:
 def test_sns_sms_publishes_to_the_members_phone(moto_aws: None) -> None:
     delivery = SnsSmsAdapter(Contacts(sms="+8613800000001"), sender_id="MALL").send(MESSAGE)
     assert delivery.provider_message_id
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.sns.models import sns_backends
 
     sent = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages
@@ -68,7 +68,11 @@ def test_ses_sends_from_a_verified_identity_and_refuses_otherwise(moto_aws: None
 
 def test_wechat_subscription_message_payload_and_error_codes() -> None:
     posted: list[tuple[str, dict[str, Any]]] = []
-    answers = [{"errcode": 0, "errmsg": "ok", "msgid": 123}, {"errcode": 43101}, {"errcode": -1}]
+    answers: list[dict[str, Any]] = [
+        {"errcode": 0, "errmsg": "ok", "msgid": 123},
+        {"errcode": 43101},
+        {"errcode": -1},
+    ]
 
     def post(url: str, payload: dict[str, Any]) -> dict[str, Any]:
         posted.append((url, payload))
@@ -76,7 +80,8 @@ def test_wechat_subscription_message_payload_and_error_codes() -> None:
 
     adapter = WeChatSubscribeAdapter(Contacts(wechat="o-openid"), "tpl-1", lambda: "TOKEN", http_post=post)
     delivery = adapter.send(MESSAGE)
-    assert (delivery.provider_message_id, delivery.delivered) == ("123", True)
+    # errcode 0 is acceptance: delivery comes from the subscribe_msg_sent_event push for msgid 123.
+    assert (delivery.provider_message_id, delivery.delivered) == ("123", False)
     url, payload = posted[0]
     assert url == "https://api.weixin.qq.com/cgi-bin/message/subscribe/send?access_token=TOKEN"
     assert (payload["touser"], payload["template_id"], payload["page"]) == (

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -26,7 +28,7 @@ def fixed_clock() -> None:
     clock.set_clock(lambda: NOW)
 
 
-def scored(member_id: str = MEMBER, risk: str = "high") -> dict:
+def scored(member_id: str = MEMBER, risk: str = "high") -> dict[str, Any]:
     return contract_bus_event(
         MemberProfileScored(
             member_id=member_id,
@@ -42,17 +44,18 @@ def scored(member_id: str = MEMBER, risk: str = "high") -> dict:
     )
 
 
-def consume(*bodies: object) -> dict:
-    return on_profile_scored.handler(sqs_event(bodies), FakeContext())
+def consume(*bodies: Mapping[str, Any] | str) -> dict[str, Any]:
+    result: dict[str, Any] = on_profile_scored.handler(sqs_event(bodies), FakeContext())
+    return result
 
 
-def executions(machine: str) -> list[dict]:
+def executions(machine: str) -> list[dict[str, Any]]:
     sfn = aws("stepfunctions")
     listed = sfn.list_executions(stateMachineArn=machine)["executions"]
     return [sfn.describe_execution(executionArn=e["executionArn"]) for e in listed]
 
 
-def entities(name: str) -> list[dict]:
+def entities(name: str) -> list[dict[str, Any]]:
     return [i for i in all_items(TABLE) if i["entity"] == name]
 
 

@@ -130,7 +130,7 @@ def run(machine: str, value_level: str = "medium") -> dict[str, Any]:
         stateMachineArn=machine, name=episode.execution_name, input=json.dumps(execution_input(episode, 0))
     )["executionArn"]
     for _ in range(200):
-        described = sfn.describe_execution(executionArn=arn)
+        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
         if described["status"] != "RUNNING":
             described["history"] = sfn.get_execution_history(executionArn=arn)["events"]
             return described

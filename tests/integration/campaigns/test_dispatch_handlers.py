@@ -37,6 +37,7 @@ from tests.integration.helpers import (
     aws,
     bus_event,
     create_table,
+    fixed_clock,
     http_event,
     sqs_event,
     stream_event,
@@ -52,7 +53,7 @@ NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 @pytest.fixture
 def env(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     create_table(TABLE)
-    url = aws("sqs").create_queue(QueueName="mallcrm-test-campaigns-dispatch")["QueueUrl"]
+    url: str = aws("sqs").create_queue(QueueName="mallcrm-test-campaigns-dispatch")["QueueUrl"]
     for name, value in {
         "SERVICE_NAME": "campaigns",
         "POWERTOOLS_SERVICE_NAME": "campaigns",
@@ -99,7 +100,7 @@ def body(send_id: str = f"cmp#c1#{MEMBER}", **extra: Any) -> str:
 
 
 def queued(url: str) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     while True:
         messages = aws("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         if not messages:
@@ -280,7 +281,7 @@ def member_http(method: str, path: str, member_id: str = MEMBER, **kwargs: Any) 
 
 def test_inbox_lists_newest_first_and_counts_a_click_once(env: str) -> None:
     for n in range(3):
-        clock.set_clock(lambda n=n: NOW + timedelta(minutes=n))
+        clock.set_clock(fixed_clock(NOW + timedelta(minutes=n)))
         request = SendRequest.parse(
             body(
                 f"ntf#n{n}",

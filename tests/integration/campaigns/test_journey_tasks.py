@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -70,9 +71,10 @@ class TestRecordStart:
 
 @pytest.mark.usefixtures("episode")
 class TestCheckReturned:
-    def check(self) -> dict:
+    def check(self) -> dict[str, Any]:
         payload = {"episode_id": EPISODE, "member_id": MEMBER, "started_at": "2026-06-30T18:05:00.000000Z"}
-        return sfn_check_returned.handler(payload, FakeContext())
+        result: dict[str, Any] = sfn_check_returned.handler(payload, FakeContext())
+        return result
 
     def test_no_purchase_at_all(self) -> None:
         assert self.check() == {"returned": False, "last_purchase_at": None}
@@ -88,10 +90,11 @@ class TestCheckReturned:
 
 @pytest.mark.usefixtures("episode")
 class TestRecordOutcome:
-    def record(self, outcome: str, **extra: object) -> dict:
-        return sfn_record_outcome.handler(
+    def record(self, outcome: str, **extra: object) -> dict[str, Any]:
+        result: dict[str, Any] = sfn_record_outcome.handler(
             {"episode_id": EPISODE, "member_id": MEMBER, "outcome": outcome, **extra}, FakeContext()
         )
+        return result
 
     def test_returned_ends_the_episode_and_frees_the_member(self) -> None:
         result = self.record("returned", last_purchase_at="2026-07-03T18:05:00.000000Z")

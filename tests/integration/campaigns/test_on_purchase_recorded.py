@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -29,11 +31,12 @@ def purchase(at: datetime, purchase_id: str = "P1", member_id: str | None = MEMB
     )
 
 
-def consume(*bodies: object) -> dict:
-    return on_purchase_recorded.handler(sqs_event(bodies), FakeContext())
+def consume(*bodies: Mapping[str, Any] | str) -> dict[str, Any]:
+    result: dict[str, Any] = on_purchase_recorded.handler(sqs_event(bodies), FakeContext())
+    return result
 
 
-def projection() -> list[dict]:
+def projection() -> list[dict[str, Any]]:
     return [i for i in all_items(TABLE) if i["entity"] == "member_last_purchase"]
 
 

@@ -56,11 +56,17 @@ def member(n: int) -> str:
 
 
 def facts(*events: Any) -> dict[str, Any]:
-    return on_member_facts.handler(sqs_event([contract_bus_event(e) for e in events]), FakeContext())
+    result: dict[str, Any] = on_member_facts.handler(
+        sqs_event([contract_bus_event(e) for e in events]), FakeContext()
+    )
+    return result
 
 
 def privacy(*events: Any) -> dict[str, Any]:
-    return on_member_privacy.handler(sqs_event([contract_bus_event(e) for e in events]), FakeContext())
+    result: dict[str, Any] = on_member_privacy.handler(
+        sqs_event([contract_bus_event(e) for e in events]), FakeContext()
+    )
+    return result
 
 
 def scored(m: str, at: datetime, **kw: Any) -> MemberProfileScored:
@@ -204,7 +210,7 @@ def make_segment(rule: dict[str, Any] | None = None) -> str:
 class TestCampaignsApi:
     def test_bad_campaigns_are_422_and_write_nothing(self) -> None:
         sid = make_segment()
-        cases = [
+        cases: list[tuple[dict[str, Any], str]] = [
             ({"channels": ["sms", "email"]}, "content.email"),
             ({"offer": {"type": "coupon", "template_id": "tpl-unknown"}}, "offer.template_id"),
             ({"kind": "scheduled", "scheduled_at": "2020-01-01T10:00:00"}, "scheduled_at"),

@@ -45,7 +45,8 @@ def given_coupons() -> dict[str, dict[str, Any]]:
 
 def run_job(at: Any) -> dict[str, int]:
     clock.set_clock(lambda: at)
-    return coupon_expiry.handler({"job": "coupon-expiry"}, FakeContext())
+    summary: dict[str, int] = coupon_expiry.handler({"job": "coupon-expiry"}, FakeContext())
+    return summary
 
 
 def test_coupons_are_reminded_once_a_few_days_ahead_then_expire(loyalty: None) -> None:

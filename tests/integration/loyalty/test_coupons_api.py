@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from shared import clock
+from tests.integration.helpers import fixed_clock
 from tests.integration.loyalty.conftest import NOW
 from tests.integration.loyalty.wallet_support import (
     ALICE,
@@ -223,7 +224,7 @@ def test_the_wallet_is_paginated_newest_first(loyalty: None) -> None:
     given_template(per_member_limit=10)
     issued = []
     for n in range(5):
-        clock.set_clock(lambda n=n: NOW + timedelta(seconds=n))  # ULIDs in issue order
+        clock.set_clock(fixed_clock(NOW + timedelta(seconds=n)))  # ULIDs in issue order
         issued.append(given_coupon(request_id=f"issue-page-{n}")["coupon_id"])
     pages, cursor = [], None
     while True:

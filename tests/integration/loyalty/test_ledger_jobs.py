@@ -19,7 +19,7 @@ from services.loyalty.handlers import ledger_deps, ledger_jobs
 from services.loyalty.logic import ledger as L
 from services.loyalty.logic.ledger import InsufficientPoints, Source, post_movement
 from services.loyalty.logic.privacy import pseudonym
-from services.loyalty.models.earning import EarningRule
+from services.loyalty.models.earning import EarningRule, RuleScope
 from shared import clock
 from tests.integration.helpers import FakeContext, all_items
 from tests.integration.loyalty.conftest import NOW, TABLE
@@ -27,7 +27,7 @@ from tests.integration.loyalty.ledger_fixtures import add_gsi2
 from tests.integration.loyalty.ledger_support import ALICE, BASE_RULE, configure, post_purchase, purchase
 
 WINDOW = EarningRule(
-    rule_id="01HX0000000000000000000009", kind="return_window", name="7 days", days=7, scope={}
+    rule_id="01HX0000000000000000000009", kind="return_window", name="7 days", days=7, scope=RuleScope()
 )
 
 
@@ -48,7 +48,8 @@ def at(moment: datetime) -> None:
 
 
 def run(job: str) -> dict[str, Any]:
-    return ledger_jobs.handler({"job": job}, FakeContext())
+    summary: dict[str, Any] = ledger_jobs.handler({"job": job}, FakeContext())
+    return summary
 
 
 def ledger_id() -> str:

@@ -53,9 +53,10 @@ def request(member_id: str = ALICE, export_id: str = EXPORT_ID, **overrides: Any
 
 
 def deliver(*requests: MemberExportRequested) -> dict[str, Any]:
-    return on_member_export.handler(
+    result: dict[str, Any] = on_member_export.handler(
         sqs_event([contract_bus_event(r) for r in requests]), FakeContext(function_name="loyalty-export")
     )
+    return result
 
 
 def part(export_id: str = EXPORT_ID) -> dict[str, Any]:

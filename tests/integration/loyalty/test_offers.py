@@ -31,7 +31,10 @@ CAROL = "01HX9ZK3M5N7P9Q1R3S5T7V9WZ"
 
 def invoke(payload: dict[str, Any]) -> dict[str, Any]:
     # Through JSON, as Lambda delivers it.
-    return offers.handler(json.loads(json.dumps(payload)), FakeContext(function_name="loyalty-offers"))
+    answer: dict[str, Any] = offers.handler(
+        json.loads(json.dumps(payload)), FakeContext(function_name="loyalty-offers")
+    )
+    return answer
 
 
 def make_template(**overrides: Any) -> None:

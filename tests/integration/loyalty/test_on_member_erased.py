@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -28,13 +29,13 @@ def erasable(loyalty: None, monkeypatch: pytest.MonkeyPatch) -> None:
     shared_secrets.clear_cache()
 
 
-def erased(member: str = MEMBER) -> dict:
+def erased(member: str = MEMBER) -> dict[str, Any]:
     return contract_bus_event(
         MemberErased(member_id=member, erased_at=datetime(2026, 3, 2, tzinfo=UTC), requested_by="member")
     )
 
 
-def purchases() -> list[dict]:
+def purchases() -> list[dict[str, Any]]:
     return [i for i in all_items(TABLE) if i["entity"] == "purchase"]
 
 

@@ -16,7 +16,7 @@ from services.loyalty.dal.loyalty_config import clear_config_cache
 from services.loyalty.dal.privacy import DynamoLedgerPseudonymiser, pseudonym_key
 from services.loyalty.logic import ledger as L
 from services.loyalty.logic.privacy import erase_member, pseudonym
-from services.loyalty.models.earning import EarningRule
+from services.loyalty.models.earning import EarningRule, RuleScope
 from tests.integration.helpers import all_items
 from tests.integration.loyalty.conftest import NOW, TABLE
 from tests.integration.loyalty.ledger_fixtures import add_gsi2
@@ -97,7 +97,7 @@ class TestPurchaseEarnsPoints:
             kind="return_window",
             name="Uniqlo returns",
             days=7,
-            scope={"tenant_ids": ["tenant-uniqlo"]},
+            scope=RuleScope(tenant_ids=("tenant-uniqlo",)),
         )
         configure(
             EarningRule(rule_id="01HX0000000000000000000001", kind="base", name="b", points=1, per_cents=100),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from tests.integration.members.identity_support import (
 pytestmark = pytest.mark.usefixtures("identity_env")
 
 
-def audit_entries() -> list[dict]:
+def audit_entries() -> list[dict[str, Any]]:
     return [i for i in items() if i.get("entity") == "audit"]
 
 
@@ -73,7 +74,7 @@ class TestSearch:
         assert status == 403
 
 
-def view(member_id: str, role: str, **query: str) -> tuple[int, dict]:
+def view(member_id: str, role: str, **query: str) -> tuple[int, dict[str, Any]]:
     return call(
         staff_event(
             "GET",
@@ -151,12 +152,12 @@ class TestMember360:
 
 
 class TestMemberCode:
-    def _code(self, context: dict) -> str:
+    def _code(self, context: dict[str, Any]) -> str:
         status, body = call(member_event("GET", "/v1/members/me/code", context))
         assert status == 200 and body["expires_in"] == 60
         return str(body["code"])
 
-    def _verify(self, code: str, role: str = "store_staff") -> tuple[int, dict]:
+    def _verify(self, code: str, role: str = "store_staff") -> tuple[int, dict[str, Any]]:
         return call(staff_event("POST", "/v1/admin/members/verify-code", role, body={"code": code}))
 
     def test_store_staff_resolve_a_fresh_code_to_the_masked_member(self) -> None:

@@ -7,6 +7,7 @@ index holds only the month-day (no plaintext birthday anywhere in the table)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -25,9 +26,12 @@ from tests.integration.members.identity_support import (
 # 09:00 in Asia/Shanghai is 01:00 UTC
 NOV_23_0900 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
+# member name -> (member_id, the member's request context)
+Members = dict[str, tuple[str, dict[str, Any]]]
+
 
 @pytest.fixture
-def members(identity_env: Clock) -> dict[str, tuple[str, dict]]:  # noqa: F811
+def members(identity_env: Clock) -> Members:  # noqa: F811
     identity_env.now = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
     return {
         "nov23": register("o-bd-1", "13812340001", birthday="1990-11-23"),
@@ -38,16 +42,17 @@ def members(identity_env: Clock) -> dict[str, tuple[str, dict]]:  # noqa: F811
     }
 
 
-def run(clock: Clock, at: datetime) -> dict:
+def run(clock: Clock, at: datetime) -> dict[str, Any]:
     clock.now = at
-    return birthdays.handler({"job": "birthdays"}, FakeContext())
+    summary: dict[str, Any] = birthdays.handler({"job": "birthdays"}, FakeContext())
+    return summary
 
 
-def events() -> list[dict]:
+def events() -> list[dict[str, Any]]:
     return [e["data"] for e in outbox("MemberBirthdayToday")]
 
 
-def test_todays_birthdays_are_published_once(identity_env: Clock, members) -> None:  # noqa: F811
+def test_todays_birthdays_are_published_once(identity_env: Clock, members: Members) -> None:  # noqa: F811
     summary = run(identity_env, NOV_23_0900)
     assert (summary["published"], summary["complete"]) == (2, True)
     got = sorted((e["member_id"], e["birthday_on"], e["mode"]) for e in events())
@@ -56,9 +61,9 @@ def test_todays_birthdays_are_published_once(identity_env: Clock, members) -> No
     assert len(events()) == 2
 
 
-def test_the_index_holds_the_month_day_only(members) -> None:
+def test_the_index_holds_the_month_day_only(members: Members) -> None:
     profiles = [i for i in items() if i.get("sk") == "PROFILE"]
-    assert sorted(i.get("gsi2pk") for i in profiles if i.get("gsi2pk")) == [
+    assert sorted(i["gsi2pk"] for i in profiles if i.get("gsi2pk")) == [
         "BDAY#0229",
         "BDAY#1123",
         "BDAY#1123",
@@ -69,14 +74,14 @@ def test_the_index_holds_the_month_day_only(members) -> None:
         assert plain not in dump
 
 
-def test_feb_29_births_are_greeted_on_feb_28_in_a_common_year(identity_env: Clock, members) -> None:  # noqa: F811
+def test_feb_29_births_are_greeted_on_feb_28_in_a_common_year(identity_env: Clock, members: Members) -> None:  # noqa: F811
     run(identity_env, datetime(2027, 2, 28, 1, 0, tzinfo=UTC))
     assert [(e["member_id"], e["birthday_on"]) for e in events()] == [(members["leap"][0], "2027-02-28")]
     run(identity_env, datetime(2027, 3, 1, 1, 0, tzinfo=UTC))
     assert len(events()) == 1  # nobody born on Mar 1 and no second Feb 29 greeting
 
 
-def test_an_erased_member_gets_nothing_and_loses_her_marker(identity_env: Clock, members) -> None:  # noqa: F811
+def test_an_erased_member_gets_nothing_and_loses_her_marker(identity_env: Clock, members: Members) -> None:  # noqa: F811
     _, context = members["nov23"]
     status, _ = call(member_event("DELETE", "/v1/members/me", context))
     assert status == 204
@@ -91,7 +96,7 @@ def test_an_erased_member_gets_nothing_and_loses_her_marker(identity_env: Clock,
 
 def test_a_birthday_changed_after_the_greeting_is_not_greeted_twice_that_year(
     identity_env: Clock,  # noqa: F811
-    members,
+    members: Members,
 ) -> None:
     run(identity_env, NOV_23_0900)
     _, context = members["nov23"]
@@ -105,7 +110,7 @@ def test_a_birthday_changed_after_the_greeting_is_not_greeted_twice_that_year(
 
 def test_month_mode_greets_the_whole_month_on_the_first(
     identity_env: Clock,  # noqa: F811
-    members,
+    members: Members,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("BIRTHDAY_MODE", "month")

@@ -4,6 +4,8 @@ field removed, staff search by the plate finds no one, the plate can be linked a
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from services.members.handlers import api
@@ -23,7 +25,9 @@ PLATE = "沪A12345"
 CONSENTS = "/v1/members/me/consents"
 
 
-def register(subject: str = "openid-of-plate-owner", phone: str = "13812341234", plates=(PLATE,)) -> str:
+def register(
+    subject: str = "openid-of-plate-owner", phone: str = "13812341234", plates: tuple[str, ...] = (PLATE,)
+) -> str:
     body = {
         "phone": phone,
         "name": "张伟",
@@ -35,12 +39,12 @@ def register(subject: str = "openid-of-plate-owner", phone: str = "13812341234",
     return str(answer["member"]["member_id"])
 
 
-def plates_consent(member: str, granted: bool) -> tuple[int, dict]:
+def plates_consent(member: str, granted: bool) -> tuple[int, dict[str, Any]]:
     decision = {"purpose": "car_plates", "granted": granted, "text_version": "plates-1"}
     return call(api.app, member_event("PUT", CONSENTS, member, {"consents": [decision]}))
 
 
-def plate_items() -> list[dict]:
+def plate_items() -> list[dict[str, Any]]:
     return [
         i
         for i in all_items(TABLE)
@@ -48,7 +52,7 @@ def plate_items() -> list[dict]:
     ]
 
 
-def profile() -> dict:
+def profile() -> dict[str, Any]:
     return next(i for i in all_items(TABLE) if i["sk"] == "PROFILE")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ def env(identity_env: Clock, monkeypatch: pytest.MonkeyPatch) -> Clock:  # noqa:
     return identity_env
 
 
-def write_part(export_id: str, service: str, data: dict) -> None:
+def write_part(export_id: str, service: str, data: dict[str, Any]) -> None:
     body = {
         "format": "mallcrm.member-export-part.v1",
         "service": service,
@@ -43,7 +44,7 @@ def write_part(export_id: str, service: str, data: dict) -> None:
     )
 
 
-def status_of(context: dict, export_id: str) -> tuple[int, dict]:
+def status_of(context: dict[str, Any], export_id: str) -> tuple[int, dict[str, Any]]:
     return call(member_event("GET", f"/v1/members/me/exports/{export_id}", context))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -166,7 +167,7 @@ class TestRegistration:
         ],
     )
     def test_bad_input_is_4xx_and_writes_nothing(
-        self, overrides: dict[str, object], status: int, code: str
+        self, overrides: dict[str, Any], status: int, code: str
     ) -> None:
         context = login("o-alice")
         answer_status, body = call(member_event("POST", "/v1/members", context, registration(**overrides)))

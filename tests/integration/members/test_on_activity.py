@@ -3,12 +3,13 @@ answers into the statistics, once per event; then the nightly job tags a member 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from services.members.dal.profiles import DynamoTagRuleRepository
+from services.members.dal.tag_rules import DynamoTagRuleRepository
 from services.members.handlers import on_activity, on_purchase_recorded, scoring
 from services.members.logic.tags import TagRule, parse
 from shared import clock
@@ -65,11 +66,12 @@ def survey(survey_id: str, csat: int, at: datetime) -> SurveyAnswered:
     return SurveyAnswered(survey_id=survey_id, ticket_id="T1", member_id=MEMBER, csat=csat, answered_at=at)
 
 
-def consume(*bodies: object) -> dict:
-    return on_activity.handler(sqs_event(bodies), FakeContext())
+def consume(*bodies: Mapping[str, Any] | str) -> dict[str, Any]:
+    result: dict[str, Any] = on_activity.handler(sqs_event(bodies), FakeContext())
+    return result
 
 
-def stats_item() -> dict:
+def stats_item() -> dict[str, Any]:
     (item,) = [i for i in all_items(TABLE) if i["entity"] == "member_stats"]
     return item
 

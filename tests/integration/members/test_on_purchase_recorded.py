@@ -3,8 +3,9 @@ batch failure."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -45,11 +46,12 @@ def purchase(
     )
 
 
-def consume(*bodies: object) -> dict:
-    return on_purchase_recorded.handler(sqs_event(bodies), FakeContext())
+def consume(*bodies: Mapping[str, Any] | str) -> dict[str, Any]:
+    result: dict[str, Any] = on_purchase_recorded.handler(sqs_event(bodies), FakeContext())
+    return result
 
 
-def stats_item() -> dict:
+def stats_item() -> dict[str, Any]:
     (item,) = [i for i in all_items(TABLE) if i["entity"] == "member_stats"]
     return item
 

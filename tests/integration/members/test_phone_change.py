@@ -52,7 +52,8 @@ def last_code(to: str = "+86" + NEW) -> str:
 def search(phone: str) -> list[dict[str, Any]]:
     status, body = call(staff_event("GET", "/v1/admin/members", "admin", query={"phone": phone}))
     assert status == 200, body
-    return body["members"]
+    members: list[dict[str, Any]] = body["members"]
+    return members
 
 
 def test_the_code_goes_to_the_new_number_and_confirming_moves_the_lookup_key(env: Clock) -> None:

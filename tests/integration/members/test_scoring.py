@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -65,12 +66,13 @@ def seed_purchases(member_id: str, days_ago: list[int]) -> None:
         }
 
 
-def run_at(moment: datetime) -> dict:
+def run_at(moment: datetime) -> dict[str, Any]:
     clock.set_clock(lambda: moment)
-    return scoring.handler({"job": "nightly-scoring"}, FakeContext())
+    summary: dict[str, Any] = scoring.handler({"job": "nightly-scoring"}, FakeContext())
+    return summary
 
 
-def outbox() -> list[tuple[MemberProfileScored, dict]]:
+def outbox() -> list[tuple[MemberProfileScored, dict[str, Any]]]:
     events = []
     for item in all_items(TABLE):
         if item["entity"] == "outbox":
@@ -80,7 +82,7 @@ def outbox() -> list[tuple[MemberProfileScored, dict]]:
     return sorted(events, key=lambda e: (e[1]["occurred_at"], e[0].member_id))
 
 
-def stored_scores() -> dict[str, dict]:
+def stored_scores() -> dict[str, dict[str, Any]]:
     return {i["member_id"]: i["score"] for i in all_items(TABLE) if i["entity"] == "member_stats"}
 
 

@@ -4,6 +4,8 @@ requested_by staff), and the audit entry written in the erasure's transaction.""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.integration.members.identity_support import (
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("identity_env")
 REASON = "written request 2026-11-23 #4711"
 
 
-def erase(member_id: str, role: str = "admin", reason: str | None = REASON) -> tuple[int, dict]:
+def erase(member_id: str, role: str = "admin", reason: str | None = REASON) -> tuple[int, dict[str, Any]]:
     query = {"reason": reason} if reason is not None else None
     return call(
         staff_event(
@@ -34,7 +36,7 @@ def erase(member_id: str, role: str = "admin", reason: str | None = REASON) -> t
     )
 
 
-def audit() -> list[dict]:
+def audit() -> list[dict[str, Any]]:
     return [i for i in items() if i.get("entity") == "audit"]
 
 

@@ -15,7 +15,7 @@ PASSWORD = "Staff-Passw0rd-1"
 def pool(identity_env: object, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F811
     idp = aws("cognito-idp")
     pool_id = idp.create_user_pool(PoolName="staff")["UserPool"]["Id"]
-    client_id = idp.create_user_pool_client(
+    client_id: str = idp.create_user_pool_client(
         UserPoolId=pool_id,
         ClientName="console",
         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],

@@ -4,6 +4,8 @@ refused. (The gateway routes for these paths are not in template.yaml yet: see t
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.integration.members.identity_support import (
@@ -28,7 +30,7 @@ FAMILY = {
 }
 
 
-def tag_items() -> list[dict]:
+def tag_items() -> list[dict[str, Any]]:
     return [i for i in items() if i.get("entity") == "tag_rule"]
 
 
@@ -74,7 +76,7 @@ def test_create_list_read_update_delete() -> None:
         {"field": "recency_days", "op": ">", "value": "1; DROP TABLE"},
     ],
 )
-def test_a_rule_outside_the_language_is_422_and_nothing_is_written(rule: dict) -> None:
+def test_a_rule_outside_the_language_is_422_and_nothing_is_written(rule: dict[str, Any]) -> None:
     status, body = call(staff_event("POST", "/v1/admin/tags", "admin", body=FAMILY | {"rule": rule}))
     assert (status, body["error"]["code"]) == (422, "invalid_tag_rule")
     assert tag_items() == []

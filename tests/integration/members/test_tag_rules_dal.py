@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.members.dal.profiles import DynamoTagRuleRepository
+from services.members.dal.tag_rules import DynamoTagRuleRepository
 from services.members.logic.tags import TagRule, parse
 from tests.integration.helpers import create_table
 

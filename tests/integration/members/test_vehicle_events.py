@@ -4,6 +4,8 @@ consent, erasure — with the plates' lookup hashes only, never a plate."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from services.members.logic.identity import lookup_hash, normalise_plate
@@ -24,7 +26,7 @@ def ref(plate: str) -> str:
     return lookup_hash(PEPPER, "plate", normalise_plate(plate))
 
 
-def vehicle_events() -> list[dict]:
+def vehicle_events() -> list[dict[str, Any]]:
     return [e["data"] for e in outbox("MemberVehiclesChanged")]
 
 

@@ -4,6 +4,8 @@ message — classified, prioritised, routed, announced — and the refusals (not
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.integration.tickets.support import (
@@ -128,7 +130,7 @@ def test_staff_record_a_social_media_message_for_a_member() -> None:
         ({"text": "投诉", "attachments": [f"uploads/members/{MEMBER}/.hidden"]}, "attachment_not_allowed"),
     ],
 )
-def test_bad_input_is_refused_and_nothing_is_written(body: dict, code: str) -> None:
+def test_bad_input_is_refused_and_nothing_is_written(body: dict[str, Any], code: str) -> None:
     status, answer = member_call("POST", "/v1/members/me/tickets", body)
     assert (status, answer["error"]["code"]) == (422, code)
     assert items() == []

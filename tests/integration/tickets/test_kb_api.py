@@ -5,6 +5,9 @@ loyalty's live catalogue) that the member accepts or escalates."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 
 from services.tickets.handlers.routes import common
@@ -120,7 +123,7 @@ def test_reward_questions_are_answered_from_loyaltys_live_catalogue(monkeypatch:
     body = open_ticket("兑换一张电影票需要多少积分？")
     assert "1200" in body["messages"][1]["body"]  # live: the new price, not stored text
 
-    def down(self: object) -> list:
+    def down(self: object) -> list[Mapping[str, Any]]:
         raise RuntimeError("loyalty down")
 
     monkeypatch.setattr(common.Deps, "rewards", down)

@@ -20,6 +20,7 @@ from services.tickets.dal.adapters import S3ExportWriter
 from services.tickets.dal.exports import DynamoTicketsExportPointers
 from services.tickets.dal.tickets import DynamoTicketsRepository
 from services.tickets.handlers import on_events
+from shared import clock
 from shared.events.contracts import MemberErased, MemberExportRequested
 from shared.events.samples import sample_data
 from tests.integration.helpers import FakeContext, aws, contract_bus_event, sqs_event
@@ -90,7 +91,7 @@ def test_a_part_with_data_is_remembered_in_the_members_partition() -> None:
         PART,
         "export_part_ref",
     )
-    assert pointer["ttl"] == int(on_events.clock.now().timestamp()) + 8 * 86_400  # objects live 7 days
+    assert pointer["ttl"] == int(clock.now().timestamp()) + 8 * 86_400  # objects live 7 days
 
 
 @pytest.mark.usefixtures("exports")

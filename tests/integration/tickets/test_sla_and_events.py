@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,7 @@ def sla_env(tickets_env: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLA_DEAD_LETTER_ARN", dlq_arn)
 
 
-def _bus_event(detail_type: str, data: dict) -> dict:
+def _bus_event(detail_type: str, data: dict[str, Any]) -> dict[str, Any]:
     """A tickets outbox event as the bus rule delivers it to the timers' queue."""
     return {
         "version": "0",
@@ -70,12 +71,12 @@ def _bus_event(detail_type: str, data: dict) -> dict:
     }
 
 
-def _opened_event(ticket_id: str) -> dict:
+def _opened_event(ticket_id: str) -> dict[str, Any]:
     data = next(e for e in outbox("TicketOpened") if e["data"]["ticket_id"] == ticket_id)
     return _bus_event("TicketOpened", data)
 
 
-def _schedules() -> list[dict]:
+def _schedules() -> list[dict[str, Any]]:
     client = aws("scheduler")
     names = [s["Name"] for s in client.list_schedules()["Schedules"]]
     return [client.get_schedule(Name=n) for n in sorted(names)]
@@ -144,8 +145,11 @@ def test_the_stream_publisher_puts_the_outbox_on_the_bus() -> None:
     assert outbox("TicketOpened") == outbox("TicketAssigned") == []  # published, then deleted
 
 
-def _deliver(*models: object) -> dict:
-    return on_events.handler(sqs_event([contract_bus_event(m) for m in models]), FakeContext())
+def _deliver(*models: object) -> dict[str, Any]:
+    result: dict[str, Any] = on_events.handler(
+        sqs_event([contract_bus_event(m) for m in models]), FakeContext()
+    )
+    return result
 
 
 def test_a_churn_escalation_opens_one_retention_call() -> None:

@@ -62,7 +62,7 @@ def test_gateway_authorizers_become_security_requirements_and_mismatches_are_rep
             ),
         ),
     ]
-    warnings = []
+    warnings: list[str] = []
     doc = generate.build_document(apps, routes, version="9.9.9", warn=warnings.append)
     assert doc["info"]["version"] == "9.9.9"
     assert doc["paths"]["/v1/admin/members/{member_id}"]["get"]["security"] == [{"StaffJwt": []}]

@@ -401,6 +401,7 @@ class FakeTriggerRepo:
     campaigns: list[Campaign]
     rows: dict[str, MemberAttributes]
     arrivals: int = 0
+    by_shard: dict[tuple[str, int], int] = field(default_factory=dict)
     assigned: dict[tuple[str, str, str | None], str] = field(default_factory=dict)
 
     def active_for_trigger(self, event: str) -> list[Campaign]:
@@ -409,9 +410,11 @@ class FakeTriggerRepo:
     def member(self, member_id: str) -> MemberAttributes | None:
         return self.rows.get(member_id)
 
-    def next_arrival(self, campaign_id: str) -> int:
+    def next_arrival(self, campaign_id: str, shard: int) -> int:
         self.arrivals += 1
-        return self.arrivals - 1
+        position = self.by_shard.get((campaign_id, shard), 0)
+        self.by_shard[(campaign_id, shard)] = position + 1
+        return position
 
     def assign_once(self, campaign: Campaign, member_id: str, key: str | None, arm: str, at: datetime) -> str:
         return self.assigned.setdefault((campaign.campaign_id, member_id, key), arm)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from infra.localcloud.cloud import LocalCloud
@@ -35,7 +37,7 @@ def test_a_handler_outside_its_code_uri_fails_loudly() -> None:
         cloud.stop()
 
 
-def test_a_failing_resource_stops_the_boot_and_cleans_up(tmp_path) -> None:
+def test_a_failing_resource_stops_the_boot_and_cleans_up(tmp_path: Path) -> None:
     template = tmp_path / "broken.yaml"
     template.write_text(
         "Resources:\n  Machine:\n    Type: AWS::StepFunctions::StateMachine\n"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 from infra.localcloud.frontdoor import ApiDefinition, FrontDoor
 from tests.fixtures.frontdoor.fakes import FakeCloud, fake_front_door, fixture_api
@@ -210,6 +212,11 @@ def test_function_error_is_a_502_in_the_error_shape_without_detail():
     assert "Traceback" not in body.decode() and "13800138000" not in body.decode()
 
 
+def _answering(result: object) -> Callable[[dict[str, Any]], object]:
+    """A function that answers every event with ``result``."""
+    return lambda event: result
+
+
 def test_error_payload_and_malformed_responses_are_502s():
     for result in (
         {"errorMessage": "boom at line 3", "errorType": "KeyError", "stackTrace": ["x"]},
@@ -218,7 +225,7 @@ def test_error_payload_and_malformed_responses_are_502s():
         {"statusCode": True},
         {"statusCode": 200, "body": "***", "isBase64Encoded": True},
     ):
-        door, _ = fake_front_door(ExactFunction=lambda e, r=result: r)
+        door, _ = fake_front_door(ExactFunction=_answering(result))
         status, _, body = door.handle("GET", "/pets/dog/1", {}, b"")
         assert status == 502, result
         assert json.loads(body)["error"]["code"] == "bad_gateway"
@@ -312,7 +319,6 @@ def test_options_without_preflight_headers_is_routed():
 
 def test_the_runners_result_object_is_understood():
     from dataclasses import dataclass
-    from typing import Any
 
     @dataclass
     class Result:

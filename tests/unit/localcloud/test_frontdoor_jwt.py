@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import jwt
 import pytest
@@ -129,9 +130,7 @@ def test_jwks_is_fetched_once_and_refetched_for_an_unknown_kid_at_most_every_30s
         with pytest.raises(Exception, match="kid"):
             verifier.verify(stranger.token(), auth, START)
     assert issuer.fetches == 1
-    from infra.localcloud import frontdoor
-
-    monkeypatch.setattr(frontdoor.time, "monotonic", lambda: 1e12)  # long after the last fetch
+    monkeypatch.setattr(time, "monotonic", lambda: 1e12)  # the front door's clock: long after the last fetch
     issuer.jwks["keys"].extend(stranger.jwks["keys"])
     assert verifier.verify(stranger.token(), auth, START)["jwt"]["claims"]["sub"] == "0b9a4c5e-staff"
     assert issuer.fetches == 2

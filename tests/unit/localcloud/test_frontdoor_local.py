@@ -101,13 +101,13 @@ def test_local_routes_come_before_api_routes_and_unknown_ones_are_404():
     assert cloud.calls == []  # the ANY /{proxy+} route never saw them
 
 
-def test_a_failing_local_route_is_a_500_without_detail():
+def test_a_failing_local_route_is_a_500_without_detail(monkeypatch: pytest.MonkeyPatch) -> None:
     door, cloud = fake_front_door()
 
-    def broken(seconds):
+    def broken(seconds: float) -> None:
         raise RuntimeError("secret detail")
 
-    cloud.advance = broken
+    monkeypatch.setattr(cloud, "advance", broken)
     status, doc = _json(door, "POST", "/_local/clock/advance", b'{"seconds": 1}')
     assert status == 500
     assert "secret" not in json.dumps(doc)

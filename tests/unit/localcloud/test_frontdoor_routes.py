@@ -28,7 +28,7 @@ def test_the_fixture_is_what_sam_translator_makes_of_the_fixture_template():
     from samtranslator.translator.transform import transform
     from samtranslator.yaml_helper import yaml_parse
 
-    class BundledPolicies(ManagedPolicyLoader):
+    class BundledPolicies(ManagedPolicyLoader):  # type: ignore[misc]  # samtranslator's classes are untyped (Any)
         def __init__(self) -> None:
             pass
 

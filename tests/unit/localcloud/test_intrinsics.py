@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from infra.localcloud.intrinsics import IntrinsicError, Resolver, creation_order, dependencies
@@ -96,7 +98,7 @@ def test_errors_are_clear() -> None:
 
 
 def test_dependencies_and_creation_order() -> None:
-    resources = {
+    resources: dict[str, dict[str, Any]] = {
         "Rule": {
             "Properties": {"Targets": [{"Arn": {"Fn::GetAtt": ["Queue", "Arn"]}}], "Bus": {"Ref": "Bus"}}
         },

@@ -214,7 +214,8 @@ def test_interpreter_clients_are_reused(cloud: LocalCloud) -> None:
     assert moto_patches._boto_client_for("us-east-1", "lambda") is first
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
-    assert lambda_eval_utils.boto_client_for is moto_patches._boto_client_for
+    # moto's module imports boto_client_for without re-exporting it; the patch swaps it there on purpose
+    assert lambda_eval_utils.boto_client_for is moto_patches._boto_client_for  # type: ignore[attr-defined]
 
 
 def test_stream_records_carry_the_virtual_time(cloud: LocalCloud) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,7 +36,7 @@ def _invocations(cloud: LocalCloud, logical_id: str, since: int) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _quiet(basic_cloud: LocalCloud):
+def _quiet(basic_cloud: LocalCloud) -> Iterator[None]:
     basic_cloud.advance(3600)  # whatever earlier tests left waiting is over
     batch.SEEN.clear()
     stream.SEEN.clear()
@@ -45,7 +46,7 @@ def _quiet(basic_cloud: LocalCloud):
 
 
 def test_sqs_partial_failure_then_dead_letter_queue_after_max_receive_count(
-    basic_cloud: LocalCloud, caplog
+    basic_cloud: LocalCloud, caplog: pytest.LogCaptureFixture
 ) -> None:
     cloud = basic_cloud
     since = len(cloud.invocations)
@@ -111,7 +112,9 @@ def test_stream_records_with_binary_attributes_pass_the_filter_as_base64(basic_c
     assert stream.SEEN[0]["blob"] == base64.b64encode(b"\x00\xffvault").decode()
 
 
-def test_stream_retries_then_sends_a_failure_record_and_moves_on(basic_cloud: LocalCloud, caplog) -> None:
+def test_stream_retries_then_sends_a_failure_record_and_moves_on(
+    basic_cloud: LocalCloud, caplog: pytest.LogCaptureFixture
+) -> None:
     cloud = basic_cloud
     since = len(cloud.invocations)
     _put(cloud, "C1", entity="outbox", crash="yes")

@@ -43,7 +43,9 @@ def runner() -> Runner:
     return runner
 
 
-def test_each_function_sees_its_own_environment_and_nothing_leaks(runner: Runner, monkeypatch) -> None:
+def test_each_function_sees_its_own_environment_and_nothing_leaks(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("STAGE", "outer")
     monkeypatch.delenv("ONLY_ECHO", raising=False)
     echo = runner.invoke("Echo", {"a": 1})
@@ -73,7 +75,9 @@ def test_lambda_context(runner: Runner) -> None:
     assert first["request_id"] != second["request_id"]
 
 
-def test_errors_become_lambda_error_results_with_the_traceback_logged(runner: Runner, caplog) -> None:
+def test_errors_become_lambda_error_results_with_the_traceback_logged(
+    runner: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.INFO, logger="infra.localcloud"):
         result = runner.invoke("Echo", {"fail": "on purpose"}, trigger="rule")
     assert not result.ok and result.payload is None
@@ -94,7 +98,9 @@ def test_import_errors_and_unknown_functions(runner: Runner) -> None:
         runner.invoke("Nope", {})
 
 
-def test_one_log_line_per_invocation_with_virtual_time_and_correlation(runner: Runner, caplog) -> None:
+def test_one_log_line_per_invocation_with_virtual_time_and_correlation(
+    runner: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
     event = {"headers": {"X-Correlation-Id": "corr-42"}, "rawPath": "/"}
     with caplog.at_level(logging.INFO, logger="infra.localcloud"):
         result = runner.invoke("Noop", event, trigger="http")

@@ -11,8 +11,8 @@ from infra.localcloud.cloud import LocalCloud
 from infra.localcloud.scheduler import ScheduleError, next_occurrence, validate_expression
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def occurrences(expression: str, after: datetime, count: int, timezone: str | None = None) -> list[datetime]:

@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from infra.localcloud.template import BundledPolicyLoader, TemplateError, load_template
+from infra.localcloud.template import BundledPolicyLoader, TemplateError, TranslatedTemplate, load_template
 from tests.unit.localcloud.conftest import ROOT, TEMPLATES
 
 HANDLERS = ROOT / "tests" / "fixtures" / "handlers"
 
 
 @pytest.fixture(scope="module")
-def basic():
+def basic() -> TranslatedTemplate:
     return load_template(TEMPLATES / "basic.yaml")
 
 
-def test_sam_resources_become_cloudformation(basic) -> None:
+def test_sam_resources_become_cloudformation(basic: TranslatedTemplate) -> None:
     types = {r["Type"] for r in basic.resources.values()}
     assert not any(t.startswith("AWS::Serverless::") for t in types)
     assert {"AWS::Lambda::Function", "AWS::Lambda::EventSourceMapping", "AWS::ApiGatewayV2::Api"} <= types
@@ -27,7 +27,7 @@ def test_sam_resources_become_cloudformation(basic) -> None:
     assert basic.parameters == {"Stage": "dev", "Retention": "7"}
 
 
-def test_code_folders_are_set_aside_and_remembered(basic) -> None:
+def test_code_folders_are_set_aside_and_remembered(basic: TranslatedTemplate) -> None:
     echo = basic.functions["EchoFunction"]
     assert echo.handler == "tests.fixtures.handlers.echo.handler"
     assert echo.code_dir == HANDLERS  # from Globals.Function.CodeUri
@@ -39,7 +39,7 @@ def test_code_folders_are_set_aside_and_remembered(basic) -> None:
     assert basic.layers["SharedLayer"].content_dir == HANDLERS
 
 
-def test_definition_files_come_back_as_definition_string(basic) -> None:
+def test_definition_files_come_back_as_definition_string(basic: TranslatedTemplate) -> None:
     props = basic.resources["Flow"]["Properties"]
     assert "DefinitionS3Location" not in props
     assert (

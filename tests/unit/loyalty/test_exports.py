@@ -58,6 +58,7 @@ def test_data_holds_the_balance_and_leaves_out_staff_and_ids() -> None:
             "status": "applied",
             "decided_at": "2026-11-23T04:00:00Z",
             "rejection_reason": None,
+            "reverses": None,  # the movement a reversal adjustment undid
             "movement_id": None,
             "balance_after": None,
         }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -37,7 +39,14 @@ class Book:
         assert L.check_invariants(self.balance, self.lots.values(), at=change.movement.at) == []
         return change
 
-    def earn(self, points: int, at: datetime = T0, *, expires: datetime | None = None, pending_until=None):
+    def earn(
+        self,
+        points: int,
+        at: datetime = T0,
+        *,
+        expires: datetime | None = None,
+        pending_until: datetime | None = None,
+    ) -> L.LedgerChange | None:
         lot_id = f"lot{self.n + 1}"
         return self.apply(
             L.earn(
@@ -56,7 +65,7 @@ class Book:
             )
         )
 
-    def debit(self, points: int, at: datetime = T0, **kw):
+    def debit(self, points: int, at: datetime = T0, **kw: Any) -> L.LedgerChange | None:
         kw.setdefault("kind", "redeem")
         return self.apply(
             L.debit(
@@ -116,7 +125,8 @@ def test_pending_points_are_not_spendable_until_released() -> None:
     assert L.release(book.balance, book.lots["lot1"], movement_id="x", at=T0 + timedelta(days=6)) is None
     book.apply(L.release(book.balance, book.lots["lot1"], movement_id=book.mid(), at=T0 + timedelta(days=7)))
     assert (book.balance.available, book.balance.pending) == (100, 0)
-    assert book.movements[-1].kind == "release"
+    released = book.movements[-1]  # a fresh read: mypy keeps the "pending" narrowed above
+    assert released.kind == "release"
     # a second release of the same lot does nothing
     assert L.release(book.balance, book.lots["lot1"], movement_id="y", at=T0 + timedelta(days=8)) is None
 
@@ -347,6 +357,11 @@ def test_with_after_refuses_to_change_point_totals() -> None:
         change.with_after(Balance(ledger_id="anon_x", member_id=None, available=6))
 
 
+# A caller's own transaction items, which post_movement passes through to the store.
+STOCK_ITEM: dict[str, Any] = {"Update": {"Key": "stock"}}
+FAILING_ITEM: dict[str, Any] = {"ConditionCheck": {"Key": "fail"}}  # FakeStore fails its condition
+
+
 class FakeStore:
     """post_movement's store: versions checked like the DynamoDB condition."""
 
@@ -355,7 +370,7 @@ class FakeStore:
         self.lots: dict[str, Lot] = {}
         self.conflicts = conflicts
         self.requests: dict[str, dict[str, object]] = {}
-        self.extras: list[object] = []
+        self.extras: list[Mapping[str, Any]] = []
 
     def get_balance(self, ledger_id: str) -> Balance | None:
         return self.balance
@@ -363,16 +378,23 @@ class FakeStore:
     def open_lots(self, ledger_id: str) -> list[Lot]:
         return [lot for lot in self.lots.values() if lot.remaining]
 
-    def get_lots(self, ledger_id: str, lot_ids):  # type: ignore[no-untyped-def]
+    def get_lots(self, ledger_id: str, lot_ids: Sequence[str]) -> dict[str, Lot]:
         return {i: self.lots[i] for i in lot_ids if i in self.lots}
 
-    def post(self, change, *, extra=(), idempotency_key=None, events=None):  # type: ignore[no-untyped-def]
+    def post(
+        self,
+        change: L.LedgerChange,
+        *,
+        extra: Sequence[Mapping[str, Any]] = (),
+        idempotency_key: str | None = None,
+        events: L.EventsOut | None = None,
+    ) -> L.PostResult:
         if self.conflicts:
             self.conflicts -= 1
             return L.PostResult("conflict")
         if idempotency_key in self.requests:
             return L.PostResult("replayed", previous=self.requests[idempotency_key])
-        if extra and extra[0] == "fail":
+        if extra and extra[0] == FAILING_ITEM:
             return L.PostResult("extra_failed", extra_failed_indexes=(0,))
         self.balance = L.replace_version(change.after, change.before.version + 1)
         self.lots = L.apply_to_lots(self.lots, change)
@@ -399,10 +421,10 @@ def _award(balance: Balance) -> L.LedgerChange:
 
 def test_post_movement_retries_a_conflict_and_replays_an_idempotency_key() -> None:
     store = FakeStore(conflicts=2)
-    outcome = L.post_movement(store, "anon_x", "m", _award, extra=lambda c: ["stock"], idempotency_key="k")
+    outcome = L.post_movement(store, "anon_x", "m", _award, extra=lambda c: [STOCK_ITEM], idempotency_key="k")
     assert outcome.change is not None and not outcome.replayed
     assert store.balance is not None and store.balance.available == 10
-    assert store.extras == ["stock"]
+    assert store.extras == [STOCK_ITEM]
     again = L.post_movement(store, "anon_x", "m", _award, idempotency_key="k")
     assert again.replayed and again.previous == {"movement_id": "m1"}
 
@@ -411,5 +433,5 @@ def test_post_movement_gives_up_after_repeated_conflicts_and_reports_failed_extr
     with pytest.raises(L.LedgerBusy):
         L.post_movement(FakeStore(conflicts=10), "anon_x", "m", _award, attempts=3)
     with pytest.raises(L.ExtraItemsFailed) as failed:
-        L.post_movement(FakeStore(), "anon_x", "m", _award, extra=lambda c: ["fail"])
+        L.post_movement(FakeStore(), "anon_x", "m", _award, extra=lambda c: [FAILING_ITEM])
     assert failed.value.indexes == (0,)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from services.loyalty.logic.errors import NonceReused, PurchaseConflict, SourceMismatch
+from services.loyalty.logic.purchase_points import PurchaseLedgerPlan
 from services.loyalty.logic.purchases import (
     InsertOutcome,
     NonceClaim,
@@ -32,7 +33,13 @@ class MemoryRepo:
         self.erase_before_insert: str | None = None  # a tombstone written between read and write
 
     def insert(
-        self, purchase: Purchase, outbox: OutboxEntry, nonce: NonceClaim, *, unless_erased: str | None = None
+        self,
+        purchase: Purchase,
+        outbox: OutboxEntry,
+        nonce: NonceClaim,
+        *,
+        unless_erased: str | None = None,
+        ledger: PurchaseLedgerPlan | None = None,
     ) -> InsertOutcome:
         if self.erase_before_insert:
             self.erased.add(self.erase_before_insert)

@@ -3,11 +3,12 @@ years, month mode, and a run that stops on time and resumes from its checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 
 from services.members.logic.birthdays import (
     BirthdayMode,
+    BirthdayOutcome,
     Checkpoint,
     Due,
     birthday_in_year,
@@ -83,7 +84,9 @@ class FakeRepo:
         return published, len(member_ids) - published
 
 
-def _run(repo: FakeRepo, today: date, mode: BirthdayMode = "day", time_left=lambda: 900.0):
+def _run(
+    repo: FakeRepo, today: date, mode: BirthdayMode = "day", time_left: Callable[[], float] = lambda: 900.0
+) -> BirthdayOutcome:
     return run_birthdays(repo, today=today, mode=mode, batch_size=2, time_left=time_left, stop_seconds=30)
 
 

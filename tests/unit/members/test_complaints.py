@@ -16,6 +16,7 @@ from services.members.logic.complaints import (
     record_complaint,
 )
 from services.members.logic.consents import ConsentKey, ConsentPlan, ConsentState
+from services.members.models.consents import Channel, ConsentSource
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 COMPLAINED = NOW - timedelta(minutes=10)
@@ -27,7 +28,12 @@ def new_id() -> str:
     return f"01JDLOG{next(_ids):019d}"
 
 
-def state(channel="email", granted=True, at=NOW - timedelta(days=30), source="member") -> ConsentState:
+def state(
+    channel: Channel | None = "email",
+    granted: bool = True,
+    at: datetime = NOW - timedelta(days=30),
+    source: ConsentSource = "member",
+) -> ConsentState:
     return ConsentState(
         purpose="marketing",
         channel=channel,

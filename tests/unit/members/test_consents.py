@@ -11,6 +11,8 @@ from pydantic import ValidationError
 from services.members.logic.consents import (
     CATALOGUE,
     ConsentConflict,
+    ConsentKey,
+    ConsentPlan,
     ConsentState,
     MemberNotFound,
     apply_decisions,
@@ -19,7 +21,7 @@ from services.members.logic.consents import (
     plan_changes,
     plan_initial,
 )
-from services.members.models.consents import ConsentIn, ConsentsUpdate
+from services.members.models.consents import Channel, ConsentIn, ConsentsUpdate, Purpose
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 MEMBER = "01JD0000000000000000000AAA"
@@ -30,11 +32,22 @@ def new_id() -> str:
     return f"01JDLOG{next(_ids):019d}"
 
 
-def decision(purpose="marketing", channel="sms", granted=True, text_version="v1") -> ConsentIn:
+def decision(
+    purpose: Purpose = "marketing",
+    channel: Channel | None = "sms",
+    granted: bool = True,
+    text_version: str = "v1",
+) -> ConsentIn:
     return ConsentIn(purpose=purpose, channel=channel, granted=granted, text_version=text_version)
 
 
-def state(purpose="marketing", channel="sms", granted=True, text_version="v1", at=NOW) -> ConsentState:
+def state(
+    purpose: Purpose = "marketing",
+    channel: Channel | None = "sms",
+    granted: bool = True,
+    text_version: str = "v1",
+    at: datetime = NOW,
+) -> ConsentState:
     return ConsentState(
         purpose=purpose,
         channel=channel,
@@ -108,16 +121,23 @@ def test_the_first_refusal_is_recorded_too():
 
 
 def test_an_identical_decision_is_a_no_op():
-    current = {("marketing", "sms"): state()}
+    current: dict[ConsentKey, ConsentState] = {("marketing", "sms"): state()}
     plan = plan_changes(MEMBER, current, [decision()], now=NOW, new_id=new_id, source="member")
     assert plan.changes == ()
 
 
 def test_a_withdrawal_and_a_new_text_version_are_changes():
-    current = {("marketing", "sms"): state(), ("personalisation", None): state("personalisation", None)}
+    current: dict[ConsentKey, ConsentState] = {
+        ("marketing", "sms"): state(),
+        ("personalisation", None): state("personalisation", None),
+    }
     decisions = [decision(granted=False), decision("personalisation", None, True, "v2")]
     plan = plan_changes(MEMBER, current, decisions, now=NOW, new_id=new_id, source="member")
-    assert [(c.new.key, c.new.granted, c.previous.granted) for c in plan.changes] == [
+    seen = []
+    for c in plan.changes:
+        assert c.previous is not None  # both decisions change a stored consent
+        seen.append((c.new.key, c.new.granted, c.previous.granted))
+    assert seen == [
         (("marketing", "sms"), False, True),
         (("personalisation", None), True, True),
     ]
@@ -130,7 +150,7 @@ def test_registration_records_every_initial_decision():
 
 
 def test_absent_is_not_granted_in_the_view():
-    current = {("marketing", "email"): state(channel="email")}
+    current: dict[ConsentKey, ConsentState] = {("marketing", "email"): state(channel="email")}
     view = current_view(current)
     assert len(view) == len(CATALOGUE)
     assert is_granted(current, "marketing", "email")
@@ -141,19 +161,19 @@ def test_absent_is_not_granted_in_the_view():
 
 
 class FakeRepo:
-    def __init__(self, *, active=True, fail_applies=0):
+    def __init__(self, *, active: bool = True, fail_applies: int = 0) -> None:
         self.active = active
-        self.stored: dict = {}
+        self.stored: dict[ConsentKey, ConsentState] = {}
         self.fail_applies = fail_applies
-        self.applied: list = []
+        self.applied: list[ConsentPlan] = []
 
-    def member_active(self, member_id):
+    def member_active(self, member_id: str) -> bool:
         return self.active
 
-    def current(self, member_id):
+    def current(self, member_id: str) -> dict[ConsentKey, ConsentState]:
         return dict(self.stored)
 
-    def apply(self, plan, *, correlation_id, producer):
+    def apply(self, plan: ConsentPlan, *, correlation_id: str, producer: str) -> bool:
         if not self.active:
             return False
         if self.fail_applies:

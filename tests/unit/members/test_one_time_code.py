@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from services.members.logic import email_verification, one_time_code, phone
+from services.members.logic import email_verification, phone
 from services.members.logic.members import Delete
 from services.members.logic.one_time_code import (
     CodeRequest,
@@ -198,7 +198,7 @@ def test_the_code_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) 
         compared.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(one_time_code.hmac, "compare_digest", spy)
+    monkeypatch.setattr(hmac, "compare_digest", spy)  # the module one_time_code compares with
     item = ask().item
     check(item)
     with pytest.raises(WrongCode):

@@ -8,6 +8,7 @@ import hmac
 import json
 import urllib.parse
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -30,6 +31,9 @@ from services.members.logic.phone import (
     plan_code_request,
 )
 from shared.errors import Conflict, TooManyRequests, Unprocessable
+
+if TYPE_CHECKING:
+    from services.members.handlers.routes.common import Deps
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 KEY = b"k" * 32
@@ -117,12 +121,12 @@ def test_the_send_sms_request_carries_the_documented_parameters():
 
 
 class _Answering(AliyunSms):
-    def __init__(self, answer):
+    def __init__(self, answer: dict[str, object] | Exception) -> None:
         super().__init__(CREDS)
         self.answer = answer
         self.bodies: list[bytes] = []
 
-    def _post(self, body: bytes):
+    def _post(self, body: bytes) -> dict[str, object]:
         self.bodies.append(body)
         if isinstance(self.answer, Exception):
             raise self.answer
@@ -144,7 +148,7 @@ def test_answers_map_to_results_and_errors():
         _Answering(OSError("down")).send_code("+8613900009999", "1")
 
 
-def test_the_fake_records_what_it_was_asked_to_send(caplog: pytest.LogCaptureFixture):
+def test_the_fake_records_what_it_was_asked_to_send(caplog: pytest.LogCaptureFixture) -> None:
     FakeSmsSender.sent.clear()
     with caplog.at_level("INFO", logger="mallcrm.local_outbox"):
         FakeSmsSender().send_code("+8613900009999", "777777")
@@ -158,7 +162,7 @@ def test_the_fake_records_what_it_was_asked_to_send(caplog: pytest.LogCaptureFix
     FakeSmsSender.sent.clear()
 
 
-def _deps(adapter: str, **extra):
+def _deps(adapter: str, **extra: str) -> Deps:
     from services.members.handlers.routes.common import Deps
     from services.members.models.api_settings import MembersApiSettings
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from services.members.logic.consents import ConsentState
+from services.members.logic.consents import ConsentKey, ConsentState
 from services.members.logic.preferences import preference_decisions, preference_switches
 from services.members.models.preferences import PreferencesUpdate
 
@@ -52,7 +52,7 @@ def test_an_update_without_a_valid_switch_is_refused(body):
 
 
 def test_switches_read_from_consents_undecided_is_off():
-    current = {
+    current: dict[ConsentKey, ConsentState] = {
         ("marketing", "email"): ConsentState("marketing", "email", True, "v1", AT, "member"),
         ("personalisation", None): ConsentState("personalisation", None, False, "v1", AT, "member"),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from services.members.logic.privacy import MAX_TRANSACTION_ITEMS, build_export, plan_erasure
 
@@ -11,7 +12,7 @@ NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 MEMBER = "01JD0000000000000000000AAA"
 
 
-def ref(kind: str, h: str) -> dict:
+def ref(kind: str, h: str) -> dict[str, Any]:
     return {"pk": f"MEMBER#{MEMBER}", "sk": f"IDENT#{kind}#{h}", "kind": kind, "created_at": "2026-01-01"}
 
 

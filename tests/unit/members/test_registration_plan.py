@@ -199,7 +199,8 @@ def test_patch_plates_adds_lookup_keys_under_a_consent_check_and_removes_old_one
     assert removed is not None
     assert sum(isinstance(w, Delete) for w in removed.writes) == 2
     assert not any(isinstance(w, RequireConsent) for w in removed.writes)
-    assert "plates_ct" in removed.writes[0].remove
+    update = removed.writes[0]
+    assert isinstance(update, UpdateProfile) and "plates_ct" in update.remove
 
 
 def test_patch_refuses_the_phone() -> None:

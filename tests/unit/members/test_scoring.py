@@ -4,6 +4,7 @@ level, and when MemberProfileScored is published."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ import pytest
 
 from services.members.logic.scoring import (
     DEFAULT_RULES,
+    ScoredEvent,
     cadence_days,
     changes,
     churn_risk,
@@ -27,13 +29,15 @@ from services.members.logic.scoring import (
 )
 from services.members.logic.stats import apply_parking, apply_purchase, empty_stats
 from services.members.logic.tags import TagRule, parse
+from services.members.models.entities import BehaviourStats, ProfileScore
+from shared.events.contracts import MemberProfileScored
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AS_OF = datetime(2026, 6, 30, 18, 0, tzinfo=UTC)  # 02:00 on 1 July in Shanghai
 TODAY = AS_OF.astimezone(SHANGHAI).date()
 
 
-def history(*days_ago_and_cents: tuple[int, int]):
+def history(*days_ago_and_cents: tuple[int, int]) -> BehaviourStats:
     stats = empty_stats("M1")
     for days_ago, cents in days_ago_and_cents:
         stats = apply_purchase(
@@ -212,7 +216,7 @@ class TestTagsOnScores:
         ),
     )
 
-    def family_stats(self, weekend_minutes: int):
+    def family_stats(self, weekend_minutes: int) -> BehaviourStats:
         stats = history((3, 1_000))
         stats = apply_purchase(
             stats,
@@ -281,25 +285,27 @@ class TestPublication:
 class FakeRepo:
     """An in-memory ScoringRepository: statistics per shard, stored scores, outbox."""
 
-    def __init__(self, stats, tag_rules=()):
-        self.by_shard = {0: [], 1: []}
+    def __init__(self, stats: Iterable[BehaviourStats], tag_rules: Iterable[TagRule] = ()) -> None:
+        self.by_shard: dict[int, list[BehaviourStats]] = {0: [], 1: []}
         for i, s in enumerate(stats):
             self.by_shard[i % 2].append(s)
-        self.scores = {}
-        self.events = []
+        self.scores: dict[str, ProfileScore] = {}
+        self.events: list[MemberProfileScored] = []
         self.rules = list(tag_rules)
 
-    def shards(self):
+    def shards(self) -> list[int]:
         return [0, 1]
 
-    def statistics(self, shard):
+    def statistics(self, shard: int) -> Iterator[tuple[BehaviourStats, ProfileScore | None]]:
         for s in self.by_shard[shard]:
             yield s, self.scores.get(s.member_id)
 
-    def tag_rules(self):
+    def tag_rules(self) -> list[TagRule]:
         return self.rules
 
-    def save_score(self, member_id, current, previous, event):
+    def save_score(
+        self, member_id: str, current: ProfileScore, previous: ProfileScore | None, event: ScoredEvent | None
+    ) -> bool:
         if self.scores.get(member_id) != previous:
             return False
         self.scores[member_id] = current

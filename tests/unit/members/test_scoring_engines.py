@@ -13,6 +13,7 @@ import random
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,8 +29,12 @@ from services.members.logic.stats import (
     empty_stats,
 )
 from services.members.logic.tags import TagRule, parse
+from services.members.models.entities import BehaviourStats, ProfileScore, QuantileBounds
 
 duckdb = pytest.importorskip("duckdb")
+
+# table name -> its rows (each table has its own columns: member first, then its facts)
+Facts = dict[str, list[tuple[Any, ...]]]
 
 TZ = "Asia/Shanghai"
 ZONE = ZoneInfo(TZ)
@@ -93,11 +98,9 @@ TAGS = [
 ]
 
 
-def synthetic(members: int, seed: int) -> dict[str, list[tuple]]:
+def synthetic(members: int, seed: int) -> Facts:
     rng = random.Random(seed)
-    facts: dict[str, list[tuple]] = {
-        name: [] for name in ("purchases", "refunds", "parking", "tickets", "surveys")
-    }
+    facts: Facts = {name: [] for name in ("purchases", "refunds", "parking", "tickets", "surveys")}
     for i in range(members):
         member = f"M{i:06d}"
         start = rng.randint(0, 395)
@@ -128,10 +131,10 @@ def synthetic(members: int, seed: int) -> dict[str, list[tuple]]:
     return facts
 
 
-def python_scores(facts: dict[str, list[tuple]]):
-    stats = {}
+def python_scores(facts: Facts) -> tuple[QuantileBounds, dict[str, ProfileScore]]:
+    stats: dict[str, BehaviourStats] = {}
 
-    def of(member: str):
+    def of(member: str) -> BehaviourStats:
         return stats.get(member) or empty_stats(member)
 
     for member, at, cents, category in facts["purchases"]:
@@ -159,7 +162,7 @@ def python_scores(facts: dict[str, list[tuple]]):
     return bounds, {f.member_id: score_features(f, bounds, AS_OF, DEFAULT_RULES, TAGS) for f in population}
 
 
-def columnar_scores(facts: dict[str, list[tuple]]):
+def columnar_scores(facts: Facts) -> tuple[QuantileBounds, dict[str, dict[str, Any]]]:
     con = duckdb.connect()
     create_empty_facts(con)
     folder = tempfile.mkdtemp(prefix="scoring-engines-")
@@ -183,8 +186,10 @@ def columnar_scores(facts: dict[str, list[tuple]]):
             )
     bounds = score_columnar(con, as_of=AS_OF, tz=TZ, tag_rules=TAGS)
     columns = [d[0] for d in con.execute("SELECT * FROM scores").description]
-    rows = {r[0]: dict(zip(columns, r, strict=True)) for r in con.execute("SELECT * FROM scores").fetchall()}
-    return bounds, rows
+    scores = {
+        r[0]: dict(zip(columns, r, strict=True)) for r in con.execute("SELECT * FROM scores").fetchall()
+    }
+    return bounds, scores
 
 
 COMPARED = [

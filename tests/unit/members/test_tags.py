@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from services.members.logic.tags import (
@@ -70,7 +72,7 @@ class TestParse:
             parse(raw)
 
     def test_depth_and_size_are_bounded(self):
-        deep: dict = {"field": "recency_days", "op": ">", "value": 1}
+        deep: dict[str, Any] = {"field": "recency_days", "op": ">", "value": 1}
         for _ in range(7):
             deep = {"not": deep}
         with pytest.raises(InvalidRule, match="deeper"):

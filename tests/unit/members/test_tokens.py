@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -18,9 +19,15 @@ MEMBER = "01JD0000000000000000000AAA"
 
 
 def _token(**kw: object) -> str:
-    args = {"subject": "sub-hash", "member_id": MEMBER, "unionid_hash": None, "now": NOW, "ttl_seconds": 3600}
+    args: dict[str, Any] = {
+        "subject": "sub-hash",
+        "member_id": MEMBER,
+        "unionid_hash": None,
+        "now": NOW,
+        "ttl_seconds": 3600,
+    }
     args.update(kw)
-    token, _ = issue_token(KEY, **args)  # type: ignore[arg-type]
+    token, _ = issue_token(KEY, **args)
     return token
 
 
@@ -149,10 +156,15 @@ class TestRotationAndRevocation:
         import hmac as _hmac
         import json as _json
 
-        def enc(data: dict) -> str:
+        def enc(data: dict[str, Any]) -> str:
             return _b64.urlsafe_b64encode(_json.dumps(data).encode()).rstrip(b"=").decode()
 
-        payload = {"iss": "mallcrm/members", "aud": "mallcrm/member-api", "sub": "s", "iat": 1795000000}
+        payload: dict[str, Any] = {
+            "iss": "mallcrm/members",
+            "aud": "mallcrm/member-api",
+            "sub": "s",
+            "iat": 1795000000,
+        }
         payload["exp"] = payload["iat"] + 3600
         signing = enc({"alg": "HS256", "typ": "JWT"}) + "." + enc(payload)
         sig = _b64.urlsafe_b64encode(_hmac.new(KEY, signing.encode(), _hashlib.sha256).digest()).rstrip(b"=")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import urllib.request
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from services.members.dal import wechat
 from services.members.dal.wechat import FakeWeChatLogin, WeChatCode2Session, WeChatUnavailable
 from services.members.handlers.routes.common import Deps
 from services.members.models.api_settings import MembersApiSettings
@@ -36,7 +36,7 @@ def _adapter(
             seen.append(url)
         return Answer(body)
 
-    monkeypatch.setattr(wechat.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)  # the module the adapter calls
     return WeChatCode2Session("wx-app", "app-secret")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field, field_validator
@@ -36,11 +38,11 @@ def app():
     app = make_resolver()
 
     @app.post("/v1/members")
-    def register(body: Registration) -> dict:
+    def register(body: Registration) -> dict[str, Any]:
         return {"registered": True, "items": len(body.items)}
 
     @app.get("/v1/members/<member_id>")
-    def get_member(member_id: str, limit: int = 10) -> dict:
+    def get_member(member_id: str, limit: int = 10) -> dict[str, Any]:
         if member_id == "taken":
             raise Conflict("member_exists", "This member already exists.")
         if member_id == "missing":
@@ -50,7 +52,7 @@ def app():
         return {"member_id": member_id, "limit": limit}
 
     @app.post("/v1/raw")
-    def raw() -> dict:
+    def raw() -> dict[str, Any]:
         return {"echo": app.current_event.json_body}
 
     @app.post("/v1/created")
@@ -146,7 +148,7 @@ def test_debug_mode_does_not_leak_stack_traces(monkeypatch):
     app = make_resolver()
 
     @app.get("/boom")
-    def boom() -> dict:
+    def boom() -> dict[str, Any]:
         raise RuntimeError("secret")
 
     with pytest.raises(RuntimeError):
@@ -177,7 +179,7 @@ def test_powertools_service_errors_are_not_mapped_any_more(capsys, monkeypatch):
     app = make_resolver()
 
     @app.get("/pt")
-    def pt() -> dict:
+    def pt() -> dict[str, Any]:
         raise BadRequestError("nope")
 
     with pytest.raises(BadRequestError):
@@ -191,13 +193,15 @@ def test_a_resolver_without_validation_maps_errors_the_same_way():
     app = make_resolver(validation=False)
 
     @app.post("/v1/raw")
-    def raw() -> dict:
+    def raw() -> dict[str, Any]:
         body = app.current_event.json_body
         if body.get("taken"):
             raise Conflict("already_recorded", "Recorded with other content.")
         return {"echo": body}
 
-    def call(method: str, path: str, body: object = None) -> tuple[int, dict]:
+    def call(
+        method: str, path: str, body: str | Mapping[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
         response = app.resolve(http_event(method, path, body=body), None)
         return response["statusCode"], response_json(response)
 

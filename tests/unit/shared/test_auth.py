@@ -82,7 +82,9 @@ def test_event_body_bytes_decodes_base64():
 # --- signing ---------------------------------------------------------------------------------
 
 
-def signed_headers(*, timestamp: int | None = None, nonce: str = "n-0123456789abcdef", body: bytes = BODY):
+def signed_headers(
+    *, timestamp: int | None = None, nonce: str = "n-0123456789abcdef", body: bytes = BODY
+) -> dict[str, str]:
     ts = int(NOW.timestamp()) if timestamp is None else timestamp
     return {
         "x-mallcrm-source": "pos-main",

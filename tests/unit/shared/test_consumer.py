@@ -1,19 +1,20 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from shared.consumer import process_event_batch, typed
-from shared.events import MemberProfileScored, PurchaseRecorded
+from shared.events import EventMetadata, MemberProfileScored, PurchaseRecorded
 from shared.events.samples import sample_event
 from tests.unit.shared.helpers import sqs_event
 
 
 class Recorder:
     def __init__(self, fail_on: set[str] | None = None) -> None:
-        self.seen: list[tuple[str, dict]] = []
+        self.seen: list[tuple[str, dict[str, Any]]] = []
         self.fail_on = fail_on or set()
 
-    def __call__(self, metadata, data) -> None:
+    def __call__(self, metadata: EventMetadata, data: dict[str, Any]) -> None:
         if data.get("external_id") in self.fail_on:
             raise RuntimeError("downstream unavailable")
         self.seen.append((metadata.event_id, data))

@@ -32,8 +32,8 @@ def test_specific_code_message_and_fields():
         "purchase_already_refunded",
         "This purchase was refunded.",
     )
-    err = errors.Unprocessable(fields=[{"field": "items.0.sku", "message": "required"}])
-    assert err.body()["error"]["fields"] == [{"field": "items.0.sku", "message": "required"}]
+    invalid = errors.Unprocessable(fields=[{"field": "items.0.sku", "message": "required"}])
+    assert invalid.body()["error"]["fields"] == [{"field": "items.0.sku", "message": "required"}]
 
 
 def test_base_error_takes_the_status_explicitly():

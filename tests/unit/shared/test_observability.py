@@ -2,9 +2,13 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import TYPE_CHECKING
 
 from shared import observability
 from shared.observability import mask_email, mask_name, mask_phone, redact, redact_text
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
 
 
 def test_mask_phone():
@@ -62,7 +66,7 @@ def test_redact_masks_pii_keys_at_any_depth_but_not_look_alikes():
     assert masked["points"] == 100
 
 
-def fresh_logger(name: str):
+def fresh_logger(name: str) -> Logger:
     # Powertools binds its handler to sys.stdout when a logger is first built: build it inside the
     # test body (capsys swaps stdout only for the call phase), under a name no other test used.
     return observability.get_logger(f"redaction-{name}")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from shared import aws, dynamo
 from shared.events import MemberRegistered, PurchaseRecorded, consume
 from shared.outbox import outbox_item, publish_stream_batch
-from tests.unit.shared.aws_fakes import BUS, RecordingEventsClient
+from tests.unit.shared.aws_fakes import BUS, BusWithQueue, RecordingEventsClient
 from tests.unit.shared.helpers import stream_event
 
 NOW = datetime(2024, 5, 1, 4, 0, tzinfo=UTC)
@@ -22,7 +23,7 @@ def registered(n: int) -> MemberRegistered:
 
 
 @pytest.fixture
-def table(bus) -> str:
+def table(bus: BusWithQueue) -> str:
     """An empty table keyed like every MallCRM table (inside the bus fixture's moto)."""
     aws.client("dynamodb").create_table(
         TableName=TABLE,
@@ -36,7 +37,7 @@ def table(bus) -> str:
     return TABLE
 
 
-def stored(items: list[dict]) -> dict:
+def stored(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Put ``items`` in the table (as the producers' transactions did) and return their stream batch."""
     for item in items:
         aws.client("dynamodb").put_item(TableName=TABLE, Item=dynamo.to_item(item))
@@ -192,11 +193,11 @@ def test_non_outbox_and_non_insert_records_are_ignored(bus, table):
     assert len(bus.received()) == 1
 
 
-def remove_record(item: dict, *, by_ttl: bool) -> dict:
+def remove_record(item: dict[str, Any], *, by_ttl: bool) -> dict[str, Any]:
     """A REMOVE record as DynamoDB Streams writes it: keys and the old image, no new image;
     TTL deletions carry DynamoDB's service principal."""
     image = dynamo.to_item(item)
-    record: dict = {
+    record: dict[str, Any] = {
         "eventID": "remove-1",
         "eventName": "REMOVE",
         "eventSource": "aws:dynamodb",

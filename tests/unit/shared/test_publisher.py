@@ -5,14 +5,14 @@ import json
 import pytest
 
 from shared import aws
-from shared.events import PublishError, PurchaseRecorded, publish
+from shared.events import EventMetadata, PublishError, PurchaseRecorded, publish
 from shared.events.publisher import build_entry, put_entries
 from tests.unit.shared.aws_fakes import BUS, RecordingEventsClient
 
 pytestmark = pytest.mark.usefixtures("bus")
 
 
-def events(count: int):
+def events(count: int) -> list[tuple[PurchaseRecorded, EventMetadata]]:
     result = []
     for index in range(count):
         data = PurchaseRecorded.model_validate({**PurchaseRecorded.EXAMPLE, "external_id": f"POS-{index}"})

@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path as FilePath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pytest
 from pydantic import BaseModel, Field
@@ -56,7 +56,7 @@ def get_member(
     reveal: Annotated[bool, Query()] = False,
     status: Annotated[Literal["open", "closed"], Query()] = "open",
     next_token: Annotated[str | None, Query(max_length=8, alias="nextToken")] = None,
-) -> dict:
+) -> dict[str, Any]:
     seen = router.current_event
     return {
         "member_id": member_id,
@@ -74,22 +74,22 @@ def get_card(member_id: str) -> Out:
 
 
 @router.get("/v1/search")
-def search(q: Annotated[str, Query(min_length=1, max_length=50)]) -> dict:
+def search(q: Annotated[str, Query(min_length=1, max_length=50)]) -> dict[str, Any]:
     return {"q": q}
 
 
 @router.patch("/v1/members/me")
-def patch_me(body: Patch) -> dict:
+def patch_me(body: Patch) -> dict[str, Any]:
     return {"nickname": body.nickname, "plates": body.plates}
 
 
 @router.post("/v1/segments/<segment_id>/preview")
-def preview(segment_id: str, body: Options | None = None) -> dict:
+def preview(segment_id: str, body: Options | None = None) -> dict[str, Any]:
     return {"segment_id": segment_id, "sample": body.sample if body else None}
 
 
 @router.put("/v1/tags/<tag_id>")
-def put_tag(tag_id: str, rule: Annotated[Patch, Body(description="the rule")]) -> dict:
+def put_tag(tag_id: str, rule: Annotated[Patch, Body(description="the rule")]) -> dict[str, Any]:
     return {"tag_id": tag_id, "nickname": rule.nickname}
 
 
@@ -119,17 +119,17 @@ def amounts():  # no return annotation: JSON-encoded as it is
 
 
 @router.get("/v1/tuple")
-def as_tuple() -> dict:
+def as_tuple() -> dict[str, Any]:
     return {"accepted": True}, 202  # type: ignore[return-value]
 
 
 @router.get("/v1/static/<name>")
-def dynamic_name(name: str) -> dict:
+def dynamic_name(name: str) -> dict[str, Any]:
     return {"route": "dynamic", "name": name}
 
 
 @router.get("/v1/static/fixed")
-def static_name() -> dict:
+def static_name() -> dict[str, Any]:
     return {"route": "static"}
 
 
@@ -220,7 +220,7 @@ def test_documentation_keywords_are_kept_on_the_route():
     local = Router()
 
     @local.get("/v1/doc", summary="One", tags=["x"], responses={404: {"description": "none"}})
-    def documented() -> dict:
+    def documented() -> dict[str, Any]:
         return {}
 
     (route,) = local.routes
@@ -402,7 +402,7 @@ def test_a_preflight_is_204_with_every_method_the_api_has(app):
 
 def test_without_validation_routes_get_path_parameters_and_read_the_request_themselves():
     app = make_resolver(validation=False)
-    seen = {}
+    seen: dict[str, Any] = {}
 
     @app.post("/v1/raw/<item_id>")
     def raw(item_id):
@@ -522,6 +522,7 @@ API_HANDLER_MODULES = [
     "services.campaigns.handlers.api",
     "services.tickets.handlers.api",
     "services.campaigns.handlers.inbox_api",
+    "services.campaigns.handlers.wechat_push_api",
 ]
 
 
@@ -555,7 +556,7 @@ def test_a_list_query_parameter_takes_repeated_or_comma_joined_values():
     app = make_resolver()
 
     @app.get("/v1/tagged")
-    def tagged(tag: Annotated[list[str], Query(max_length=3)]) -> dict:
+    def tagged(tag: Annotated[list[str], Query(max_length=3)]) -> dict[str, Any]:
         return {"tag": tag}
 
     event = http_event("GET", "/v1/tagged", query={"tag": "a,b"})
@@ -573,11 +574,11 @@ def test_a_nested_resolve_leaves_the_outer_requests_event_in_place():
     outer = make_resolver()
 
     @inner.get("/v1/inner")
-    def inner_route() -> dict:
+    def inner_route() -> dict[str, Any]:
         return {"path": inner.current_event.path}
 
     @outer.get("/v1/outer")
-    def outer_route() -> dict:
+    def outer_route() -> dict[str, Any]:
         nested = inner.resolve(http_event("GET", "/v1/inner"), None)
         return {"nested": response_json(nested)["path"], "mine": outer.current_event.path}
 

@@ -32,6 +32,7 @@ API_MODULES = [
     "services.campaigns.handlers.api",
     "services.tickets.handlers.api",
     "services.campaigns.handlers.inbox_api",
+    "services.campaigns.handlers.wechat_push_api",
 ]
 
 

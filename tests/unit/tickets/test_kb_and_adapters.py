@@ -14,6 +14,7 @@ import pytest
 from services.tickets.dal import adapters
 from services.tickets.logic.kb import Bm25Index, auto_answer, reward_answer
 from services.tickets.models.entities import KbArticle
+from shared import aws
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -55,7 +56,8 @@ def test_auto_answer_uses_the_published_article_or_nothing() -> None:
     hours = _article("h", "营业时间", "每天10:00-22:00", intent="opening_hours")
     answer = auto_answer("几点关门", article_for={"opening_hours": hours}.get, rewards=list)
     assert answer is not None and answer.article_id == "h" and "22:00" in answer.body
-    assert auto_answer("停车怎么收费", article_for={}.get, rewards=list) is None
+    no_articles: dict[str, KbArticle] = {}
+    assert auto_answer("停车怎么收费", article_for=no_articles.get, rewards=list) is None
     assert auto_answer("店员态度差", article_for={"opening_hours": hours}.get, rewards=list) is None
 
 
@@ -69,7 +71,8 @@ def test_timer_names_fit_schedulers_limit() -> None:
 
 class _StubLambda:
     def __init__(self, answer: dict[str, Any], error: str | None = None) -> None:
-        self.answer, self.error, self.calls = answer, error, []
+        self.answer, self.error = answer, error
+        self.calls: list[dict[str, Any]] = []
 
     def invoke(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(kwargs)
@@ -86,14 +89,14 @@ def test_list_rewards_is_a_request_response_invoke_of_contract_a(monkeypatch: py
     stub = _StubLambda(
         {"rewards": [{"reward_id": "r", "name": "咖啡券", "points_cost": 800, "in_stock": True}, {"x": 1}]}
     )
-    monkeypatch.setattr(adapters.aws, "client", lambda service: stub)
+    monkeypatch.setattr(aws, "client", lambda service: stub)  # the adapters' shared.aws
     rewards = adapters.LambdaRewardsCatalogue("arn:offers").list_rewards()
     assert [r["name"] for r in rewards] == ["咖啡券"]
     call = stub.calls[0]
     assert (call["FunctionName"], call["InvocationType"]) == ("arn:offers", "RequestResponse")
     assert json.loads(call["Payload"]) == {"action": "list_rewards"}
     failing = _StubLambda({"errorMessage": "boom"}, error="Unhandled")
-    monkeypatch.setattr(adapters.aws, "client", lambda service: failing)
+    monkeypatch.setattr(aws, "client", lambda service: failing)
     with pytest.raises(RuntimeError):
         adapters.LambdaRewardsCatalogue("arn:offers").list_rewards()
 

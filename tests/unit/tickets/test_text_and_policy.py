@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 
 import pytest
 
@@ -80,6 +81,14 @@ def test_escalation_stops_at_urgent() -> None:
     assert policy.priority_rank("urgent") < policy.priority_rank("low")
 
 
+class _Facts(TypedDict):
+    """The ticket facts policy.route takes besides category, topic and rules."""
+
+    store_id: str | None
+    tenant_id: str | None
+    channel: str
+
+
 def test_routing_rules_then_defaults() -> None:
     rule = RoutingRule(
         rule_id="r1",
@@ -90,14 +99,14 @@ def test_routing_rules_then_defaults() -> None:
         updated_by="admin",
     )
     disabled = rule.model_copy(update={"rule_id": "r0", "position": 0, "queue": "parking", "enabled": False})
-    facts = {"store_id": None, "tenant_id": None, "channel": "mini_program"}
+    facts: _Facts = {"store_id": None, "tenant_id": None, "channel": "mini_program"}
     assert policy.route(category="inquiry", topic="coupon", rules=[rule, disabled], **facts) == (
         "loyalty_desk",
         "rule:r1",
     )
     assert policy.route(category="points_dispute", topic="points", **facts)[0] == "loyalty_desk"
     assert policy.route(category="inquiry", topic="parking", **facts)[0] == "parking"
-    tenant = {**facts, "tenant_id": "t-1"}
+    tenant: _Facts = {**facts, "tenant_id": "t-1"}
     assert policy.route(category="after_sales", topic="other", **tenant)[0] == "tenant:t-1"
     assert policy.route(category="suggestion", topic="other", **tenant)[0] == "front_desk"
 

@@ -4,6 +4,17 @@ Request (``POST /v1/admin/points-adjustments``, ``POST /v1/admin/members/{id}/po
 and read (``GET /v1/admin/points-adjustments`` — pending, oldest first — and ``.../{id}``): admin,
 loyalty_ops, service_agent. Decide (``POST .../{id}/approve``, ``.../reject``): admin, loyalty_ops;
 approving needs someone other than the requester.
+
+A request with ``reverses`` (one of the member's movement ids) instead of ``points`` asks for that
+movement's reversal (logic/reversals.py): 404 ``movement_not_found``, 409 ``movement_is_reversal``
+/ ``movement_already_reversed``, 422 ``movement_not_reversible`` — checked when asked and again
+when approved. Reversing a reward's redemption returns the reward too (stock, the member's count,
+an unused coupon revoked); 409 ``reward_coupon_used`` when its coupon was used.
+
+A request retried with its ``request_id`` answers the adjustment stored the first time (200), also
+once it was decided; a reversal's ``request_id`` reused for another member or movement is 409
+``request_id_reused``. An erased member's adjustments: 409 ``member_erased`` for a request, an
+approval or a rejection (a pending one is closed, no event names the member).
 """
 
 from __future__ import annotations
@@ -56,16 +67,34 @@ def _create(member_id: str, request: MemberAdjustmentRequest | AdjustmentRequest
     from services.loyalty.logic import adjustments as logic  # noqa: PLC0415 - cold start
 
     requested_by = _subject(*REQUEST_ROLES)
-    created = logic.request_adjustment(
-        member_id=member_id,
-        points=request.points,
-        reason=request.reason,
-        requested_by=requested_by,
-        repo=_repo(WalletDeps.load()),
-        now=clock.now(),
-        new_id=new_ulid,
-        request_key=f"staff#{requested_by}#{request.request_id}" if request.request_id else None,
-    )
+    deps = WalletDeps.load()
+    request_key = f"staff#{requested_by}#{request.request_id}" if request.request_id else None
+    if request.reverses is not None:
+        repo = _repo(deps)
+        created = logic.request_reversal(
+            member_id=member_id,
+            movement_id=request.reverses,
+            reason=request.reason,
+            requested_by=requested_by,
+            repo=repo,
+            ledger=deps.points(),
+            now=clock.now(),
+            new_id=new_ulid,
+            request_key=request_key,
+            returns=repo.rewards(),
+        )
+    else:
+        assert request.points is not None  # the model wants exactly one of the two
+        created = logic.request_adjustment(
+            member_id=member_id,
+            points=request.points,
+            reason=request.reason,
+            requested_by=requested_by,
+            repo=_repo(deps),
+            now=clock.now(),
+            new_id=new_ulid,
+            request_key=request_key,
+        )
     if not created.replayed:
         metrics.add_metric(name="PointsAdjustmentRequested", unit="Count", value=1)
     return json_response(200 if created.replayed else 201, view(created.adjustment))
@@ -74,7 +103,14 @@ def _create(member_id: str, request: MemberAdjustmentRequest | AdjustmentRequest
 @router.post(
     "/v1/admin/points-adjustments",
     summary="Request a points adjustment (applied only after a second person approves)",
-    description="AdjustmentRequest {member_id, points (signed, not 0), reason, request_id?}.",
+    description=(
+        "AdjustmentRequest {member_id, points (signed, not 0) | reverses (a movement id of the member's), "
+        "reason, request_id?}. 200: a retry with the same request_id (the stored adjustment, even once "
+        "decided); 409 member_erased. With reverses: 404 movement_not_found, 409 movement_is_reversal / "
+        "movement_already_reversed / reward_coupon_used (a redemption whose coupon was used) / "
+        "request_id_reused, 422 movement_not_reversible; a redemption's reversal also returns the reward "
+        "(stock, per-member count, an unused coupon revoked)."
+    ),
     tags=["admin-points"],
 )
 def create_adjustment() -> Any:
@@ -85,6 +121,10 @@ def create_adjustment() -> Any:
 @router.post(
     "/v1/admin/members/<member_id>/points-adjustments",
     summary="Request a points adjustment for this member",
+    description=(
+        "{points (signed, not 0) | reverses (a movement id of the member's), reason, request_id?}; "
+        "the same answers as POST /v1/admin/points-adjustments."
+    ),
     tags=["admin-points"],
 )
 def create_member_adjustment(member_id: str) -> Any:
@@ -117,7 +157,12 @@ def get_adjustment(adjustment_id: str) -> Any:
 @router.post(
     "/v1/admin/points-adjustments/<adjustment_id>/approve",
     summary="Approve (second person): the points move, PointsAdjusted is published",
-    description="403 second_approver_required for the requester; 409 adjustment_not_pending.",
+    description=(
+        "403 second_approver_required for the requester; 409 adjustment_not_pending (the approver's "
+        "own retry answers the applied adjustment again); 409 member_erased (the member was erased: "
+        "the adjustment is closed, nothing moves); a reversal: 409 movement_already_reversed, "
+        "reward_coupon_used (nothing written, the adjustment stays pending)."
+    ),
     tags=["admin-points"],
 )
 def approve(adjustment_id: str) -> Any:
@@ -139,6 +184,7 @@ def approve(adjustment_id: str) -> Any:
 @router.post(
     "/v1/admin/points-adjustments/<adjustment_id>/reject",
     summary="Reject a pending adjustment (with a reason)",
+    description="409 adjustment_not_pending; 409 member_erased (the member was erased: closed, no event).",
     tags=["admin-points"],
 )
 def reject(adjustment_id: str) -> Any:

@@ -39,8 +39,9 @@ def reward_view(r: Reward) -> dict[str, Any]:
 
 
 def redemption_view(r: Redemption, *, replayed: bool = False) -> dict[str, Any]:
-    data = r.model_dump(mode="json", exclude={"redeemed_at"})
+    data = r.model_dump(mode="json", exclude={"redeemed_at", "returned_at"})
     data["redeemed_at"] = _iso(r.redeemed_at)
+    data["returned_at"] = _iso(r.returned_at)
     data["replayed"] = replayed
     return data
 

@@ -1,7 +1,8 @@
 """Benchmark: the purchase → points path (loyalty ledger).
 
-L1. AWS calls per purchase. A fresh local cloud on the real template, with one earning rule and
-    three tiers configured and the calls of every ``shared.aws`` client counted by function and
+L1. AWS calls per purchase. A fresh local cloud on the real template, with one earning rule,
+    three tiers and the purchases' store in the store directory (so the directory is enforced)
+    configured and the calls of every ``shared.aws`` client counted by function and
     API (:class:`bench.fixtures.CallCounter`, as benchmark 4). Windows: the first purchase of the
     container (secrets and configuration load), a warm purchase of a new member, a warm purchase
     of a member who has a balance, a replay (same purchase, new nonce) and a refund. Target: one
@@ -48,9 +49,14 @@ TARGET_MS = 1.0
 def _configure_through_dal() -> None:
     from services.loyalty.dal.loyalty_config import DynamoLoyaltyConfig, clear_config_cache
     from services.loyalty.models.earning import EarningRule, Tier, TierBenefits, TierProgram
+    from services.loyalty.models.stores import Store
 
     table = os.environ["TABLE_NAME"]
     config = DynamoLoyaltyConfig(table)
+    # The store of bench.fixtures.purchase_body: an enforced directory is part of the measured path.
+    config.put_store(
+        Store(store_id="store-0101", tenant_id="tenant-uniqlo", name="Uniqlo 1F-01"), expected_version=None
+    )
     config.put_rule(
         EarningRule(rule_id="01HX0000000000000000000001", kind="base", name="b", points=1, per_cents=100),
         expected_version=None,
@@ -247,6 +253,13 @@ def stubbed_child(out: str, n: int, with_member: int = 1, warmup: int = 50) -> N
                         "benefits": {"points_multiplier_pct": 150},
                     }
                 ),
+            }
+        ),
+        to_item(
+            {
+                "pk": "CONFIG#STORES",
+                "sk": "STORE#store-0101",
+                "store": json.dumps({"store_id": "store-0101", "tenant_id": "tenant-uniqlo", "name": "U"}),
             }
         ),
     ]

@@ -18,7 +18,10 @@ anything else                                  5xx     logged, then re-raised
 =============================================  ======  ======================
 
 Validation messages never echo the input (it may be a phone number); unhandled exceptions are
-re-raised, never turned into a 200 or a stack trace: the gateway answers 500 without detail.
+re-raised, never turned into a 200 or a stack trace: the invocation fails and API Gateway answers
+502 with its own ``{"message": "Internal Server Error"}``, no detail (the local front door: 502 with
+the code ``bad_gateway``). ``infra/apidocs`` publishes these bodies as the ``Error`` and ``GatewayError``
+schemas of the OpenAPI document.
 
 The request path no longer goes through Powertools' event handler (its import cost 70-110 ms of
 every API cold start; docs/decisions.md, 2026-11-23); ``shared.web`` keeps the same responses,
@@ -150,7 +153,7 @@ def make_resolver(
 
     def _on_unhandled(exc: Exception) -> Response[str]:
         # Logged with our (redacting) logger, then re-raised: the invocation fails and API Gateway
-        # answers a bare 500. Never a 200, never a stack trace in the response.
+        # answers a bare 502. Never a 200, never a stack trace in the response.
         get_logger().exception("unhandled error in API handler", extra={"error_type": type(exc).__name__})
         raise exc
 

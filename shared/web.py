@@ -8,7 +8,8 @@ our routes use, so a route module changes import lines, not bodies (docs/decisio
 
 * :class:`Router` with ``get``/``post``/``put``/``patch``/``delete`` decorators (keyword arguments
   such as ``summary``, ``description``, ``tags``, ``responses``, ``operation_id`` are kept for the
-  OpenAPI document only) and ``current_event``; rules like ``/v1/members/<member_id>``;
+  OpenAPI document only, and so is ``request_body``: the body a route reads itself, see
+  :data:`RequestBodyDoc`) and ``current_event``; rules like ``/v1/members/<member_id>``;
 * :class:`Resolver` (what ``shared.api.make_resolver`` returns): ``include_router``, ``resolve``,
   ``exception_handler``, ``current_event`` and a public route table, :attr:`Resolver.routes`;
 * :class:`Response`, :data:`content_types`, :class:`CORSConfig`;
@@ -41,6 +42,7 @@ import inspect
 import json
 import math
 import re
+import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
@@ -56,6 +58,7 @@ __all__ = [
     "HttpEvent",
     "Path",
     "Query",
+    "RequestBodyDoc",
     "RequestValidationError",
     "Resolver",
     "Response",
@@ -68,6 +71,12 @@ __all__ = [
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
+
+RequestBodyDoc = type[Any] | types.UnionType | Mapping[str, Any]
+"""What ``request_body=`` takes, for the OpenAPI document only (the route reads the body itself: a
+signed integration request, an API without validation): a pydantic model (``RewardIn``), a model or
+``None`` for an optional body (``ReceiptDecision | None``), or an OpenAPI Request Body Object for a
+body that is not one of our models (a provider's push). It never changes how a request is handled."""
 E = TypeVar("E", bound=BaseException)
 
 APPLICATION_JSON = "application/json"
@@ -430,6 +439,8 @@ class Route:
     rule: str
     func: Callable[..., Any]
     doc: dict[str, Any]
+    # The body the route reads itself, for the OpenAPI document only (never used to handle a request).
+    request_body: RequestBodyDoc | None = None
     pattern: re.Pattern[str] | None = None  # None for a static rule
     _plan: _Plan | None = dataclasses.field(default=None, repr=False)
 
@@ -467,8 +478,6 @@ def _non_none(annotation: Any) -> list[Any]:
 
 
 def _is_union(annotation: Any) -> bool:
-    import types  # noqa: PLC0415 - tiny, only when compiling
-
     origin = typing.get_origin(annotation)
     return origin is typing.Union or origin is types.UnionType
 
@@ -597,9 +606,13 @@ class Router:
     def lambda_context(self) -> Any:
         return _CURRENT_CONTEXT.get()
 
-    def route(self, rule: str, method: str, **doc: Any) -> Callable[[F], F]:
+    def route(
+        self, rule: str, method: str, *, request_body: RequestBodyDoc | None = None, **doc: Any
+    ) -> Callable[[F], F]:
+        """Register ``func`` for ``method rule``. ``doc`` and ``request_body`` only document it."""
+
         def register(func: F) -> F:
-            self._add(Route(method=method.upper(), rule=rule, func=func, doc=doc))
+            self._add(Route(method=method.upper(), rule=rule, func=func, doc=doc, request_body=request_body))
             return func
 
         return register
@@ -610,17 +623,19 @@ class Router:
     def get(self, rule: str, **doc: Any) -> Callable[[F], F]:
         return self.route(rule, "GET", **doc)
 
-    def post(self, rule: str, **doc: Any) -> Callable[[F], F]:
-        return self.route(rule, "POST", **doc)
+    def post(self, rule: str, *, request_body: RequestBodyDoc | None = None, **doc: Any) -> Callable[[F], F]:
+        return self.route(rule, "POST", request_body=request_body, **doc)
 
-    def put(self, rule: str, **doc: Any) -> Callable[[F], F]:
-        return self.route(rule, "PUT", **doc)
+    def put(self, rule: str, *, request_body: RequestBodyDoc | None = None, **doc: Any) -> Callable[[F], F]:
+        return self.route(rule, "PUT", request_body=request_body, **doc)
 
-    def patch(self, rule: str, **doc: Any) -> Callable[[F], F]:
-        return self.route(rule, "PATCH", **doc)
+    def patch(self, rule: str, *, request_body: RequestBodyDoc | None = None, **doc: Any) -> Callable[[F], F]:
+        return self.route(rule, "PATCH", request_body=request_body, **doc)
 
-    def delete(self, rule: str, **doc: Any) -> Callable[[F], F]:
-        return self.route(rule, "DELETE", **doc)
+    def delete(
+        self, rule: str, *, request_body: RequestBodyDoc | None = None, **doc: Any
+    ) -> Callable[[F], F]:
+        return self.route(rule, "DELETE", request_body=request_body, **doc)
 
 
 Handler = Callable[[Any], Response[Any]]

@@ -80,6 +80,9 @@ def _banner(url: str, cloud: Any, door: Any, report: Any, timings: dict[str, flo
         _say(f"  Coupon templates (loyalty): {', '.join(report.coupon_templates) or 'none'}")
         for failure in report.coupon_template_failures[:3]:
             _say(f"    failed: {failure}")
+        _say(f"  Store directory (loyalty, GET /v1/admin/stores): {len(report.stores)} stores")
+        for failure in report.store_failures[:3]:
+            _say(f"    failed: {failure}")
         _say(f"  Demo purchases: {report.purchases_posted} recorded")
         for failure in report.purchase_failures[:3]:
             _say(f"    failed: {failure}")

@@ -13,12 +13,14 @@ One function per kind of data, each idempotent enough to run on a fresh local cl
 * :func:`seed_coupon_templates` — the coupon templates campaigns' built-in journeys issue
   (``birthday``, ``win-back``: :data:`DEMO_COUPON_TEMPLATES`), created by the demo loyalty operator
   through ``POST /v1/auth/staff`` and ``POST /v1/admin/coupon-templates``;
+* :func:`seed_stores` — the mall's store directory (``data/mall.json``'s stores, named after their
+  tenants), put by the demo loyalty operator through ``PUT /v1/admin/stores/{store_id}``, before
+  any purchase: once the directory holds stores, loyalty refuses purchases at any other store;
 * :func:`seed_purchases` — purchases at the data file's stores, each a signed
   ``POST /v1/integrations/purchases`` through the front door, exactly as a POS would send them;
   two in three carry a demo member's id (:func:`assign_members`), the rest are anonymous.
 
-Stores and tenants live in ``data/mall.json``; nothing stores them yet (no API owns them), so the
-purchases only refer to them.
+Tenants live in ``data/mall.json`` only (no API owns them); stores are in loyalty's directory.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class SeedReport:
     member_failures: list[str] = field(default_factory=list)
     coupon_templates: list[str] = field(default_factory=list)  # created or already there
     coupon_template_failures: list[str] = field(default_factory=list)
+    stores: list[str] = field(default_factory=list)  # store ids in the directory
+    store_failures: list[str] = field(default_factory=list)
 
 
 def load_data(path: Path = DATA_FILE) -> dict[str, Any]:
@@ -366,6 +370,48 @@ def seed_coupon_templates(
     return done, failures
 
 
+# -- the store directory ----------------------------------------------------------------------------
+
+
+def demo_stores(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The data file's stores as loyalty's directory holds them (``StoreIn`` plus the id)."""
+    tenants = {t["id"]: t for t in data["tenants"]}
+    return [
+        {
+            "store_id": store["id"],
+            "tenant_id": store["tenant_id"],
+            "name": f"{tenants[store['tenant_id']]['name']} {store['unit']}",
+            "floor": store["floor"],
+            "unit": store["unit"],
+            "active": True,
+        }
+        for store in data["stores"]
+    ]
+
+
+def seed_stores(
+    http: Http, username: str, password: str, stores: Sequence[Mapping[str, Any]]
+) -> tuple[list[str], list[str]]:
+    """A loyalty operator signs in and puts each store (``PUT /v1/admin/stores/{store_id}``:
+    create or replace, so seeding again is harmless). Returns ``(store ids in place, failures)``."""
+    json_headers = {"content-type": "application/json"}
+    credentials = json.dumps({"username": username, "password": password}).encode()
+    status, _, answer = http("POST", "/v1/auth/staff", json_headers, credentials)
+    if status != 200:
+        return [], [f"staff login {username}: {status} {answer[:200].decode('utf-8', 'replace')}"]
+    headers = {**json_headers, "authorization": f"Bearer {json.loads(answer)['id_token']}"}
+    done: list[str] = []
+    failures: list[str] = []
+    for store in stores:
+        body = json.dumps({k: v for k, v in store.items() if k != "store_id"}).encode()
+        status, _, answer = http("PUT", f"/v1/admin/stores/{store['store_id']}", headers, body)
+        if status in (200, 201):
+            done.append(str(store["store_id"]))
+        else:
+            failures.append(f"{store['store_id']}: {status} {answer[:200].decode('utf-8', 'replace')}")
+    return done, failures
+
+
 def _staff_with_role(staff: Sequence[Mapping[str, str]], role: str) -> str:
     return next(person["username"] for person in staff if person["role"] == role)
 
@@ -397,6 +443,9 @@ def seed_all(
     report.members, report.member_failures = seed_members(http)
     report.coupon_templates, report.coupon_template_failures = seed_coupon_templates(
         http, _staff_with_role(data["staff"], "loyalty_ops"), report.password
+    )
+    report.stores, report.store_failures = seed_stores(
+        http, _staff_with_role(data["staff"], "loyalty_ops"), report.password, demo_stores(data)
     )
     pos = sources[0]
     purchases = assign_members(

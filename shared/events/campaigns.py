@@ -103,7 +103,8 @@ class MessageSuppressed(EventData):
     channel: MessageChannel | None
     outcome: Literal["deferred", "suppressed", "failed"]
     reason: Annotated[str, Field(min_length=1, max_length=64)] = Field(
-        description="no_consent | personalisation_withdrawn | frequency_cap_day | frequency_cap_week | "
+        description="no_consent | personalisation_withdrawn | personalisation_missing:<field> (the text "
+        "names a field the member has no value for) | frequency_cap_day | frequency_cap_week | "
         "bumped | quiet_hours | rate_limit | consent_pending | expired | member_erased | offer_<reason> | "
         "outcome_unknown | no_address:<channels tried, comma-separated> (deferred to the next consented "
         "channel, or failed when none is left) | a channel adapter's own reason when the provider refused "

@@ -20,6 +20,7 @@ __all__ = [
     "PointsExpired",
     "PointsExpiring",
     "PointsRedeemed",
+    "PointsReleased",
     "PurchaseItem",
     "PurchaseRecorded",
     "PurchaseRefunded",
@@ -96,6 +97,19 @@ class PurchaseRefunded(EventData):
         default=None, description="Points taken back from the purchase's lots (null: none were earned)."
     )
     occurred_at: UtcDateTime
+    movement_id: Id | None = Field(
+        default=None, description="The ledger's refund clawback movement (null: no points were taken back)."
+    )
+    balance_after: int | None = Field(
+        default=None, description="Available points after the clawback (may be negative: debt is shown)."
+    )
+    balance_version: int | None = Field(
+        default=None, ge=1, description="The member's ledger version after the clawback (see PointsEarned)."
+    )
+    recorded_at: UtcDateTime | None = Field(
+        default=None,
+        description="When loyalty recorded the refund (the clawback's time; occurred_at is the till's).",
+    )
 
 
 class PointsEarned(EventData):
@@ -113,6 +127,7 @@ class PointsEarned(EventData):
         "expires_at": "2025-12-31T15:59:59.000000Z",
         "balance_after": 1259,
         "earned_at": "2024-05-01T04:00:01.000000Z",
+        "balance_version": 12,
     }
 
     member_id: Id
@@ -125,6 +140,12 @@ class PointsEarned(EventData):
     expires_at: UtcDateTime | None
     balance_after: int = Field(description="Available balance after the movement (may be negative).")
     earned_at: UtcDateTime
+    balance_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The member's ledger version after the movement: strictly increasing per member, so "
+        "consumers order balances by it (newer producers always set it).",
+    )
 
 
 class PointsExpiring(EventData):
@@ -166,6 +187,38 @@ class PointsExpired(EventData):
     points: int = Field(gt=0)
     balance_after: int
     expired_at: UtcDateTime
+    balance_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The member's ledger version after the movement: strictly increasing per member, so "
+        "consumers order balances by it (newer producers always set it).",
+    )
+
+
+class PointsReleased(EventData):
+    """Pending points (a purchase's return window) became available: the available balance grew
+    (paying any debt first). One per released lot."""
+
+    SOURCE = LOYALTY
+    EXAMPLE = {
+        "member_id": "01HX9ZK3M5N7P9Q1R3S5T7V9WX",
+        "movement_id": "01HXB9Z7AAAAAAAAAAAAAAAAAA",
+        "points": 259,
+        "lot_id": "01HXA3Z6P0Q8W5D9K2M4N7R1TB",
+        "purchase_id": "01HXA3Z6P0Q8W5D9K2M4N7R1TB",
+        "balance_after": 1259,
+        "balance_version": 7,
+        "released_at": "2024-05-08T04:00:00.000000Z",
+    }
+
+    member_id: Id
+    movement_id: Id
+    points: int = Field(gt=0, description="Points moved from pending to available.")
+    lot_id: Id
+    purchase_id: Id | None
+    balance_after: int = Field(description="Available balance after the release (may be negative).")
+    balance_version: int = Field(ge=1, description="The member's ledger version after the release.")
+    released_at: UtcDateTime
 
 
 class TierChanged(EventData):
@@ -179,6 +232,8 @@ class TierChanged(EventData):
         "direction": "up",
         "reason": "qualifying_spend",
         "changed_at": "2024-05-01T04:00:02.000000Z",
+        "new_tier_label": "Gold",
+        "previous_tier_label": "Silver",
     }
 
     member_id: Id
@@ -187,6 +242,12 @@ class TierChanged(EventData):
     direction: Literal["up", "down"]
     reason: Literal["qualifying_spend", "review", "manual", "refund"]
     changed_at: UtcDateTime
+    new_tier_label: str | None = Field(
+        default=None, max_length=60, description="The new tier's display name (as configured at the change)."
+    )
+    previous_tier_label: str | None = Field(
+        default=None, max_length=60, description="The previous tier's display name (null: no previous tier)."
+    )
 
 
 class CouponIssued(EventData):
@@ -290,6 +351,12 @@ class PointsRedeemed(EventData):
     reference_id: Id = Field(description="The redemption or parking session it paid for.")
     balance_after: int
     redeemed_at: UtcDateTime
+    balance_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The member's ledger version after the movement: strictly increasing per member, so "
+        "consumers order balances by it (newer producers always set it).",
+    )
 
 
 class CouponRedeemed(EventData):
@@ -362,6 +429,12 @@ class PointsAdjusted(EventData):
     movement_id: Id
     balance_after: int = Field(description="Available points after it (may be negative: debt is shown).")
     adjusted_at: UtcDateTime
+    balance_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The member's ledger version after the movement: strictly increasing per member, so "
+        "consumers order balances by it (newer producers always set it).",
+    )
 
 
 class PointsAdjustmentRejected(EventData):

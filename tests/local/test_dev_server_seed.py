@@ -55,8 +55,9 @@ def test_seed_all_goes_through_cognito_secrets_manager_and_signed_requests(aws, 
 
     registered: dict[str, str] = {}
     templates: dict[str, dict[str, Any]] = {}
+    directory: dict[str, dict[str, Any]] = {}
 
-    def http(method, path, headers, body):
+    def http(method, path, headers, body):  # noqa: PLR0911 - one fake answer per route
         # Loyalty's admin API: the loyalty operator's staff login, then the coupon templates.
         if path == "/v1/auth/staff":
             login = json.loads(body)
@@ -69,6 +70,13 @@ def test_seed_all_goes_through_cognito_secrets_manager_and_signed_requests(aws, 
                 return 409, {}, b'{"error":{"code":"coupon_template_exists"}}'
             templates[template["template_id"]] = template
             return 201, {}, body
+        if path.startswith("/v1/admin/stores/"):
+            assert method == "PUT" and headers["authorization"] == "Bearer staff-token"
+            assert not received, "the store directory is loaded before any purchase"
+            store_id = path.removeprefix("/v1/admin/stores/")
+            status = 200 if store_id in directory else 201
+            directory[store_id] = json.loads(body)
+            return status, {}, body
         # The members API of the fake front door: WeChat login (local:<openid>), then registration.
         if path == "/v1/auth/wechat":
             openid = json.loads(body)["code"].removeprefix("local:")
@@ -151,6 +159,14 @@ def test_seed_all_goes_through_cognito_secrets_manager_and_signed_requests(aws, 
     again, failures = demo.seed_coupon_templates(http, "demo.loyalty", report_password)
     assert again == ["birthday", "win-back"] and failures == []
 
+    # The store directory: every store the purchases name, with its tenant, loaded by the operator.
+    assert report.stores == [s["id"] for s in data["stores"]] and report.store_failures == []
+    assert {p["store_id"] for _, p in received} <= set(directory)
+    for store_id, store in directory.items():
+        assert store["tenant_id"] == stores[store_id]["tenant_id"] and store["active"] is True
+    example = json.loads((demo.DATA_FILE.parent / "example-purchase.json").read_text())
+    assert directory[example["store_id"]]["tenant_id"] == example["tenant_id"]
+
 
 def test_seeding_staff_twice_is_harmless(aws):
     cloud, client = aws
@@ -170,6 +186,16 @@ def test_failed_purchases_are_reported_not_raised(aws, tmp_path):
     assert report.members == {} and len(report.member_failures) == len(demo.DEMO_MEMBERS)
     assert report.coupon_templates == []
     assert "staff login demo.loyalty: 401" in report.coupon_template_failures[0]
+    assert report.stores == [] and "staff login demo.loyalty: 401" in report.store_failures[0]
+
+
+def test_demo_stores_are_valid_for_loyalty() -> None:
+    from services.loyalty.models.stores import StoreIn
+
+    stores = demo.demo_stores(demo.load_data())
+    for store in stores:
+        StoreIn.model_validate({k: v for k, v in store.items() if k != "store_id"})
+    assert "S-L1-08" in {s["store_id"] for s in stores}  # the example purchase's store
 
 
 def test_coupon_templates_are_valid_for_loyalty():

@@ -101,6 +101,34 @@ def test_signed_purchase_is_recorded_and_replay_is_idempotent(env):
     assert json.loads(answer)["replayed"] is True
 
 
+def test_the_seeded_store_directory_is_enforced_on_signed_purchases(
+    env: tuple[LocalCloud, FrontDoor, demo.SeedReport],
+) -> None:
+    cloud, door, report = env
+    assert report.store_failures == [] and len(report.stores) == len(demo.load_data()["stores"])
+    refused: dict[str, dict[str, object]] = {
+        "S-NOPE": {"store_id": "S-NOPE"},
+        "store_tenant_mismatch": {"tenant_id": "T-UNIQLO"},
+        "amount_exceeds_items": {"amount_cents": 100000},
+    }
+    for n, (code, change) in enumerate(refused.items()):
+        body = json.dumps({**_purchase(report, f"local-test-refused-{n}"), **change}).encode()
+        status, _, answer = door.handle("POST", PURCHASES, _signed(cloud, report, body), body)
+        assert status == 422, answer
+        assert json.loads(answer)["error"]["code"] == ("unknown_store" if code == "S-NOPE" else code)
+    recorded = [
+        e["detail"]["data"]["external_id"] for e in cloud.events if e["detail-type"] == "PurchaseRecorded"
+    ]
+    assert not [x for x in recorded if x.startswith("local-test-refused-")]
+    # Without tenant_id the purchase is recorded under the store's tenant from the directory.
+    body = _purchase(report, "local-test-no-tenant")
+    del body["tenant_id"]
+    raw = json.dumps(body).encode()
+    status, _, answer = door.handle("POST", PURCHASES, _signed(cloud, report, raw), raw)
+    assert status == 201, answer
+    assert json.loads(answer)["tenant_id"] == "T-STARBUCKS"
+
+
 def test_unsigned_purchase_is_refused_by_the_function_in_the_error_shape(env):
     _, door, _ = env
     status, _, answer = door.handle("POST", PURCHASES, {"content-type": "application/json"}, b"{}")

@@ -89,21 +89,19 @@ class DynamoAttributeRepository:
                 },
             )
         if update.tier is not None:
+            t = update.tier
+            # The display name goes with the tier it names: an event without one (an older
+            # producer) removes the previous tier's name rather than leave it beside a new id.
+            name = ", tier_name = :name" if t.name else " REMOVE tier_name"
             return self._update(
                 update,
-                "SET tier = :tier, tier_at = :at",
+                "SET tier = :tier, tier_at = :at" + name,
                 "attribute_not_exists(tier_at) OR tier_at < :at",
-                {":tier": update.tier.tier, ":at": clock.to_utc_iso(update.tier.changed_at)},
+                {":tier": t.tier, ":at": clock.to_utc_iso(t.changed_at)}
+                | ({":name": t.name} if t.name else {}),
             )
         if update.points is not None:
-            pts = update.points
-            return self._update(
-                update,
-                "SET points_balance = :balance, points_at = :at, points_movement = :movement",
-                "attribute_not_exists(points_at) OR points_at < :at "
-                "OR (points_at = :at AND points_movement < :movement)",
-                {":balance": pts.balance, ":at": clock.to_utc_iso(pts.at), ":movement": pts.movement_id},
-            )
+            return self._points(update)
         if update.purchase is not None:
             return self._purchase(update)
         if update.registered is not None:
@@ -114,6 +112,40 @@ class DynamoAttributeRepository:
                 {":at": clock.to_utc_iso(update.registered.registered_at)},
             )
         return False
+
+    def _points(self, update: AttributeUpdate) -> bool:
+        """The balance a movement left, if it is the member's newest movement seen.
+
+        Ordered by the ledger's ``balance_version`` (strictly increasing per member, written in the
+        movement's own transaction): a movement posted after an optimistic-concurrency retry, or by
+        a Lambda whose clock lags, carries an earlier time than the movement before it, but never a
+        smaller version. Time then movement id is only the fallback for events without a version
+        (older producers); such an event never overwrites a versioned balance, and a versioned one
+        replaces an unversioned balance unless that is strictly newer in time."""
+        pts = update.points
+        assert pts is not None
+        values: dict[str, Any] = {
+            ":balance": pts.balance,
+            ":at": clock.to_utc_iso(pts.at),
+            ":movement": pts.movement_id,
+        }
+        if pts.version is not None:
+            values[":version"] = pts.version
+            return self._update(
+                update,
+                "SET points_balance = :balance, points_at = :at, points_movement = :movement, "
+                "points_version = :version",
+                "attribute_not_exists(points_at) OR points_version < :version "
+                "OR (attribute_not_exists(points_version) AND points_at <= :at)",
+                values,
+            )
+        return self._update(
+            update,
+            "SET points_balance = :balance, points_at = :at, points_movement = :movement",
+            "attribute_not_exists(points_at) OR (attribute_not_exists(points_version) AND (points_at < :at "
+            "OR (points_at = :at AND points_movement < :movement)))",
+            values,
+        )
 
     def _purchase(self, update: AttributeUpdate) -> bool:
         purchase = update.purchase
@@ -176,6 +208,7 @@ def _row(member_id: str, attrs: dict[str, Any] | None, consents: set[str]) -> Me
         value_level=a.get("value_level"),
         tags=frozenset(a.get("tags") or ()),
         tier=a.get("tier"),
+        tier_name=a.get("tier_name"),
         points_balance=int(a["points_balance"]) if a.get("points_balance") is not None else None,
         last_purchase_at=when("last_purchase_at"),
         categories=frozenset(a.get("categories") or ()),

@@ -3,7 +3,8 @@
 * episode: ``pk = EPISODE#<episode_id>``, ``sk = EPISODE``;
   ``gsi1pk = JOURNEY#<journey>``, ``gsi1sk = <started_at>#<episode_id>`` (newest first by journey)
 * journey lock: ``pk = JOURNEY#<journey>#<member_id>``, ``sk = ACTIVE`` (one open episode per member)
-* member's episode reference: ``pk = MEMBER#<member_id>``, ``sk = EPISODE#<episode_id>`` (erasure)
+* member's episode reference: ``pk = MEMBER#<member_id>``, ``sk = EPISODE#<episode_id>`` (erasure;
+  and one member's episodes, newest first, for the 360° view's link)
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from datetime import datetime
 from typing import Any
 
@@ -78,18 +80,20 @@ def encode_token(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(from_item(key), separators=(",", ":")).encode()).decode()
 
 
-def decode_token(token: str, journey: str) -> dict[str, Any]:
+def decode_token(token: str, journey: str, member_id: str | None = None) -> dict[str, Any]:
+    """The page key a token names: of the journey's index, or of the member's references when
+    ``member_id`` is given; a token of another journey or member is refused."""
     try:
         key = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
     except (ValueError, UnicodeError, binascii.Error):
         raise InvalidNextToken() from None
-    expected = {"pk", "sk", "gsi1pk", "gsi1sk"}
-    if (
-        not isinstance(key, dict)
-        or set(key) != expected
-        or not all(isinstance(v, str) for v in key.values())
-        or key["gsi1pk"] != journey_partition(journey)
-    ):
+    if not isinstance(key, dict) or not all(isinstance(v, str) for v in key.values()):
+        raise InvalidNextToken()
+    if member_id is None:
+        valid = set(key) == {"pk", "sk", "gsi1pk", "gsi1sk"} and key["gsi1pk"] == journey_partition(journey)
+    else:
+        valid = set(key) == {"pk", "sk"} and key["pk"] == f"MEMBER#{member_id}"
+    if not valid:
         raise InvalidNextToken()
     return to_item(key)
 
@@ -222,3 +226,44 @@ class DynamoEpisodeRepository:
             episodes=[episode_from_item(from_item(item)) for item in page.get("Items", [])],
             next_token=encode_token(last_key) if last_key else None,
         )
+
+    def member_newest_first(
+        self, journey: str, member_id: str, limit: int, next_token: str | None
+    ) -> EpisodePageResult:
+        """A page of one member's episodes of the journey, newest first: the member's references
+        (a Query on ``MEMBER#<member_id>``, filtered on the journey, so a page may hold fewer than
+        ``limit``), then the episodes they name in one BatchGetItem."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :episode)",
+            "FilterExpression": "journey = :journey",
+            "ExpressionAttributeValues": to_item(
+                {":pk": f"MEMBER#{member_id}", ":episode": "EPISODE#", ":journey": journey}
+            ),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if next_token:
+            kwargs["ExclusiveStartKey"] = decode_token(next_token, journey, member_id)
+        ddb = client("dynamodb")
+        page = ddb.query(**kwargs)
+        keys = [episode_key(str(from_item(item)["episode_id"])) for item in page.get("Items", [])]
+        found = [episode_from_item(from_item(item)) for item in self._batch_get(keys)]
+        found.sort(key=lambda episode: (episode.started_at, episode.episode_id), reverse=True)
+        last_key = page.get("LastEvaluatedKey")
+        return EpisodePageResult(episodes=found, next_token=encode_token(last_key) if last_key else None)
+
+    def _batch_get(self, keys: list[dict[str, str]], attempts: int = 6) -> list[dict[str, Any]]:
+        if not keys:
+            return []
+        ddb = client("dynamodb")
+        found: list[dict[str, Any]] = []
+        pending: dict[str, Any] = {self.table_name: {"Keys": [to_item(key) for key in keys]}}
+        for attempt in range(attempts):
+            response = ddb.batch_get_item(RequestItems=pending)
+            found += response.get("Responses", {}).get(self.table_name, [])
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                return found
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+        raise RuntimeError("episodes still unprocessed after retries")

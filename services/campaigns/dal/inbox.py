@@ -12,10 +12,18 @@ from services.campaigns.logic.errors import InvalidNextToken
 from services.campaigns.logic.inbox import InboxPage
 from shared import clock
 from shared.aws import client
-from shared.dynamo import ConditionalCheckFailed, from_item, to_item, transact_write
+from shared.dynamo import (
+    ConditionalCheckFailed,
+    from_item,
+    is_conditional_check_failed,
+    to_item,
+    transact_write,
+)
 from shared.outbox import outbox_item
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from datetime import datetime
+
     from shared.events.contracts import MessageClicked
 
 
@@ -60,7 +68,8 @@ class DynamoInbox:
                 "Update": {
                     "TableName": self.table_name,
                     "Key": to_item(_key(member_id, str(message["message_id"]))),
-                    "UpdateExpression": "SET clicked_at = :at",
+                    # Opening a message reads it (read_at kept if /read came first).
+                    "UpdateExpression": "SET clicked_at = :at, read_at = if_not_exists(read_at, :at)",
                     "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(clicked_at)",
                     "ExpressionAttributeValues": to_item(
                         {":at": clock.to_utc_iso(event.clicked_at if event else clock.now())}
@@ -92,6 +101,22 @@ class DynamoInbox:
             transact_write(items)
         except ConditionalCheckFailed:
             return False
+        return True
+
+    def record_read(self, member_id: str, message_id: str, at: datetime) -> bool:
+        """``read_at`` once; False when the message was read before (or is gone)."""
+        try:
+            client("dynamodb").update_item(
+                TableName=self.table_name,
+                Key=to_item(_key(member_id, message_id)),
+                UpdateExpression="SET read_at = :at",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(read_at)",
+                ExpressionAttributeValues=to_item({":at": clock.to_utc_iso(at)}),
+            )
+        except Exception as exc:
+            if is_conditional_check_failed(exc):
+                return False
+            raise
         return True
 
 

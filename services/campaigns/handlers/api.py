@@ -57,13 +57,14 @@ def _episode_out(episode: Episode) -> EpisodeOut:
 
 @app.get(
     "/v1/admin/journeys/<name>/executions",
-    summary="List a journey's episodes, newest first",
+    summary="List a journey's episodes, newest first (one member's with member_id)",
     tags=["journeys"],
 )
 def list_journey_executions(
     name: Annotated[str, Path(max_length=64)],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
+    member_id: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")] = None,
 ) -> EpisodePage:
 
     from services.campaigns.dal.episodes import DynamoEpisodeRepository  # noqa: PLC0415
@@ -71,7 +72,7 @@ def list_journey_executions(
 
     require_roles(principal_from_event(app.current_event.raw_event), "admin", "marketer")
     repo = DynamoEpisodeRepository(load(CampaignsSettings).table_name)
-    page = list_episodes(name, repo, limit=limit, next_token=next_token)
+    page = list_episodes(name, repo, limit=limit, next_token=next_token, member_id=member_id)
     return EpisodePage(items=[_episode_out(e) for e in page.episodes], next_token=page.next_token)
 
 

@@ -1,8 +1,10 @@
 """CampaignsOnMemberFactsFunction: member facts (rule → queue → here) → the member-attribute
 projection segments are evaluated on, and attribution of purchases and coupon redemptions.
 
-MemberProfileScored, TierChanged, PointsEarned, PointsExpired, MemberRegistered → projection;
-PurchaseRecorded → projection and attribution; CouponRedeemed → attribution.
+MemberProfileScored, TierChanged, MemberRegistered and every balance-changing points movement
+(PointsEarned, PointsReleased, PointsRedeemed, PointsExpired, PointsAdjusted, PurchaseRefunded with
+a clawback) → projection; PurchaseRecorded → projection and attribution; CouponRedeemed →
+attribution.
 """
 
 from __future__ import annotations
@@ -20,9 +22,13 @@ from shared.events.contracts import (
     CouponRedeemed,
     MemberProfileScored,
     MemberRegistered,
+    PointsAdjusted,
     PointsEarned,
     PointsExpired,
+    PointsRedeemed,
+    PointsReleased,
     PurchaseRecorded,
+    PurchaseRefunded,
     TierChanged,
 )
 from shared.observability import get_logger, get_metrics, get_tracer
@@ -74,6 +80,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "TierChanged": typed(TierChanged, project),
             "PointsEarned": typed(PointsEarned, project),
             "PointsExpired": typed(PointsExpired, project),
+            "PointsRedeemed": typed(PointsRedeemed, project),
+            "PointsReleased": typed(PointsReleased, project),
+            "PointsAdjusted": typed(PointsAdjusted, project),
+            "PurchaseRefunded": typed(PurchaseRefunded, project),
             "MemberRegistered": typed(MemberRegistered, project),
             "PurchaseRecorded": typed(PurchaseRecorded, on_purchase),
             "CouponRedeemed": typed(CouponRedeemed, on_redeemed),

@@ -5,9 +5,16 @@ arriving in any order, twice, or late:
 
 * ``MemberProfileScored`` → rfm segment, lifecycle, churn risk, value level, tags — replaced only by
   a strictly newer ``scored_at``;
-* ``TierChanged`` → tier, newer ``changed_at`` wins;
-* ``PointsEarned`` / ``PointsExpired`` → points balance from ``balance_after``, the newest movement
-  wins (time, then movement id — ledger ULIDs sort by time);
+* ``TierChanged`` → tier (and its display name, when the event carries it), newer ``changed_at``
+  wins;
+* every ledger movement that changes the available balance → points balance from
+  ``balance_after``: ``PointsEarned`` (earn, pending, positive adjustment), ``PointsReleased``
+  (return window over), ``PointsRedeemed`` (reward, parking offset), ``PointsExpired``,
+  ``PointsAdjusted`` (adjustments and reversals) and ``PurchaseRefunded`` (the clawback, when it
+  took points). The newest movement wins by the ledger's ``balance_version`` (strictly increasing
+  per member: a movement posted after a retry, or from a Lambda whose clock is behind, still
+  orders right); events without a version (producers before 2026-11-23) fall back to time, then
+  movement id, and never overwrite a versioned balance;
 * ``PurchaseRecorded`` → last purchase (only moves forward), categories and stores ever bought (sets:
   adding twice is adding once);
 * ``MemberRegistered`` → registered at (first write wins).
@@ -26,9 +33,13 @@ from services.campaigns.logic.privacy import pseudonym
 from shared.events.contracts import (
     MemberProfileScored,
     MemberRegistered,
+    PointsAdjusted,
     PointsEarned,
     PointsExpired,
+    PointsRedeemed,
+    PointsReleased,
     PurchaseRecorded,
+    PurchaseRefunded,
     TierChanged,
 )
 
@@ -47,6 +58,7 @@ class ProfileFact:
 class TierFact:
     changed_at: datetime
     tier: str
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,7 @@ class PointsFact:
     at: datetime
     movement_id: str
     balance: int
+    version: int | None = None  # the ledger's balance version after the movement
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,37 @@ class AttributeRepository(Protocol):
         """Apply the update under its own clock; False when nothing changed (older, or erased)."""
 
 
-Fact = MemberProfileScored | TierChanged | PointsEarned | PointsExpired | PurchaseRecorded | MemberRegistered
+PointsMovement = PointsEarned | PointsExpired | PointsRedeemed | PointsReleased | PointsAdjusted
+Fact = (
+    MemberProfileScored
+    | TierChanged
+    | PointsMovement
+    | PurchaseRefunded
+    | PurchaseRecorded
+    | MemberRegistered
+)
+
+
+def _points_at(event: PointsMovement) -> datetime:
+    if isinstance(event, PointsEarned):
+        return event.earned_at
+    if isinstance(event, PointsExpired):
+        return event.expired_at
+    if isinstance(event, PointsRedeemed):
+        return event.redeemed_at
+    if isinstance(event, PointsReleased):
+        return event.released_at
+    return event.adjusted_at
+
+
+def points_fact(event: PointsMovement | PurchaseRefunded) -> PointsFact | None:
+    """The balance a movement left (None: a refund that took no points)."""
+    if isinstance(event, PurchaseRefunded):
+        if event.movement_id is None or event.balance_after is None:
+            return None
+        at = event.recorded_at or event.occurred_at
+        return PointsFact(at, event.movement_id, event.balance_after, event.balance_version)
+    return PointsFact(_points_at(event), event.movement_id, event.balance_after, event.balance_version)
 
 
 def update_from_event(event: Fact) -> AttributeUpdate | None:  # noqa: PLR0911 - one case per event
@@ -104,15 +147,16 @@ def update_from_event(event: Fact) -> AttributeUpdate | None:  # noqa: PLR0911 -
             ),
         )
     if isinstance(event, TierChanged):
-        return AttributeUpdate(event.member_id, tier=TierFact(event.changed_at, event.new_tier))
-    if isinstance(event, PointsEarned):
         return AttributeUpdate(
-            event.member_id, points=PointsFact(event.earned_at, event.movement_id, event.balance_after)
+            event.member_id, tier=TierFact(event.changed_at, event.new_tier, event.new_tier_label)
         )
-    if isinstance(event, PointsExpired):
-        return AttributeUpdate(
-            event.member_id, points=PointsFact(event.expired_at, event.movement_id, event.balance_after)
-        )
+    if isinstance(event, PurchaseRefunded):
+        fact = points_fact(event)
+        if event.member_id is None or fact is None:
+            return None
+        return AttributeUpdate(event.member_id, points=fact)
+    if isinstance(event, PointsEarned | PointsExpired | PointsRedeemed | PointsReleased | PointsAdjusted):
+        return AttributeUpdate(event.member_id, points=points_fact(event))
     if isinstance(event, PurchaseRecorded):
         if event.member_id is None:
             return None

@@ -23,6 +23,7 @@ from typing import Any
 
 from services.campaigns.logic.segments import (
     DATE_FIELDS,
+    NUMBER_FIELDS,
     SET_FIELDS,
     SINGLE_FIELDS,
     Condition,
@@ -74,6 +75,7 @@ class ShardIndex:
     numbers: dict[str, Sliced] = field(default_factory=dict)
     tiers: list[str | None] = field(default_factory=list)
     points: list[int | None] = field(default_factory=list)
+    tier_names: dict[str, str] = field(default_factory=dict)  # tier id → display name (messages)
 
     @property
     def size(self) -> int:
@@ -136,6 +138,9 @@ class ShardIndex:
             result &= column.ge(c.low)
         if c.high is not None:
             result &= column.le(c.high)
+        if c.field in NUMBER_FIELDS and (c.low is None or c.low <= 0) and (c.high is None or c.high >= 0):
+            # no points movement yet counts as 0 points (segments.matches does the same)
+            result |= self.everyone & ~column.present
         return result
 
     # --- serialisation -------------------------------------------------------------------------
@@ -153,6 +158,7 @@ class ShardIndex:
             "members": self.members,
             "tiers": self.tiers,
             "points": self.points,
+            "tier_names": self.tier_names,
             "values": {f: {v: ref(b) for v, b in vals.items()} for f, vals in self.values.items()},
             "present": {f: ref(b) for f, b in self.present.items()},
             "numbers": {
@@ -181,6 +187,7 @@ class ShardIndex:
             members=members,
             tiers=header["tiers"],
             points=header["points"],
+            tier_names=header.get("tier_names") or {},  # absent from snapshots before 2026-11-23
             values={f: {v: bitmap(i) for v, i in vals.items()} for f, vals in header["values"].items()},
             present={f: bitmap(i) for f, i in header["present"].items()},
             numbers={
@@ -258,6 +265,7 @@ def build_shard(rows: Sequence[MemberAttributes]) -> ShardIndex:  # noqa: PLR091
         numbers=sliced,
         tiers=[r.tier for r in rows],
         points=[r.points_balance for r in rows],
+        tier_names={r.tier: r.tier_name for r in rows if r.tier is not None and r.tier_name},
     )
 
 

@@ -57,7 +57,13 @@ from services.campaigns.logic.guardrails import (
     plan_hold,
     week_key,
 )
-from services.campaigns.models.dispatch import Channel, SendRequest, render
+from services.campaigns.models.dispatch import (
+    Channel,
+    SendRequest,
+    missing_personalisation,
+    offer_fields,
+    render,
+)
 
 MAX_PRIORITY = 100  # SendRequest.priority's bound
 NO_ADDRESS = "no_address"  # the adapters' ProviderError reason: members holds no address there
@@ -451,7 +457,7 @@ def cancelled_campaign(request: SendRequest, store: DispatchStore) -> bool:
     return request.campaign_id is not None and store.campaign_cancelled(request.campaign_id)
 
 
-def _marketing(  # noqa: PLR0911 - one return per guardrail
+def _marketing(  # noqa: PLR0911, PLR0912 - one return per guardrail
     record: SendRecord, request: SendRequest, deps: Dependencies, policy: Policy, now: datetime
 ) -> str:
     store = deps.store
@@ -471,6 +477,13 @@ def _marketing(  # noqa: PLR0911 - one return per guardrail
     if choice.channel is None:
         return _finish_holding(record, request, choice.reason or "no_consent", None, deps, now)
     channel = choice.channel
+    missing = missing_personalisation(
+        request.content[channel], request.personalisation, offer_fields(request.offer)
+    )
+    if missing:  # never "{points_balance}" in a member's message: suppressed, with the field named
+        return _finish_holding(
+            record, request, f"personalisation_missing:{missing[0]}"[:64], channel, deps, now
+        )
     quiet_end = policy.quiet.end_if_quiet(now, policy.zone)
     if quiet_end is not None:
         return _defer(record, request, quiet_end, "quiet_hours", channel, deps, now)
@@ -643,7 +656,7 @@ def _send(  # noqa: PLR0917 - steps of one flow share its state
     return deliver(sending, request, channel, deps, policy, now)
 
 
-def deliver(  # noqa: PLR0917 - steps of one flow share its state
+def deliver(  # noqa: PLR0911, PLR0917 - steps of one flow share its state
     sending: SendRecord,
     request: SendRequest,
     channel: Channel,
@@ -671,7 +684,19 @@ def deliver(  # noqa: PLR0917 - steps of one flow share its state
                 now=now,
             )
             return "suppressed"
-    message = outgoing(request, channel, personalise(request, offer, policy.zone))
+    fields = personalise(request, offer, policy.zone)
+    missing = missing_personalisation(request.content[channel], fields) if request.kind == "marketing" else []
+    if missing:  # an issued offer without the value its text needs (e.g. no validity date)
+        store.finish(
+            sending,
+            request,
+            outcome="suppressed",
+            reason=f"personalisation_missing:{missing[0]}"[:64],
+            channel=channel,
+            now=now,
+        )
+        return "suppressed"
+    message = outgoing(request, channel, fields)
     adapter = deps.channels.get(channel)
     if adapter is None:
         store.finish(

@@ -59,6 +59,7 @@ _ATTRIBUTE_FIELDS = (
     "value_level",
     "tags",
     "tier",
+    "tier_name",
     "points_balance",
     "last_purchase_at",
     "categories",
@@ -73,6 +74,7 @@ _INBOX_FIELDS = (
     "body",
     "link",
     "sent_at",
+    "read_at",
     "clicked_at",
 )
 _EPISODE_FIELDS = (

@@ -22,10 +22,22 @@ class EpisodeIndex(Protocol):
     def newest_first(self, journey: str, limit: int, next_token: str | None) -> EpisodePageResult:
         """A page of the journey's episodes, newest first; raises InvalidNextToken for a bad token."""
 
+    def member_newest_first(
+        self, journey: str, member_id: str, limit: int, next_token: str | None
+    ) -> EpisodePageResult:
+        """A page of one member's episodes of the journey, newest first (InvalidNextToken as above)."""
+
 
 def list_episodes(
-    journey: str, index: EpisodeIndex, *, limit: int, next_token: str | None
+    journey: str,
+    index: EpisodeIndex,
+    *,
+    limit: int,
+    next_token: str | None,
+    member_id: str | None = None,
 ) -> EpisodePageResult:
     if journey not in JOURNEYS:
         raise JourneyNotFound()
+    if member_id is not None:
+        return index.member_newest_first(journey, member_id, limit, next_token)
     return index.newest_first(journey, limit, next_token)

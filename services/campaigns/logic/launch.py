@@ -67,6 +67,7 @@ class Target:
     member_id: str
     tier: str | None
     points_balance: int | None
+    tier_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,13 @@ def eligible_targets(campaign: Campaign, audience: Audience, now: datetime) -> I
     for shard in audience.shards:
         bits = shard.evaluate(rule, now) & shard.any_of("consents", consents)
         for row in rows_of(bits):
-            yield Target(shard.members[row], shard.tiers[row], shard.points[row])
+            tier = shard.tiers[row]
+            yield Target(
+                shard.members[row],
+                tier,
+                shard.points[row],
+                shard.tier_names.get(tier) if tier is not None else None,
+            )
 
 
 def resolve(
@@ -109,11 +116,14 @@ def resolve(
 
 
 def personalisation(target: Target) -> dict[str, str]:
-    out: dict[str, str] = {}
+    """The member's own fields. ``{points_balance}``: a member campaigns knows no ledger movement
+    of has 0 points (loyalty starts every member at zero). ``{tier}``: the tier's display name
+    (its id only if no event named it); a member whose tier campaigns never heard of gets no value,
+    and dispatch suppresses a message that needs one (``personalisation_missing:tier``) rather
+    than send ``{tier}`` or guess a name."""
+    out: dict[str, str] = {"points_balance": str(target.points_balance or 0)}
     if target.tier is not None:
-        out["tier"] = target.tier
-    if target.points_balance is not None:
-        out["points_balance"] = str(target.points_balance)
+        out["tier"] = target.tier_name or target.tier
     return out
 
 

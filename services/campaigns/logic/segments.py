@@ -10,7 +10,8 @@ The language (JSON)::
       tags | categories | stores | consents
             "has_any" | "has_all"   values: [str, ...]   (consents: "marketing:sms", "personalisation", ...)
       points_balance
-            "gte" | "lte"   value: int      "between"   values: [low, high]   (inclusive)
+            "gte" | "lte"   value: int      "between"   values: [low, high]   (inclusive;
+                            a member without any points movement counts as 0)
       last_purchase_at | registered_at
             "within_days"   days: int   — on or after the day ``days`` days before today (UTC days)
             "older_than_days" days: int — before that day (members without a value do not match)
@@ -239,7 +240,9 @@ def _match_condition(c: Condition, row: MemberAttributes, today: int) -> bool:  
     value = _row_value(row, c.field)
     if c.op == "exists":
         return bool(value) if c.field in SET_FIELDS else value is not None
-    if value is None:
+    if value is None and c.field in NUMBER_FIELDS:
+        value = 0  # no ledger movement yet: the member has 0 points, and "fewer than 100" includes her
+    elif value is None:
         return False
     if c.op == "in":
         return value in c.values

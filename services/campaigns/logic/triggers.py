@@ -2,7 +2,10 @@
 
 * MemberRegistered → ``member_registered`` (welcome), once per member;
 * TierChanged, upgrades only → ``tier_changed`` (congratulations; optional ``tiers`` filter), once
-  per member and new tier; fields ``new_tier``, ``previous_tier``;
+  per member and new tier; fields ``new_tier``, ``previous_tier`` — the tiers' display names the
+  event carries (``new_tier_label``, ``previous_tier_label``; the ids only from an older producer),
+  and ``tier`` is the new tier too (the projection may not have the change yet); a member with no
+  previous tier has no ``previous_tier`` (dispatch suppresses a message that needs it);
 * PointsExpiring → ``points_expiring`` (reminder), once per lot (or expiry time); fields
   ``expiring_points``, ``expires_on``, ``days_left``;
 * CouponExpiring → ``coupon_expiring`` (reminder), once per coupon; fields ``coupon_valid_until``,
@@ -63,8 +66,9 @@ def occasion_for(fact: TriggerFact, timezone: str) -> Occasion:
     if isinstance(fact, MemberRegistered):
         return Occasion("member_registered", fact.member_id, None, {}, None)
     if isinstance(fact, TierChanged):
-        values = {"new_tier": fact.new_tier} | (
-            {"previous_tier": fact.previous_tier} if fact.previous_tier else {}
+        new_name = fact.new_tier_label or fact.new_tier
+        values = {"new_tier": new_name, "tier": new_name} | (
+            {"previous_tier": fact.previous_tier_label or fact.previous_tier} if fact.previous_tier else {}
         )
         return Occasion(
             "tier_changed",
@@ -168,7 +172,12 @@ def on_trigger(
             continue
         limit = now + deferral
         not_after = min(limit, occasion.not_after) if occasion.not_after else limit
-        target = Target(occasion.member_id, row.tier if row else None, row.points_balance if row else None)
+        target = Target(
+            occasion.member_id,
+            row.tier if row else None,
+            row.points_balance if row else None,
+            row.tier_name if row else None,
+        )
         requests.append(
             send_request(
                 campaign,

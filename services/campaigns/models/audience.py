@@ -32,6 +32,9 @@ class MemberAttributes(BaseModel):
     value_level: str | None = None
     tags: frozenset[str] = Field(default_factory=frozenset)
     tier: str | None = None
+    tier_name: str | None = Field(
+        default=None, description="The tier's display name from the latest TierChanged (for messages)."
+    )
     points_balance: int | None = None
     last_purchase_at: datetime | None = None
     categories: frozenset[str] = Field(default_factory=frozenset)

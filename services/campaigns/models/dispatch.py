@@ -27,14 +27,38 @@ SEND_ID_PATTERN = r"^(cmp|jrn|ntf)#[^\s]{1,200}$"
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
+PERSONALISATION_FIELDS = frozenset(
+    {
+        # the member's own (launches and triggers, from the attribute projection)
+        "tier",
+        "points_balance",
+        # triggers (logic/triggers.py) and journeys (logic/journey_messages.py)
+        "new_tier",
+        "previous_tier",
+        "expiring_points",
+        "expires_on",
+        "days_left",
+        "coupon_valid_until",
+        "template_id",
+        # offers: filled by dispatch when it issues them
+        "coupon_id",
+        "points",
+    }
+)
+"""Every ``{field}`` a marketing message may use. A marketing message whose text names one that has
+no value is suppressed (``personalisation_missing:<field>``), never sent with ``{field}`` in it. A
+test holds campaigns' allowed fields (logic/campaigns.py) to this set."""
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first use
 
 
 class ChannelContent(_Strict):
-    """One channel's text. ``{field}`` placeholders are filled from ``personalisation`` at send time
-    (a field missing from it is left as written, so a typo is visible in the outbox, not hidden)."""
+    """One channel's text. ``{field}`` placeholders are filled from ``personalisation`` at send time.
+    A marketing message missing a value for one of :data:`PERSONALISATION_FIELDS` is suppressed
+    (:func:`missing_personalisation`); any other ``{text}`` is left as written (a transactional
+    text is the sender's own)."""
 
     title: Annotated[str, Field(max_length=200)] | None = None
     body: Annotated[str, Field(min_length=1, max_length=4000)]
@@ -113,6 +137,28 @@ class SendRequest(_Strict):
     def stats_variant(self) -> str:
         """The variant of the per-campaign counters (``STATS#<variant or ->#<shard>``)."""
         return self.variant or "-"
+
+
+def offer_fields(offer: CouponOffer | PointsOffer | None) -> frozenset[str]:
+    """The fields dispatch fills itself for an offer (when it issues it)."""
+    if offer is None:
+        return frozenset()
+    if offer.type == "coupon":
+        return frozenset({"coupon_id", "coupon_valid_until"})
+    return frozenset({"points"})
+
+
+def placeholders(text: str) -> set[str]:
+    return set(_PLACEHOLDER.findall(text))
+
+
+def missing_personalisation(
+    content: ChannelContent, personalisation: dict[str, str], also: frozenset[str] = frozenset()
+) -> list[str]:
+    """Known fields the content names that neither ``personalisation`` nor ``also`` (fields filled
+    later, e.g. an offer's) provides, sorted."""
+    named = placeholders(content.body) | (placeholders(content.title) if content.title else set())
+    return sorted((named & PERSONALISATION_FIELDS) - set(personalisation) - also)
 
 
 def render(text: str, personalisation: dict[str, str]) -> str:

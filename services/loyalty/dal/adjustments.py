@@ -309,6 +309,7 @@ class DynamoAdjustmentRepository:
                     movement_id=change.movement.movement_id,
                     balance_after=change.movement.balance_after,
                     adjusted_at=now,
+                    balance_version=change.version_after,
                 )
             ]
 

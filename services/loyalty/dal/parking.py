@@ -236,6 +236,7 @@ class DynamoParkingRepository:
                     reference_id=session.session_id,
                     balance_after=change.movement.balance_after,
                     redeemed_at=now,
+                    balance_version=change.version_after,
                 )
             ]
 

@@ -502,6 +502,7 @@ class DynamoRewardRepository:
                     reference_id=redemption_id,
                     balance_after=change.movement.balance_after,
                     redeemed_at=now,
+                    balance_version=change.version_after,
                 ),
             ]
             if coupon_event is not None:

@@ -118,6 +118,7 @@ class LedgerPoints:
                 expires_at=expires_at,
                 balance_after=change.movement.balance_after,
                 earned_at=now,
+                balance_version=change.version_after,
             )
             more = list(events(change)) if events else []
             return L.EventsOut(

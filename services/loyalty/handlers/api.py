@@ -23,6 +23,7 @@ from services.loyalty.handlers.routes import points as ledger_points
 from services.loyalty.handlers.routes import receipts as wallet_receipts
 from services.loyalty.handlers.routes import refunds as ledger_refunds
 from services.loyalty.handlers.routes import rewards as wallet_rewards
+from services.loyalty.handlers.routes import stores_admin as ledger_stores
 from services.loyalty.handlers.routes import wechatpay as wallet_wechatpay
 from services.loyalty.models.api import PurchaseItemOut, PurchaseRequest, PurchaseResponse
 from services.loyalty.models.settings import LoyaltyApiSettings
@@ -58,6 +59,7 @@ app.include_router(wallet_wechatpay.router)  # L2: WeChat Pay business-district 
 app.include_router(ledger_points.router)  # L1: the member's points and movements
 app.include_router(ledger_refunds.router)  # L1: signed refunds
 app.include_router(ledger_admin.router)  # L1: earning rules, tiers, tier floors
+app.include_router(ledger_stores.router)  # the mall's store directory
 
 
 def _parse_purchase(raw: bytes) -> PurchaseRequest:
@@ -115,6 +117,7 @@ _JSON = "application/json"
 
 @app.post(
     PURCHASES_PATH,
+    request_body=PurchaseRequest,
     summary="Record a purchase (signed integration request)",
     description=_PURCHASE_DESCRIPTION,
     tags=["integrations"],
@@ -128,16 +131,20 @@ _JSON = "application/json"
         401: {"description": "Signature missing, invalid, stale or replayed"},
         403: {"description": "source_system is not the signing source"},
         409: {"description": "The external id was recorded with other content"},
-        422: {"description": "The body failed validation (error.fields)"},
+        422: {
+            "description": "The body failed validation (error.fields), or: unknown_store, "
+            "store_inactive, store_tenant_mismatch (the mall's store directory), amount_exceeds_items"
+        },
     },
 )
 def post_purchase() -> Response[PurchaseResponse]:
     from services.loyalty.dal.privacy import pseudonym_key  # noqa: PLC0415 - cold start
     from services.loyalty.dal.purchases import DynamoPurchaseRepository  # noqa: PLC0415 - cold start
-    from services.loyalty.handlers.ledger_deps import ledger_repo, loyalty_config  # noqa: PLC0415 - cold start
+    from services.loyalty.handlers.ledger_deps import ledger_repo, loyalty_config, store_check  # noqa: PLC0415 - cold start
     from services.loyalty.handlers.routes.signed import verify_integration_post  # noqa: PLC0415 - cold start
     from services.loyalty.logic.privacy import pseudonym  # noqa: PLC0415 - cold start
     from services.loyalty.logic.purchases import PurchasePoints, SignedBy, record_purchase  # noqa: PLC0415 - cold start
+    from services.loyalty.logic.stores import REFUSALS  # noqa: PLC0415 - cold start
 
     settings = load(LoyaltyApiSettings)
     event = app.current_event
@@ -146,19 +153,35 @@ def post_purchase() -> Response[PurchaseResponse]:
     signed = verify_integration_post(event.headers, PURCHASES_PATH, raw, settings, now)
     request = _parse_purchase(raw)
     correlation_id = event.headers.get("x-correlation-id") or event.request_context.request_id
-    recorded = record_purchase(
-        request,
-        SignedBy(source=signed.source, nonce=signed.nonce),
-        DynamoPurchaseRepository(settings.table_name),
-        now=now,
-        new_id=new_ulid,
-        correlation_id=correlation_id,
-        producer="loyalty.api",
-        # A nonce must outlive every timestamp that could still pass the skew check.
-        nonce_ttl=timedelta(seconds=2 * settings.signature_max_skew_seconds + 60),
-        pseudonymise=lambda member_id: pseudonym(pseudonym_key(settings.pseudonym_key_secret_arn), member_id),
-        points=PurchasePoints(ledger=ledger_repo(settings), config=loyalty_config(settings)),
-    )
+    try:
+        recorded = record_purchase(
+            request,
+            SignedBy(source=signed.source, nonce=signed.nonce),
+            DynamoPurchaseRepository(settings.table_name),
+            now=now,
+            new_id=new_ulid,
+            correlation_id=correlation_id,
+            producer="loyalty.api",
+            # A nonce must outlive every timestamp that could still pass the skew check.
+            nonce_ttl=timedelta(seconds=2 * settings.signature_max_skew_seconds + 60),
+            pseudonymise=lambda member_id: pseudonym(
+                pseudonym_key(settings.pseudonym_key_secret_arn), member_id
+            ),
+            points=PurchasePoints(ledger=ledger_repo(settings), config=loyalty_config(settings)),
+            stores=store_check(settings),
+        )
+    except REFUSALS as refused:
+        # A POS sending an unknown store or unitemised amounts: visible to operators (alarm on it).
+        logger.warning(
+            "purchase refused",
+            extra={
+                "code": refused.code,
+                "source_system": request.source_system,
+                "store_id": request.store_id,
+            },
+        )
+        metrics.add_metric(name="PurchaseRefused", unit="Count", value=1)
+        raise
     logger.info(
         "purchase replayed" if recorded.replayed else "purchase recorded",
         extra={

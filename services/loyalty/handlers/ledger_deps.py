@@ -4,10 +4,11 @@ repository and the member's ledger id (loyalty's pseudonym)."""
 from __future__ import annotations
 
 from services.loyalty.dal.ledger import DynamoLedgerRepository
-from services.loyalty.dal.loyalty_config import cached_config
+from services.loyalty.dal.loyalty_config import cached_config, refreshed_config
 from services.loyalty.dal.privacy import pseudonym_key
 from services.loyalty.logic.privacy import pseudonym
 from services.loyalty.logic.purchase_points import LoyaltyConfig
+from services.loyalty.logic.stores import StoreCheck, StoreDirectory
 from services.loyalty.models.settings import PointsSettings
 from shared import clock
 
@@ -21,6 +22,18 @@ def loyalty_config(settings: PointsSettings) -> LoyaltyConfig:
         expiry_policy=settings.points_expiry_policy,
         expiry_days=settings.points_expiry_days,
         tz=clock.zone(settings.mall_timezone),
+    )
+
+
+def store_check(settings: PointsSettings) -> StoreCheck:
+    """The mall's store directory from the cached configuration (no read per request); a store it
+    lacks is looked up again, at most once per few seconds per container, before refusing."""
+    snapshot = cached_config(settings.table_name, settings.loyalty_config_cache_seconds)
+    return StoreCheck(
+        StoreDirectory(snapshot.stores),
+        reload=lambda: StoreDirectory(
+            refreshed_config(settings.table_name, settings.loyalty_config_cache_seconds).stores
+        ),
     )
 
 

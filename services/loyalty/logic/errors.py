@@ -45,3 +45,31 @@ class RefundConflict(Conflict):
 
     CODE = "refund_conflict"
     MESSAGE = "This refund external_id was already recorded with different content."
+
+
+class UnknownStore(Unprocessable):
+    """The purchase names a store the mall's store directory does not have."""
+
+    CODE = "unknown_store"
+    MESSAGE = "No such store in the mall's store directory."
+
+
+class StoreInactive(Unprocessable):
+    """The store is in the directory but was closed (``active: false``)."""
+
+    CODE = "store_inactive"
+    MESSAGE = "This store is not active in the mall's store directory."
+
+
+class StoreTenantMismatch(Unprocessable):
+    """The purchase's tenant is not the tenant the directory has for the store."""
+
+    CODE = "store_tenant_mismatch"
+    MESSAGE = "tenant_id is not the tenant of this store."
+
+
+class AmountExceedsItems(Unprocessable):
+    """The amount paid is more than the purchase's lines add up to (an unitemised charge)."""
+
+    CODE = "amount_exceeds_items"
+    MESSAGE = "amount_cents must not exceed the sum of the items' amount_cents."

@@ -88,6 +88,13 @@ class LedgerChange:
     movement: Movement
     lots: tuple[LotWrite, ...]
 
+    @property
+    def version_after(self) -> int:
+        """The balance's version once this change is written (the store bumps it by one): strictly
+        increasing per member, so events carry it as ``balance_version`` for consumers to order
+        balances by."""
+        return self.before.version + 1
+
     def with_tier(self, tier: str) -> LedgerChange:
         """The same change, its movement noting the tier it moved the member to."""
         return replace(self, movement=replace(self.movement, tier_after=tier))

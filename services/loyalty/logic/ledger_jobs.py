@@ -1,6 +1,7 @@
 """The ledger's clock-driven jobs (pure orchestration over injected stores).
 
-* **release** (daily, and on demand): pending lots whose return window ended become available.
+* **release** (daily, and on demand): pending lots whose return window ended become available →
+  ``PointsReleased`` (one per lot, with the balance after).
 * **expire** (daily, just after mall-local midnight, after the release): lots whose expiry passed
   lose what is left → ``PointsExpired`` (one per lot).
 * **notice** (same run): lots expiring within N days → ``PointsExpiring`` with ``lot_id``, once per
@@ -34,7 +35,7 @@ from services.loyalty.logic.ledger import (
     release,
 )
 from services.loyalty.models.earning import Tier, TierProgram
-from shared.events.contracts import EventData, PointsExpired, PointsExpiring
+from shared.events.contracts import EventData, PointsExpired, PointsExpiring, PointsReleased
 
 
 class DueIndex(Protocol):
@@ -142,7 +143,24 @@ def run_release(
 
     def compute(balance: Balance, lot: Lot, debt: Lot | None) -> tuple[LedgerChange, list[EventData]] | None:
         change = release(balance, lot, movement_id=new_id(), at=now, debt_lot=debt)
-        return (change, []) if change is not None else None
+        if change is None:
+            return None
+        events: list[EventData] = []
+        if balance.member_id and balance.erased_at is None and change.movement.points > 0:
+            # The available balance grew: consumers projecting it (campaigns) need to know.
+            events.append(
+                PointsReleased(
+                    member_id=balance.member_id,
+                    movement_id=change.movement.movement_id,
+                    points=change.movement.points,
+                    lot_id=lot.lot_id,
+                    purchase_id=lot.purchase_id,
+                    balance_after=change.movement.balance_after,
+                    balance_version=change.version_after,
+                    released_at=now,
+                )
+            )
+        return change, events
 
     release_days, _ = index.calendar()
     for ledger_id, lot_id in _due(index, "LOTREL", release_days, None, now):
@@ -180,6 +198,7 @@ def run_expiry(
                     points=-change.movement.points,
                     balance_after=change.movement.balance_after,
                     expired_at=now,
+                    balance_version=change.version_after,
                 )
             )
         return change, events

@@ -108,6 +108,7 @@ def plan_purchase_points(
                 expires_at=lot.expires_at,
                 balance_after=change.movement.balance_after,
                 earned_at=now,
+                balance_version=change.version_after,
             )
         )
     if move is not None and member_id:

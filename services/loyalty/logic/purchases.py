@@ -12,6 +12,12 @@ consumer) exists: read before the insert, and checked absent inside the insert's
 tombstone written in between turns the insert into ``MEMBER_ERASED`` and the purchase is recorded
 again as erased. Loyalty does not know which member ids exist: a purchase for an id members never
 issued is recorded under that id (members' statistics consumer decides what it is worth).
+
+Before anything is written the purchase is checked against the mall's **store directory** and
+its lines (logic/stores.py: ``unknown_store``, ``store_inactive``, ``store_tenant_mismatch``,
+``amount_exceeds_items``, all 422, nothing written, the nonce not spent). A refused request that
+repeats a purchase recorded earlier (the store closed since, or the purchase predates the rule)
+is still answered as a repeat: the refusal path, and only it, reads the stored purchase.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Protocol
 from services.loyalty.logic.errors import NonceReused, PurchaseConflict, SourceMismatch
 from services.loyalty.logic.ledger import Balance, LedgerBusy, new_balance
 from services.loyalty.logic.purchase_points import LoyaltyConfig, PurchaseLedgerPlan, plan_purchase_points
+from services.loyalty.logic.stores import StoreCheck, check_amount_against_items, check_store
 from services.loyalty.models.api import PurchaseRequest
 from services.loyalty.models.entities import Purchase, PurchaseLine
 from shared import clock
@@ -155,7 +162,7 @@ def as_erased(purchase: Purchase, alias: str) -> Purchase:
     return purchase.model_copy(update={"member_id": alias, "member_status": ERASED})
 
 
-def record_purchase(
+def record_purchase(  # noqa: PLR0912 - each branch is one documented outcome
     request: PurchaseRequest,
     signed_by: SignedBy,
     repo: PurchaseRepository,
@@ -167,6 +174,7 @@ def record_purchase(
     nonce_ttl: timedelta,
     pseudonymise: Callable[[str], str] | None = None,
     points: PurchasePoints | None = None,
+    stores: StoreCheck | None = None,
 ) -> RecordedPurchase:
     """Record ``request`` once; replays return the original purchase with ``replayed=True``.
 
@@ -175,8 +183,12 @@ def record_purchase(
     member's purchase also earns points in the same transaction (logic/purchase_points.py); the
     balance item, keyed by the pseudonym, then also answers "is the member erased?".
 
-    Raises :class:`SourceMismatch` (403), ``Unprocessable`` (422, occurred_at in the future),
-    :class:`NonceReused` (401) and :class:`PurchaseConflict` (409).
+    With ``stores`` the store must be in the mall's directory (when it holds any store), active
+    and run by the purchase's tenant; a purchase without a tenant is recorded under the store's.
+
+    Raises :class:`SourceMismatch` (403), ``Unprocessable`` (422, occurred_at in the future; the
+    store and amount rules of logic/stores.py), :class:`NonceReused` (401) and
+    :class:`PurchaseConflict` (409).
     """
     if request.source_system != signed_by.source:
         raise SourceMismatch()
@@ -184,12 +196,21 @@ def record_purchase(
         raise Unprocessable(fields=[{"field": "occurred_at", "message": "Must not be in the future."}])
 
     nonce = NonceClaim(source=signed_by.source, nonce=signed_by.nonce, expires_at=now + nonce_ttl)
+    digest = fingerprint(request)
+    try:
+        check_amount_against_items(request.amount_cents, [i.amount_cents for i in request.items])
+        store = check_store(stores, request.store_id, request.tenant_id) if stores is not None else None
+    except Unprocessable:
+        repeated = _repeat_of_recorded(request, digest, nonce, repo)
+        if repeated is not None:
+            return repeated
+        raise
     purchase = Purchase(
         purchase_id=new_id(),
         external_id=request.external_id,
         source_system=request.source_system,
         store_id=request.store_id,
-        tenant_id=request.tenant_id,
+        tenant_id=request.tenant_id or (store.tenant_id if store is not None else None),
         member_id=request.member_id,
         amount_cents=request.amount_cents,
         currency=request.currency,
@@ -200,7 +221,7 @@ def record_purchase(
         ),
         occurred_at=request.occurred_at,
         recorded_at=now,
-        fingerprint=fingerprint(request),
+        fingerprint=digest,
     )
     alias = pseudonymise(request.member_id) if pseudonymise and request.member_id else None
     if points is not None and alias is not None and request.member_id is not None:
@@ -244,6 +265,21 @@ def record_purchase(
     if original is None:  # pragma: no cover - purchases are never deleted
         raise RuntimeError("purchase reported as existing but not found")
     if original.fingerprint != purchase.fingerprint:
+        raise PurchaseConflict()
+    return RecordedPurchase(purchase=original, replayed=True)
+
+
+def _repeat_of_recorded(
+    request: PurchaseRequest, digest: str, nonce: NonceClaim, repo: PurchaseRepository
+) -> RecordedPurchase | None:
+    """On a refusal: the purchase this request repeats, if it was recorded (its nonce spent, as any
+    repeat's); None when it was not (the refusal stands and nothing is written)."""
+    original = repo.get(request.source_system, request.external_id)
+    if original is None:
+        return None
+    if not repo.claim_nonce(nonce):
+        raise NonceReused()
+    if original.fingerprint != digest:
         raise PurchaseConflict()
     return RecordedPurchase(purchase=original, replayed=True)
 

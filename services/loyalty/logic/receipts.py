@@ -4,9 +4,12 @@
   writes that key with ``attribute_not_exists`` in its own transaction, so a receipt is claimed
   once, whoever claims it and however fast (409 ``receipt_duplicate``). The key outlives a
   rejection: a rejected receipt is not claimable again by another member.
-* **Auto-approval**: a claim below ``auto_approve_below_cents`` for a store in
-  ``known_store_ids`` earns its points at once (same transaction); any other claim waits in the
-  review queue for staff (``approve`` / ``reject`` with a reason, both audited).
+* **Auto-approval**: a claim below ``auto_approve_below_cents`` for a known store — active in the
+  mall's store directory (``/v1/admin/stores``), or listed in the settings' ``known_store_ids``
+  (kept for malls that have not loaded their directory) — earns its points at once (same
+  transaction); any other claim waits in the review queue for staff (``approve`` / ``reject``
+  with a reason, both audited). Once the directory holds stores, a claim naming a store it lacks
+  is refused (422 ``unknown_store``); a closed store's receipt goes to review.
 * **Points**: what the same purchase would earn at the till — L1's earning rules (``calculate``)
   with the member's tier multiplier — credited through the ledger (reason ``receipt_claim``).
 """
@@ -18,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from services.loyalty.logic.errors import UnknownStore
+from services.loyalty.logic.stores import StoreCheck
 from services.loyalty.logic.wallet_errors import ReceiptDuplicate, ReceiptNotFound, ReceiptNotPending
 from services.loyalty.models.receipts import ReceiptClaim, ReceiptClaimIn, ReceiptSettings
 from shared.errors import Unprocessable
@@ -70,8 +75,15 @@ def submit_receipt(
     new_id: Callable[[], str],
     points_for: Callable[[str, int, datetime], int],
     correlation_id: str,
+    stores: StoreCheck | None = None,
 ) -> ReceiptClaim:
-    """``points_for(store_id, amount_cents, purchased_at)``: what the purchase earns (earning rules)."""
+    """``points_for(store_id, amount_cents, purchased_at)``: what the purchase earns (earning rules);
+    ``stores``: the mall's store directory (an empty one checks nothing)."""
+    directory, store = stores.resolve(request.store_id) if stores is not None else (None, None)
+    if directory is not None and directory.enforced and store is None:
+        raise UnknownStore(
+            fields=[{"field": "store_id", "message": f"{request.store_id} is not a store of this mall."}]
+        )
     settings = repo.settings()
     if request.purchased_at > now + MAX_CLOCK_DRIFT:
         raise Unprocessable(fields=[{"field": "purchased_at", "message": "Must not be in the future."}])
@@ -81,10 +93,8 @@ def submit_receipt(
             "The receipt is too old to claim.",
             [{"field": "purchased_at", "message": f"At most {settings.max_age_days} days old."}],
         )
-    auto = (
-        request.store_id in settings.known_store_ids
-        and request.amount_cents < settings.auto_approve_below_cents
-    )
+    known = request.store_id in settings.known_store_ids or (store is not None and store.active)
+    auto = known and request.amount_cents < settings.auto_approve_below_cents
     points = points_for(request.store_id, request.amount_cents, request.purchased_at) if auto else 0
     claim = ReceiptClaim(
         receipt_id=new_id(),

@@ -218,6 +218,11 @@ def record_refund(  # noqa: PLR0912 - each branch is one documented outcome
             full_refund=full,
             points_clawed_back=refund.points_clawed_back,
             occurred_at=request.occurred_at,
+            recorded_at=now,
+            # The clawback's movement and the balance after it, for balance projections.
+            movement_id=change.movement.movement_id if change is not None else None,
+            balance_after=change.movement.balance_after if change is not None else None,
+            balance_version=change.version_after if change is not None else None,
         )
         outcome = repo.insert(
             refund, purchase, nonce, event, change, correlation_id=correlation_id, producer=producer, at=now

@@ -10,7 +10,7 @@ buckets too, but a refund never downgrades at once — only the next review does
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Literal
@@ -118,6 +118,9 @@ class TierMove:
     new: str
     direction: Literal["up", "down"]
     reason: Literal["qualifying_spend", "review", "manual", "refund"]
+    # Display names (TierChanged carries them for messages: "{new_tier}" reads "Gold", not "t_gold").
+    previous_name: str | None = field(default=None, compare=False)
+    new_name: str | None = field(default=None, compare=False)
 
 
 def _qualified(tiers: Sequence[Tier], value: int, *, retain: bool) -> Tier | None:
@@ -146,7 +149,14 @@ def upgrade(
     previous = current.tier_id if current is not None else None
     return (
         replace(balance, tier=target.tier_id, tier_since=at),
-        TierMove(previous, target.tier_id, "up", "qualifying_spend"),
+        TierMove(
+            previous,
+            target.tier_id,
+            "up",
+            "qualifying_spend",
+            current.name if current is not None else None,
+            target.name,
+        ),
     )
 
 
@@ -172,7 +182,7 @@ def review(
         return up, move
     return (
         replace(balance, tier=target.tier_id, tier_since=at),
-        TierMove(current.tier_id, target.tier_id, "down", "review"),
+        TierMove(current.tier_id, target.tier_id, "down", "review", current.name, target.name),
     )
 
 
@@ -187,7 +197,14 @@ def set_floor(
     if after is not None and (before is None or after.rank > before.rank):
         return (
             replace(updated, tier=after.tier_id, tier_since=at),
-            TierMove(before.tier_id if before else None, after.tier_id, "up", "manual"),
+            TierMove(
+                before.tier_id if before else None,
+                after.tier_id,
+                "up",
+                "manual",
+                before.name if before else None,
+                after.name,
+            ),
         )
     if floor is None and before is not None:
         # Keep what the floor gave until the review decides.
@@ -203,4 +220,6 @@ def tier_changed_event(member_id: str, move: TierMove, at: datetime) -> TierChan
         direction=move.direction,
         reason=move.reason,
         changed_at=at,
+        new_tier_label=move.new_name,
+        previous_tier_label=move.previous_name,
     )

@@ -3,8 +3,9 @@
 * Keys: ``MemberTokenKeySecret``'s ``AWSCURRENT`` version signs; ``AWSCURRENT`` and ``AWSPREVIOUS``
   verify (rotation: docs/decisions.md). Both are cached per container for ``max_age`` seconds,
   like :mod:`shared.secrets`; a secret without a previous version (never rotated) has one key.
-* Revocation: ``tokens_valid_after`` (epoch seconds) on the member's ``PROFILE`` item; the
-  authorizer reads it (GetItem, projection of that one attribute) on every cache miss.
+* Revocation: ``tokens_valid_after`` (epoch seconds) and ``status`` on the member's ``PROFILE``
+  item; the authorizer reads both in one GetItem (projection of those two attributes) on every
+  cache miss — an erased member's profile is a tombstone (``status = erased``).
 """
 
 from __future__ import annotations
@@ -52,19 +53,26 @@ def clear_cache() -> None:
         _previous.clear()
 
 
-def tokens_valid_after(table_name: str, member_id: str) -> int | None:
+def token_state(table_name: str, member_id: str) -> tuple[str | None, int | None]:
+    """The member's ``(status, tokens_valid_after)`` — ``(None, None)`` without a profile — in one
+    consistent GetItem."""
     item = (
         client("dynamodb")
         .get_item(
             TableName=table_name,
             Key=to_item({"pk": f"MEMBER#{member_id}", "sk": "PROFILE"}),
-            ProjectionExpression="tokens_valid_after",
+            ProjectionExpression="#status, tokens_valid_after",
+            ExpressionAttributeNames={"#status": "status"},
             ConsistentRead=True,
         )
         .get("Item")
     )
-    value = from_item(item).get("tokens_valid_after") if item else None
-    return int(value) if value is not None else None
+    if not item:
+        return None, None
+    plain = from_item(item)
+    value = plain.get("tokens_valid_after")
+    status = plain.get("status")
+    return (str(status) if status is not None else None), (int(value) if value is not None else None)
 
 
 def revoke_tokens(

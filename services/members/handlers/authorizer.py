@@ -10,8 +10,10 @@ so the decision must not depend on the route — it does not.
 
 Keys: the token's ``kid`` picks the current or the previous version of ``MemberTokenKeySecret``
 (rotation). Revocation: a registered member's token issued at or before the profile's
-``tokens_valid_after`` is refused (one GetItem per cache miss) — at most 60 s after a revocation
-(the gateway's cache) no request passes with a revoked token.
+``tokens_valid_after`` is refused, and so is every token of a member whose profile is not
+``active`` (erased) or missing — one GetItem (``status``, ``tokens_valid_after``) per cache miss.
+At most 60 s after a revocation or an erasure (the gateway's cache; none in the local cloud) no
+request passes with such a token.
 
 Kept light for cold starts: no Powertools resolver, no pydantic models, no PyJWT.
 """
@@ -20,8 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.members.dal.tokens import token_masters, tokens_valid_after
-from services.members.logic.tokens import derive_key, is_revoked, verify_token
+from services.members.dal.tokens import token_masters, token_state
+from services.members.logic.tokens import derive_key, token_refusal, verify_token
 from services.members.models.authorizer_settings import MemberAuthorizerSettings
 from shared import clock
 from shared.errors import Unauthorized
@@ -38,10 +40,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         masters = token_masters(settings.member_token_key_secret_arn, settings.secret_cache_seconds)
         claims = verify_token([derive_key(m, "member-token") for m in masters], token, now=clock.now())
-        if claims.member_id and is_revoked(
-            claims.issued_at, tokens_valid_after(settings.table_name, claims.member_id)
-        ):
-            raise Unauthorized("token_revoked", "The member's tokens were revoked.")
+        if claims.member_id:
+            status, valid_after = token_state(settings.table_name, claims.member_id)
+            reason = token_refusal(claims.issued_at, status=status, tokens_valid_after=valid_after)
+            if reason is not None:
+                raise Unauthorized(reason, "The member's tokens are no longer valid.")
     except Unauthorized as refused:
         logger.info("member token refused", extra={"reason": refused.code})
         return {"isAuthorized": False}

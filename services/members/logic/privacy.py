@@ -165,6 +165,9 @@ def plan_erasure(
         "erased_at": at,
         "erased_by": requested_by,
         "consent_history_deleted": history_entries,
+        # Every token issued up to the erasure is void (the authorizer also refuses any token of a
+        # member whose status is not active; this holds for a reader of tokens_valid_after alone).
+        "tokens_valid_after": int(now.timestamp()),
     }
     deletes: list[dict[str, str]] = [member_key(member_id, "DATAKEY")]
     lookups: list[dict[str, str]] = []

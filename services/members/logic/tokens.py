@@ -22,6 +22,9 @@ without ``kid`` (issued before key ids existed) is tried against the current key
 
 **Revocation** (per member, "tokens issued up to T are void") is checked by the authorizer against
 the profile's ``tokens_valid_after`` (:func:`is_revoked`): ``iat <= tokens_valid_after`` is refused.
+**Erasure** voids every token of the member whatever its ``iat``: the authorizer reads the profile's
+``status`` in the same GetItem and refuses a token naming a member who is not ``active`` (erased) or
+has no profile (:func:`token_refusal`).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ __all__ = [
     "issue_code",
     "issue_token",
     "key_id",
+    "token_refusal",
     "verify_code",
     "verify_token",
 ]
@@ -76,6 +80,21 @@ def is_revoked(issued_at: int, tokens_valid_after: int | None) -> bool:
     """True for a token issued at or before the member's revocation time (whole seconds, so a
     token from the very second of the revocation is void too)."""
     return tokens_valid_after is not None and issued_at <= tokens_valid_after
+
+
+def token_refusal(issued_at: int, *, status: str | None, tokens_valid_after: int | None) -> str | None:
+    """Why a registered member's token is refused now, or None when it is not.
+
+    ``status`` and ``tokens_valid_after`` are the member's profile as read (``status`` None: no
+    profile). A member who is not ``active`` (erased: the profile is a tombstone) has no valid token
+    at all, whenever it was issued; otherwise a token issued up to ``tokens_valid_after`` is revoked."""
+    if status is None:
+        return "member_not_found"
+    if status != "active":
+        return "member_erased"
+    if is_revoked(issued_at, tokens_valid_after):
+        return "token_revoked"
+    return None
 
 
 def _b64(data: bytes) -> str:

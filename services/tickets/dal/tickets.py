@@ -7,6 +7,7 @@ its new messages, the queue counters, agents' workloads, service statistics and 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from services.tickets.dal.table import TableRepository
 from services.tickets.models.entities import Agent, Message, RoutingRule, Ticket
 from shared import clock
 from shared.dynamo import (
+    ConditionalCheckFailed,
     from_item,
     idempotency_put,
     is_conditional_check_failed,
@@ -29,6 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = [
     "DynamoTicketsRepository",
+    "MemberErasedRefused",
+    "erased_member_key",
     "queue_sort_key",
     "ticket_item",
 ]
@@ -82,6 +86,21 @@ def member_pointer(ticket: Ticket) -> dict[str, Any]:
     }
 
 
+def erased_member_key(member_id: str) -> dict[str, str]:
+    """``ERASED#<alias>`` / ``ERASED``: tickets' erasure tombstone, written by the MemberErased
+    consumer before it sweeps the member's tickets; a new ticket for the member is refused while it
+    exists. The alias is SHA-256 of the member id (domain-separated, 128 bits): the table keeps no
+    erased member id, and the tombstone holds nothing else — from the alias one learns only that an
+    id one already knows was erased (a member id has 80 random bits: the hash cannot be inverted by
+    trying ids)."""
+    alias = hashlib.sha256(f"mallcrm/tickets/erased/{member_id}".encode()).hexdigest()[:32]
+    return {"pk": f"ERASED#{alias}", "sk": "ERASED"}
+
+
+class MemberErasedRefused(ConditionalCheckFailed):
+    """A new ticket named a member whose erasure tickets has recorded: nothing was written."""
+
+
 def _message_item(message: Message) -> dict[str, Any]:
     item = message.model_dump(mode="json")
     item["created_at"] = _iso(message.created_at)
@@ -113,26 +132,28 @@ class DynamoTicketsRepository(TableRepository):
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :t)",
             "ExpressionAttributeValues": to_item({":pk": f"MEMBER#{member_id}", ":t": "TICKET#"}),
             "ScanIndexForward": False,
+            # consistent: the erasure's sweep must see every pointer committed before its tombstone
+            "ConsistentRead": True,
         }
         if limit is None:
             return list(query_all(request, client=self.client))
         page = self.client.query(**request, Limit=limit)
         return [from_item(i) for i in page.get("Items", [])]
 
-    def member_tickets(self, member_id: str, limit: int) -> list[Ticket]:
-        """The member's newest tickets: their pointers (one Query), then the tickets (BatchGetItem)."""
+    def member_tickets(self, member_id: str, limit: int | None) -> list[Ticket]:
+        """The member's newest tickets (``limit`` None: all of them): their pointers (Query), then
+        the tickets (BatchGetItem, 100 keys a call), newest first."""
         ids = [str(p["ticket_id"]) for p in self._pointers(member_id, limit)]
-        if not ids:
-            return []
-        keys = [to_item({"pk": f"TICKET#{i}", "sk": "TICKET"}) for i in ids]
         found: dict[str, Ticket] = {}
-        request: dict[str, Any] = {self.table: {"Keys": keys}}
-        while request:
-            response = self.client.batch_get_item(RequestItems=request)
-            for raw in response["Responses"].get(self.table, []):
-                ticket = Ticket.model_validate(from_item(raw))
-                found[ticket.ticket_id] = ticket
-            request = response.get("UnprocessedKeys") or {}
+        for start in range(0, len(ids), 100):
+            keys = [to_item({"pk": f"TICKET#{i}", "sk": "TICKET"}) for i in ids[start : start + 100]]
+            request: dict[str, Any] = {self.table: {"Keys": keys}}
+            while request:  # BatchGetItem may leave keys unprocessed under throttling
+                response = self.client.batch_get_item(RequestItems=request)
+                for raw in response["Responses"].get(self.table, []):
+                    ticket = Ticket.model_validate(from_item(raw))
+                    found[ticket.ticket_id] = ticket
+                request = response.get("UnprocessedKeys") or {}
         return [found[i] for i in ids if i in found]
 
     def member_ticket_ids(self, member_id: str) -> list[str]:
@@ -191,10 +212,23 @@ class DynamoTicketsRepository(TableRepository):
             event_id, consumer = change.idempotency
             items.append(idempotency_put(self.table, event_id, consumer))
         after, before = change.after, change.before
+        erased_check: int | None = None
         if before is None:
             items.append(put_op(self.table, ticket_item(after), condition="attribute_not_exists(pk)"))
             if after.member_id:
                 items.append(put_op(self.table, member_pointer(after)))
+                # No new ticket for an erased member (a token still cached at the gateway, a late
+                # journey event, staff typing an old id): the erasure's tombstone must not exist.
+                erased_check = len(items)
+                items.append(
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.table,
+                            "Key": to_item(erased_member_key(after.member_id)),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    }
+                )
         else:
             items.append(
                 put_op(
@@ -250,7 +284,12 @@ class DynamoTicketsRepository(TableRepository):
                     condition="attribute_not_exists(pk)",
                 )
             )
-        transact_write(items, client=self.client)
+        try:
+            transact_write(items, client=self.client)
+        except ConditionalCheckFailed as failed:
+            if erased_check is not None and erased_check in failed.failed_indexes:
+                raise MemberErasedRefused("the member is erased", failed.failed_indexes) from failed
+            raise
 
     def _counter_updates(self, before: Ticket | None, after: Ticket) -> list[dict[str, Any]]:
         old = (before.queue, before.status) if before is not None else None
@@ -309,6 +348,11 @@ class DynamoTicketsRepository(TableRepository):
         except Exception as exc:
             if not is_conditional_check_failed(exc):
                 raise
+
+    def mark_member_erased(self, member_id: str) -> None:
+        """The erasure's tombstone (idempotent: a re-run writes the same item)."""
+        item = erased_member_key(member_id) | {"entity": "member_erased"}
+        self.client.put_item(TableName=self.table, Item=to_item(item))
 
     def forget_member(self, member_id: str) -> None:
         self.client.delete_item(

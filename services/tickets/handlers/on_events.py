@@ -2,7 +2,8 @@
 one queue → here, idempotent on ``event_id``.
 
 * ``ChurnRiskEscalated`` (campaigns) → a retention-call ticket, once per journey execution;
-* ``MemberErased`` (members) → the member's tickets pseudonymised (text scrubbed of personal data);
+* ``MemberErased`` (members) → the member's tickets pseudonymised (text scrubbed of personal data),
+  and no new ticket for the member from then on (a tombstone checked when a ticket opens);
 * ``MemberProfileScored`` (members) → the member's value level, which raises ticket priority;
 * ``MemberExportRequested`` (members) → the tickets part of the member's data export (S3);
 * ``PointsAdjusted`` / ``PointsAdjustmentRejected`` (loyalty) → noted on the ticket they came from.
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from services.tickets.dal.adapters import S3ExportWriter
 from services.tickets.dal.exports import DynamoTicketsExportPointers
-from services.tickets.dal.tickets import DynamoTicketsRepository
+from services.tickets.dal.tickets import DynamoTicketsRepository, MemberErasedRefused
 from services.tickets.logic.errors import TicketNotFound
 from services.tickets.logic.exports import export_part
 from services.tickets.logic.messages import say
@@ -89,7 +90,7 @@ def pseudonymise_member(
     writer: S3ExportWriter | None = None,
 ) -> int:
     """Every ticket of an erased member pseudonymised; their pointers, value projection and export
-    parts gone.
+    parts gone; the tombstone (``ERASED#<alias>``, dal/tickets.py) refuses any new ticket for them.
 
     The pseudonym comes from the erasure event's id: retries give the same one, and nobody can get
     from it back to the member id. Re-runnable: erased tickets are skipped.
@@ -99,6 +100,9 @@ def pseudonymise_member(
     (``write_export``) wrote its pointer before that, so this sweep finds it.
     """
     pseudonym = "anon-" + hashlib.sha256(event_id.encode()).hexdigest()[:24]
+    # The tombstone first: from now on no new ticket can name the member (the opening transaction
+    # checks it), so the sweep below (consistent Query) sees every ticket there will ever be.
+    repo.mark_member_erased(member_id)
     # Two passes: first every ticket and message, to learn the names the member gave anywhere,
     # then each ticket scrubbed of them (a name stated in one ticket is removed from all).
     conversations = []
@@ -147,7 +151,7 @@ def write_export(
     an erasure racing the export leaves nothing behind (``shared.exports.write_part_guarded``);
     None when such an erasure made it delete the part again.
 
-    Tickets keep no erasure tombstone by member id; the tickets themselves tell: the erasure saves
+    The tickets themselves tell (the erasure's tombstone only refuses new tickets): the erasure saves
     each of them pseudonymised before it sweeps the export pointers. So if every exported ticket is
     still the member's after the part is written, the sweep comes later and finds the pointer.
     """
@@ -193,6 +197,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
         try:
             repo.apply(change)
+        except MemberErasedRefused:
+            metrics.add_metric(name="RetentionTicketMemberErased", unit="Count", value=1)
+            return
         except ConditionalCheckFailed:
             metrics.add_metric(name="RetentionTicketDuplicate", unit="Count", value=1)
             return

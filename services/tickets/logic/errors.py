@@ -8,6 +8,7 @@ __all__ = [
     "AgentNotFound",
     "ArticleNotFound",
     "InvalidTransition",
+    "MemberNotFound",
     "NoAgentAvailable",
     "SurveyAlreadyAnswered",
     "TicketChanged",
@@ -21,6 +22,13 @@ class TicketNotFound(NotFound):
 
     CODE = "ticket_not_found"
     MESSAGE = "No such ticket."
+
+
+class MemberNotFound(NotFound):
+    """A new ticket for a member tickets knows to be erased (nothing written) — as members answers."""
+
+    CODE = "member_not_found"
+    MESSAGE = "No such member."
 
 
 class TicketChanged(Conflict):

@@ -204,7 +204,9 @@ class TicketList(_Out):
 
 class QueueView(_Out):
     items: list[StaffTicketOut]
-    counts: dict[str, dict[str, int]] = Field(description="{queue: {status: tickets}}, from counters.")
+    counts: dict[str, dict[str, int]] = Field(
+        description="{queue: {status: tickets}}, from counters; with member_id, the member's tickets."
+    )
 
 
 class KbHit(_Out):

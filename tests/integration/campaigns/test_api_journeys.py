@@ -107,3 +107,60 @@ class TestListExecutions:
     def test_limit_out_of_range(self, campaigns: str) -> None:
         status, body = get(limit="0")
         assert (status, body["error"]["fields"][0]["field"]) == (422, "query.limit")
+
+
+MEMBER = "01HX9ZK3M5N7P9Q1R3S5T7V9WM"
+
+
+@pytest.fixture
+def one_members_episodes(five_episodes: list[str]) -> list[str]:
+    """Three closed episodes of MEMBER among the five of other members (newest last)."""
+    repo = DynamoEpisodeRepository(TABLE)
+    ids = []
+    for n in range(3):
+        episode_id = f"01J1000000000000000000000{n}"
+        repo.open(
+            Episode(
+                episode_id=episode_id,
+                journey=JOURNEY,
+                member_id=MEMBER,
+                status="starting",
+                started_at=START + timedelta(days=30 + n),
+                execution_name=execution_name(episode_id),
+            )
+        )
+        # closing releases the member's lock, so the next episode can open
+        record_outcome(episode_id, "dormant", repo, now=START + timedelta(days=30 + n, hours=1))
+        ids.append(episode_id)
+    return ids
+
+
+class TestOneMembersExecutions:
+    """The 360° view links here with ``member_id``: it must list that member's episodes only."""
+
+    def test_only_the_members_episodes_newest_first(self, one_members_episodes: list[str]) -> None:
+        status, body = get(member_id=MEMBER)
+        assert status == 200
+        assert [e["episode_id"] for e in body["items"]] == one_members_episodes[::-1]
+        assert {e["member_id"] for e in body["items"]} == {MEMBER}
+        assert body["next_token"] is None
+
+    def test_pages_follow_the_token(self, one_members_episodes: list[str]) -> None:
+        first_status, first = get(member_id=MEMBER, limit="2")
+        assert (first_status, len(first["items"])) == (200, 2)
+        second_status, second = get(member_id=MEMBER, limit="2", next_token=first["next_token"])
+        assert second_status == 200
+        seen = [e["episode_id"] for e in first["items"] + second["items"]]
+        assert seen == one_members_episodes[::-1]
+
+    def test_a_member_without_episodes_gets_none(self, five_episodes: list[str]) -> None:
+        assert get(member_id="01HX9ZK3M5N7P9Q1R3S5T7V9ZZ") == (200, {"items": [], "next_token": None})
+
+    def test_a_token_of_the_journey_list_is_not_a_members_token(self, five_episodes: list[str]) -> None:
+        _, page = get(limit="2")
+        status, body = get(member_id=MEMBER, next_token=page["next_token"])
+        assert (status, body["error"]["code"]) == (400, "invalid_next_token")
+
+    def test_a_malformed_member_id(self, campaigns: str) -> None:
+        status, body = get(member_id="x y")
+        assert (status, body["error"]["fields"][0]["field"]) == (422, "query.member_id")

@@ -130,6 +130,9 @@ class TestPurchaseEarnsPoints:
             "direction": "up",
             "reason": "qualifying_spend",
             "changed_at": "2026-03-01T04:00:00.000000Z",
+            # the tiers' display names, for messages ("{new_tier}" reads "Silver", not "silver")
+            "new_tier_label": "Silver",
+            "previous_tier_label": "Normal",
         }
         # the next purchase earns with the silver multiplier (x1.2)
         _, body = post_purchase(

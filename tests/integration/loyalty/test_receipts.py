@@ -131,3 +131,25 @@ def test_review_and_settings_need_staff_roles(receipts: None) -> None:
     assert staff("GET", "/v1/admin/receipts", roles=("store_staff",))[0] == 403
     assert member("POST", f"/v1/admin/receipts/{pending['receipt_id']}/approve", ALICE)[0] == 403
     assert staff("PUT", "/v1/admin/receipt-settings", {"max_age_days": 5}, roles=("service_agent",))[0] == 403
+
+
+def test_the_store_directory_says_which_stores_are_known(receipts: None) -> None:
+    from services.loyalty.models.stores import Store
+
+    config = DynamoLoyaltyConfig(TABLE)
+    for store in (
+        Store(store_id="store-0202", tenant_id="tenant-b", name="In the directory"),
+        Store(store_id="store-0303", tenant_id="tenant-c", name="Closed", active=False),
+    ):
+        config.put_store(store, expected_version=None)
+    clear_config_cache()
+
+    status, approved = claim(store_id="store-0202")  # not in known_store_ids, active in the directory
+    assert status == 201 and approved["auto_approved"] is True and balance() == 259
+    status, queued = claim(store_id="store-0303", receipt_number="R-2")
+    assert status == 201 and queued["status"] == "pending"
+    status, refused = claim(store_id="S-NOPE", receipt_number="R-3")
+    assert status == 422 and refused["error"]["code"] == "unknown_store"
+    status, _ = claim(receipt_number="R-4")  # in known_store_ids, not in the (enforced) directory
+    assert status == 422
+    assert len(entities("receipt_claim")) == 2

@@ -135,3 +135,22 @@ def test_the_local_fake_records_what_it_opened_and_only_runs_locally(
     assert call(http_event("POST", PATH, body=body))[0] == 200
     assert LocalFakeWeChatPayNotifications.opened[-1].notification_id == "fake-1"
     assert len(entities("purchase")) == 1
+
+
+def test_an_unknown_shop_number_is_refused_until_the_store_is_in_the_directory(wechatpay: None) -> None:
+    from services.loyalty.models.stores import Store
+
+    link_alice()
+    config = DynamoLoyaltyConfig(TABLE)
+    config.put_store(Store(store_id="store-0999", tenant_id="tenant-x", name="Other"), expected_version=None)
+    clear_config_cache()
+
+    status, answer = deliver(PAYMENT, payment())  # shop store-0101 is not in the directory
+
+    assert status == 422 and answer["error"]["code"] == "unknown_store"  # WeChat retries for 24 h
+    assert not entities("purchase") and balance() == 0
+    config.put_store(Store(store_id="store-0101", tenant_id="tenant-c", name="Coffee"), expected_version=None)
+    clear_config_cache()
+    assert deliver(PAYMENT, payment(), notification_id="EV-retry")[0] == 200
+    [purchase] = entities("purchase")
+    assert purchase["tenant_id"] == "tenant-c" and balance() == 259

@@ -100,6 +100,9 @@ class TestMember360:
         }
         assert body["stats"] is None and body["score"] is None
         assert body["links"]["points_adjustments"] == f"/v1/admin/members/{member_id}/points-adjustments"
+        assert body["links"]["churn_warning_episodes"] == (
+            f"/v1/admin/journeys/churn_warning/executions?member_id={member_id}"
+        )
         assert "13812341234" not in json.dumps(body) and "沪A12345" not in json.dumps(
             body, ensure_ascii=False
         )

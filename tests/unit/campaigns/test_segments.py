@@ -172,3 +172,25 @@ def test_bitmap_index_agrees_with_rows_and_survives_serialisation(
     index = ShardIndex.loads(build_shard(rows).dumps())
     expected = [i for i, row in enumerate(rows) if matches(rule, row, NOW)]
     assert rows_of(index.evaluate(rule, NOW)) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "without_points_matches"),
+    [
+        ({"field": "points_balance", "op": "lte", "value": 100}, True),
+        ({"field": "points_balance", "op": "between", "values": [0, 50]}, True),
+        ({"field": "points_balance", "op": "gte", "value": 0}, True),
+        ({"field": "points_balance", "op": "gte", "value": 1}, False),
+        ({"field": "points_balance", "op": "between", "values": [-10, -1]}, False),
+        ({"field": "points_balance", "op": "exists"}, False),
+    ],
+)
+def test_a_member_without_points_movements_counts_as_zero_points(
+    raw: dict[str, object], without_points_matches: bool
+) -> None:
+    # Regression: "fewer than 100 points" left out every member who had never earned a point.
+    rule = parse_rule(raw)
+    rows = [member(0), member(1, points_balance=30)]
+    assert matches(rule, rows[0], NOW) is without_points_matches
+    index = ShardIndex.loads(build_shard(rows).dumps())
+    assert (0 in rows_of(index.evaluate(rule, NOW))) is without_points_matches

@@ -1,8 +1,11 @@
 """The member's in-app inbox (MemberToken). Served by ``CampaignsInboxApiFunction``
 (handlers/inbox_api.py); also included by handlers/api.py so the API document describes it.
 
-* ``GET /v1/members/me/inbox?limit=&next_token=`` — newest first;
-* ``POST /v1/members/me/inbox/{message_id}/click`` — the member opened the message (MessageClicked once).
+* ``GET /v1/members/me/inbox?limit=&next_token=`` — newest first, each with ``read_at`` / ``clicked_at``;
+* ``POST /v1/members/me/inbox/{message_id}/read`` — the member read the message (``read_at`` once;
+  idempotent; DESIGN §9's path);
+* ``POST /v1/members/me/inbox/{message_id}/click`` — the member opened the message (MessageClicked
+  once; also reads it).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class InboxMessageOut(BaseModel):
     body: str
     link: str | None
     sent_at: str
+    read_at: str | None
     clicked_at: str | None
 
 
@@ -48,6 +52,8 @@ def _out(item: dict[str, Any]) -> InboxMessageOut:
         body=str(item.get("body") or ""),
         link=item.get("link"),
         sent_at=str(item["sent_at"]),
+        # A message clicked before read_at existed was read when it was clicked.
+        read_at=item.get("read_at") or item.get("clicked_at"),
         clicked_at=item.get("clicked_at"),
     )
 
@@ -78,3 +84,19 @@ def click_inbox_message(
     member_id = require_member(principal_from_event(router.current_event.raw_event))
     repo = DynamoInbox(load(CampaignsSettings).table_name)
     return _out(click(member_id, message_id, repo, now=clock.now()))
+
+
+@router.post(
+    "/v1/members/me/inbox/<message_id>/read",
+    summary="Mark an inbox message read (idempotent)",
+    tags=["inbox"],
+)
+def read_inbox_message(
+    message_id: Annotated[str, Path(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")],
+) -> InboxMessageOut:
+    from services.campaigns.dal.inbox import DynamoInbox  # noqa: PLC0415
+    from services.campaigns.logic.inbox import read  # noqa: PLC0415
+
+    member_id = require_member(principal_from_event(router.current_event.raw_event))
+    repo = DynamoInbox(load(CampaignsSettings).table_name)
+    return _out(read(member_id, message_id, repo, now=clock.now()))

@@ -85,6 +85,24 @@ def verify_url(
 
 @router.post(
     PUSH_PATH,
+    request_body={
+        "required": True,
+        "description": "WeChat's push in plaintext mode, JSON or XML (told apart by the first character).",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "MsgType": {"type": "string", "examples": ["event"]},
+                        "Event": {"type": "string", "examples": ["subscribe_msg_sent_event"]},
+                        "CreateTime": {"type": "integer"},
+                        "List": {"description": "One {MsgID, TemplateId, ErrorCode, ErrorStatus} or a list."},
+                    },
+                }
+            },
+            "text/xml": {"schema": {"type": "string"}},
+        },
+    },
     summary="WeChat message push: subscription message results (signed by WeChat)",
     description="Plaintext mode, XML or JSON. `subscribe_msg_sent_event`: ErrorCode 0 → the send "
     "named by MsgID is delivered; otherwise bounced with ErrorStatus as the reason; once per send. "

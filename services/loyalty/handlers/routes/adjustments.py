@@ -102,6 +102,7 @@ def _create(member_id: str, request: MemberAdjustmentRequest | AdjustmentRequest
 
 @router.post(
     "/v1/admin/points-adjustments",
+    request_body=AdjustmentRequest,
     summary="Request a points adjustment (applied only after a second person approves)",
     description=(
         "AdjustmentRequest {member_id, points (signed, not 0) | reverses (a movement id of the member's), "
@@ -120,6 +121,7 @@ def create_adjustment() -> Any:
 
 @router.post(
     "/v1/admin/members/<member_id>/points-adjustments",
+    request_body=MemberAdjustmentRequest,
     summary="Request a points adjustment for this member",
     description=(
         "{points (signed, not 0) | reverses (a movement id of the member's), reason, request_id?}; "
@@ -183,6 +185,7 @@ def approve(adjustment_id: str) -> Any:
 
 @router.post(
     "/v1/admin/points-adjustments/<adjustment_id>/reject",
+    request_body=RejectRequest,
     summary="Reject a pending adjustment (with a reason)",
     description="409 adjustment_not_pending; 409 member_erased (the member was erased: closed, no event).",
     tags=["admin-points"],

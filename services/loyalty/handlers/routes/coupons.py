@@ -90,6 +90,7 @@ def _staff(*roles: str) -> str:
 
 @router.post(
     "/v1/admin/coupon-templates",
+    request_body=CouponTemplateIn,
     summary="Create a coupon template",
     description="CouponTemplateIn (services/loyalty/models/coupons.py). 409 coupon_template_exists.",
     tags=["admin-coupons"],
@@ -131,6 +132,7 @@ def get_template(template_id: str) -> Any:
 
 @router.patch(
     "/v1/admin/coupon-templates/<template_id>",
+    request_body=CouponTemplatePatch,
     summary="Change a coupon template (name, status, end, per-member limit; raise budget or limit)",
     tags=["admin-coupons"],
 )
@@ -159,6 +161,7 @@ def retire_template(template_id: str) -> Any:
 
 @router.post(
     "/v1/admin/coupons",
+    request_body=StaffIssueRequest,
     summary="Issue a coupon to a member by hand (reason manual; audited)",
     description="StaffIssueRequest; idempotent on request_id. 404 unknown template; 409 "
     "coupon_template_not_issuable, coupon_limit_reached, coupon_budget_exhausted, member_erased.",
@@ -209,6 +212,7 @@ def staff_issue() -> Any:
 
 @router.post(
     "/v1/admin/coupons/redeem",
+    request_body=RedeemRequest,
     summary="Redeem a member's coupon at the till (once, in its stores and dates)",
     description="RedeemRequest: the code, the member verified at the till (member code), store, "
     "tenant and purchase amount. 404 coupon_not_found; 403 coupon_not_yours; 409 "

@@ -69,7 +69,12 @@ def _rule_id(rule_id: str) -> str:
     return rule_id
 
 
-@router.post("/v1/admin/earning-rules", summary="Create an earning rule", tags=["admin-earning"])
+@router.post(
+    "/v1/admin/earning-rules",
+    request_body=EarningRuleIn,
+    summary="Create an earning rule",
+    tags=["admin-earning"],
+)
 def create_rule() -> Any:
     from services.loyalty.dal.loyalty_config import clear_config_cache  # noqa: PLC0415 - cold start
 
@@ -99,6 +104,7 @@ def get_rule(rule_id: str) -> Any:
 
 @router.put(
     "/v1/admin/earning-rules/<rule_id>",
+    request_body=EarningRuleIn,
     summary="Replace an earning rule (409 when it changed concurrently)",
     tags=["admin-earning"],
 )
@@ -133,16 +139,21 @@ def delete_rule(rule_id: str) -> Any:
 
 @router.post(
     "/v1/admin/earning-rules/dry-run",
+    request_body=DryRunRequest,
     summary="What a purchase would earn under the current rules, and why",
-    description="DryRunRequest; answers points, pending_days and the steps of the calculation.",
+    description="DryRunRequest; answers points, pending_days and the steps of the calculation. "
+    "422 amount_exceeds_items when amount_cents is more than the items add up to (as at the till).",
     tags=["admin-earning"],
 )
 def dry_run() -> Any:
     from services.loyalty.logic.earning import PurchaseFacts, calculate  # noqa: PLC0415 - cold start
+    from services.loyalty.logic.stores import check_amount_against_items  # noqa: PLC0415 - cold start
     from services.loyalty.logic.tiers import benefits_of  # noqa: PLC0415 - cold start
 
     _staff(*ADMIN_READ_ROLES)
     body = parse_json(DryRunRequest, router.current_event.raw_event)
+    # The purchase path's rule: a purchase whose amount exceeds its lines is refused, not priced.
+    check_amount_against_items(body.amount_cents, [line.amount_cents for line in body.items])
     settings = load(LoyaltyApiSettings)
     config = _config()
     tiers, _ = config.list_tiers()
@@ -189,6 +200,7 @@ def list_tiers() -> Any:
 
 @router.put(
     "/v1/admin/tiers",
+    request_body=TierProgram,
     summary="Set the tier program (qualification basis and rolling window)",
     tags=["admin-tiers"],
 )
@@ -203,7 +215,12 @@ def put_program() -> Any:
     return json_response(200, program.model_dump())
 
 
-@router.put("/v1/admin/tiers/<tier_id>", summary="Create or replace a tier", tags=["admin-tiers"])
+@router.put(
+    "/v1/admin/tiers/<tier_id>",
+    request_body=TierIn,
+    summary="Create or replace a tier",
+    tags=["admin-tiers"],
+)
 def put_tier(tier_id: str) -> Any:
     from services.loyalty.dal.loyalty_config import clear_config_cache  # noqa: PLC0415 - cold start
 
@@ -237,6 +254,7 @@ def delete_tier(tier_id: str) -> Any:
 
 @router.put(
     "/v1/admin/members/<member_id>/tier-floor",
+    request_body=TierFloorRequest,
     summary="Set or clear a member's manual tier floor (reason required; audited)",
     description="TierFloorRequest. The floor is shown as such in the member's points; raising it "
     "above the current tier upgrades now (TierChanged, reason manual); clearing it never "

@@ -100,6 +100,7 @@ def session_view(s: ParkingSession, *, replayed: bool | None = None) -> dict[str
 
 @router.post(
     SESSIONS_PATH,
+    request_body=ParkingSessionIn,
     summary="Record a car park entry or exit (signed integration request)",
     description="Signed like purchases (X-MallCRM-* headers). ParkingSessionIn: an entry (no exited_at) "
     "opens a session; an exit with the car park's fee settles it with the plate's member's tier free "
@@ -211,6 +212,7 @@ def get_quote(plate: str) -> Any:
 
 @router.post(
     "/v1/members/me/parking/<plate>/offset",
+    request_body=OffsetRequest,
     summary="Pay what is due now with points or a parking coupon (once per stay)",
     description="OffsetRequest. 409 insufficient_points, parking_fee_already_offset, parking_nothing_due; "
     "403 coupon_not_yours; 404 parking_session_not_found, coupon_not_found.",

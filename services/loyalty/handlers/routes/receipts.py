@@ -57,10 +57,11 @@ def _staff(*roles: str) -> str:
 
 @router.post(
     "/v1/members/me/receipts",
+    request_body=ReceiptClaimIn,
     summary="Claim points for a till receipt photo",
     description="ReceiptClaimIn. 201 approved at once (known store, below the threshold) or pending "
     "review; 409 receipt_duplicate (store + machine + receipt number claimed before); 422 "
-    "receipt_too_old or validation_failed.",
+    "receipt_too_old, unknown_store (not in the mall's store directory) or validation_failed.",
     tags=["member-receipts"],
 )
 def submit() -> Any:
@@ -77,6 +78,7 @@ def submit() -> Any:
         new_id=new_ulid,
         points_for=deps.earning_for(member_id),
         correlation_id=correlation_id(router.current_event.raw_event),
+        stores=deps.store_check(),
     )
     metrics.add_metric(
         name="ReceiptAutoApproved" if claim.auto_approved else "ReceiptQueued", unit="Count", value=1
@@ -113,6 +115,7 @@ def get_claim(receipt_id: str) -> Any:
 
 @router.post(
     "/v1/admin/receipts/<receipt_id>/approve",
+    request_body=ReceiptDecision | None,
     summary="Approve a receipt claim: its points are credited (audited)",
     tags=["admin-receipts"],
 )
@@ -143,6 +146,7 @@ def approve(receipt_id: str) -> Any:
 
 @router.post(
     "/v1/admin/receipts/<receipt_id>/reject",
+    request_body=ReceiptRejection,
     summary="Reject a receipt claim with a reason (audited)",
     tags=["admin-receipts"],
 )
@@ -165,7 +169,10 @@ def get_settings() -> Any:
 
 
 @router.put(
-    "/v1/admin/receipt-settings", summary="Change receipt auto-approval settings", tags=["admin-receipts"]
+    "/v1/admin/receipt-settings",
+    request_body=ReceiptSettings,
+    summary="Change receipt auto-approval settings",
+    tags=["admin-receipts"],
 )
 def put_settings() -> Any:
     actor = _staff(*SETTINGS_ROLES)

@@ -47,6 +47,7 @@ def _body(recorded: RecordedRefund) -> RefundResponse:
 
 @router.post(
     REFUNDS_PATH,
+    request_body=RefundRequest,
     summary="Record a refund of a purchase (signed integration request)",
     description="Signed exactly like POST /v1/integrations/purchases. The body is a RefundRequest "
     "(purchase_external_id names a purchase of the same source). Full or partial; the refunds of "

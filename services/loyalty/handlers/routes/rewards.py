@@ -64,6 +64,7 @@ def _staff() -> str:
 
 @router.post(
     "/v1/admin/rewards",
+    request_body=RewardIn,
     summary="Add a reward to the catalogue",
     description="RewardIn; 409 reward_exists; 404 coupon_template_not_found for a coupon reward.",
     tags=["admin-rewards"],
@@ -88,7 +89,12 @@ def list_rewards_admin() -> Any:
     return json_response(200, {"rewards": _catalogue_view(items)})
 
 
-@router.patch("/v1/admin/rewards/<reward_id>", summary="Change a reward or add stock", tags=["admin-rewards"])
+@router.patch(
+    "/v1/admin/rewards/<reward_id>",
+    request_body=RewardPatch,
+    summary="Change a reward or add stock",
+    tags=["admin-rewards"],
+)
 def patch_reward(reward_id: str) -> Any:
     from services.loyalty.logic import rewards as logic  # noqa: PLC0415 - cold start
 
@@ -116,6 +122,7 @@ def list_rewards() -> Any:
 
 @router.post(
     "/v1/members/me/redemptions",
+    request_body=RedemptionRequest,
     summary="Redeem a reward with points (stock and points in one transaction)",
     description="RedemptionRequest {request_id, reward_id}; a repeat of request_id answers 200 with the "
     "first redemption. 404 reward_not_found; 409 reward_unavailable, reward_out_of_stock, "

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only; imported by the routes that
     from services.loyalty.dal.coupons import DynamoCouponRepository
     from services.loyalty.dal.rewards import DynamoRewardRepository
     from services.loyalty.dal.wallet_points import LedgerPoints
+    from services.loyalty.logic.stores import StoreCheck
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -71,9 +72,10 @@ class WalletDeps:
         tz = self.tz
 
         def points(store_id: str, amount_cents: int, at: datetime) -> int:
+            store = config.stores.get(store_id)  # the directory's tenant: tenant-scoped rules apply
             facts = PurchaseFacts(
                 store_id=store_id,
-                tenant_id=None,
+                tenant_id=store.tenant_id if store is not None else None,
                 channel="pos",
                 amount_cents=amount_cents,
                 lines=[("receipt", amount_cents)],
@@ -89,6 +91,13 @@ class WalletDeps:
             ).points
 
         return points
+
+    def store_check(self) -> StoreCheck:
+        """The mall's store directory, from the configuration cached per container (re-read before
+        refusing a store it lacks, as on the purchase path)."""
+        from services.loyalty.handlers.ledger_deps import store_check  # noqa: PLC0415 - receipts only
+
+        return store_check(self.settings)
 
     def pseudonymise(self, member_id: str) -> str:
         from services.loyalty.dal.privacy import pseudonym_key  # noqa: PLC0415 - cold start

@@ -67,6 +67,36 @@ def openid_hash(pepper: bytes, openid: str) -> str:
 
 @router.post(
     NOTIFICATIONS_PATH,
+    request_body={
+        "required": True,
+        "description": "WeChat Pay's API v3 notification (the local fake takes resource.plaintext).",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["resource"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "create_time": {"type": "string"},
+                        "event_type": {"type": "string", "examples": ["MALL_TRANSACTION.SUCCESS"]},
+                        "resource_type": {"type": "string"},
+                        "summary": {"type": "string"},
+                        "resource": {
+                            "type": "object",
+                            "required": ["algorithm", "ciphertext", "nonce"],
+                            "properties": {
+                                "algorithm": {"const": "AEAD_AES_256_GCM"},
+                                "ciphertext": {"type": "string"},
+                                "associated_data": {"type": "string"},
+                                "nonce": {"type": "string"},
+                                "original_type": {"type": "string"},
+                            },
+                        },
+                    },
+                }
+            }
+        },
+    },
     summary="WeChat Pay smart-business-district payment and refund notices (signed by WeChat Pay)",
     description="WeChat Pay API v3 notification: Wechatpay-Timestamp/Nonce/Signature/Serial headers "
     "(RSA-SHA256 with the platform key), resource AEAD_AES_256_GCM under the APIv3 key. "
@@ -81,12 +111,13 @@ def notification() -> Any:
     from services.loyalty.dal.purchases import DynamoPurchaseRepository  # noqa: PLC0415 - cold start
     from services.loyalty.dal.refunds import DynamoRefundRepository  # noqa: PLC0415 - cold start
     from services.loyalty.dal.wechat_links import DynamoWeChatLinks  # noqa: PLC0415 - cold start
-    from services.loyalty.handlers.ledger_deps import ledger_repo, loyalty_config  # noqa: PLC0415 - cold start
+    from services.loyalty.handlers.ledger_deps import ledger_repo, loyalty_config, store_check  # noqa: PLC0415 - cold start
     from services.loyalty.logic import wechatpay as logic  # noqa: PLC0415 - cold start
     from services.loyalty.logic.errors import NonceReused  # noqa: PLC0415 - cold start
     from services.loyalty.logic.privacy import pseudonym  # noqa: PLC0415 - cold start
     from services.loyalty.logic.purchases import PurchasePoints, SignedBy, record_purchase  # noqa: PLC0415 - cold start
     from services.loyalty.logic.refunds import record_refund  # noqa: PLC0415 - cold start
+    from services.loyalty.logic.stores import REFUSALS  # noqa: PLC0415 - cold start
 
     settings = load(WeChatPaySettings)
     event = router.current_event
@@ -117,8 +148,21 @@ def notification() -> Any:
                 nonce_ttl=timedelta(seconds=2 * settings.signature_max_skew_seconds + 60),
                 pseudonymise=lambda m: pseudonym(key, m),
                 points=PurchasePoints(ledger=ledger_repo(settings), config=loyalty_config(settings)),
+                stores=store_check(settings),
             )
         except NonceReused:  # pragma: no cover - nonces are fresh per delivery
+            raise
+        except REFUSALS as refused:
+            # A shop number the store directory lacks: WeChat retries for 24 h; add the store.
+            logger.warning(
+                "wechatpay payment refused",
+                extra={
+                    "code": refused.code,
+                    "store_id": request.store_id,
+                    "transaction_id": request.external_id,
+                },
+            )
+            metrics.add_metric(name="WeChatPayPaymentRefused", unit="Count", value=1)
             raise
         logger.info(
             "wechatpay payment",

@@ -99,8 +99,10 @@ def _identities(
 def _links(member_id: str) -> dict[str, str]:
     return {
         "points_adjustments": f"/v1/admin/members/{member_id}/points-adjustments",
-        "tickets": f"/v1/admin/tickets?member_id={member_id}",
-        "churn_warning_episodes": "/v1/admin/journeys/churn_warning/executions",
+        # every ticket of the member (tickets' list filters by member; status=all: not only open ones)
+        "tickets": f"/v1/admin/tickets?member_id={member_id}&status=all",
+        # the member's own episodes (campaigns filters by member; without it: everyone's)
+        "churn_warning_episodes": f"/v1/admin/journeys/churn_warning/executions?member_id={member_id}",
     }
 
 

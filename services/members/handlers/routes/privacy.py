@@ -163,7 +163,8 @@ def get_export(export_id: Annotated[str, Path(min_length=26, max_length=26)]) ->
     summary="Erase the member (PIPL Art. 47)",
     description="Crypto-shredding of the member's data key, lookup keys and consents removed, profile "
     "replaced by a tombstone, MemberErased published (loyalty and campaigns pseudonymise what they "
-    "hold). 204; again 204 when repeated; 404 for an unknown member.",
+    "hold). 204; 404 for an unknown member. The erasure voids every token of the member: the same "
+    "token again is refused (403) by the authorizer; staff's DELETE /v1/admin/members/{id} repeats it.",
     tags=["members", "privacy"],
     responses={204: {"description": "Erased"}, 404: {"description": "No such member"}},
 )

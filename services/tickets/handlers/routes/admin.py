@@ -22,6 +22,7 @@ from services.tickets.models.api import (
 from shared import clock
 from shared.api import json_response
 from shared.auth import principal_from_event, require_roles
+from shared.errors import Unprocessable
 from shared.ids import new_ulid
 from shared.web import Path, Query, Response, Router
 
@@ -35,7 +36,9 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 # ticket (cold start: the queue view and reads do not need it).
 router = Router()
 TicketId = Annotated[str, Path(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
-StatusFilter = Literal["open", "pending_member", "in_progress", "resolved", "closed", "active"]
+StatusFilter = Literal["open", "pending_member", "in_progress", "resolved", "closed", "active", "all"]
+MemberId = Annotated[str | None, Query(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
+QUEUE_VIEW_PARAMETERS = ("status", "queue", "member_id", "limit")
 
 
 def _staff(*roles: str) -> str:
@@ -60,17 +63,34 @@ def _decide(deps: Deps, ticket_id: str, decision: Callable[[Ticket], Change | No
     return _full(deps, ticket_id)
 
 
-@router.get("/v1/admin/tickets", summary="Queue view: by priority, then SLA due time", tags=["admin-tickets"])
+@router.get(
+    "/v1/admin/tickets",
+    summary="Queue view: by priority, then SLA due time",
+    description="status: one status, `active` (open, pending_member, in_progress; the default) or "
+    "`all`; queue: one queue; member_id: only that member's tickets, and `counts` are then the "
+    "member's own. An unknown query parameter is 422 (a filter that would be ignored).",
+    tags=["admin-tickets"],
+)
 def queue_view(
     status: Annotated[StatusFilter, Query()] = "active",
     queue: Annotated[str | None, Query(pattern=r"^[a-z_]{1,20}(:[a-z0-9_-]{1,48})?$")] = None,
+    member_id: MemberId = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> QueueView:
-    from services.tickets.models.entities import ACTIVE_STATUSES  # noqa: PLC0415 - cold start
+    from services.tickets.logic.queue import member_list, statuses_for, unknown_parameters  # noqa: PLC0415
 
     _staff()
+    unknown = unknown_parameters(router.current_event.query_string_parameters, QUEUE_VIEW_PARAMETERS)
+    if unknown:
+        raise Unprocessable(fields=unknown)
     deps = Deps.load()
-    statuses = list(ACTIVE_STATUSES) if status == "active" else [status]
+    statuses = statuses_for(status)
+    if member_id is not None:
+        # The member's tickets through their pointers (MEMBER#<id> / TICKET#…): Query + BatchGetItem.
+        mine, counts = member_list(
+            deps.repo.member_tickets(member_id, None), statuses=statuses, queue=queue, limit=limit
+        )
+        return QueueView(items=[staff_view(t) for t in mine], counts=counts)
     tickets = deps.repo.queue_view(queue=queue, statuses=statuses, limit=limit)
     return QueueView(items=[staff_view(t) for t in tickets], counts=deps.repo.counts(queue))
 

@@ -113,7 +113,13 @@ def intake(
         suggestions=suggestions,
         auto_answer=answer,
     )
-    repo.apply(change)
+    from services.tickets.dal.tickets import MemberErasedRefused  # noqa: PLC0415 - cold start
+    from services.tickets.logic.errors import MemberNotFound  # noqa: PLC0415
+
+    try:
+        repo.apply(change)
+    except MemberErasedRefused:
+        raise MemberNotFound() from None
     return change
 
 

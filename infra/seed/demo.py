@@ -18,7 +18,16 @@ One function per kind of data, each idempotent enough to run on a fresh local cl
   any purchase: once the directory holds stores, loyalty refuses purchases at any other store;
 * :func:`seed_purchases` — purchases at the data file's stores, each a signed
   ``POST /v1/integrations/purchases`` through the front door, exactly as a POS would send them;
-  two in three carry a demo member's id (:func:`assign_members`), the rest are anonymous.
+  two in three carry a demo member's id (:func:`assign_members`), the rest are anonymous;
+* the programme (:mod:`infra.seed.programme`: tiers, earning rules, rewards, ticket agents, the
+  knowledge base, segments, the tier-up congratulation, an audience snapshot), each part by the
+  demo staff user whose role owns it, and the demo purchase (``.localcloud/demo-purchase.json``: a
+  newcomer's first, normal → silver, congratulated).
+
+Seeding again writes nothing new (see each function): the integration key is kept, members log
+in, stores/tiers/agents are put only when different, 409 means "exists", and what the services
+mint an id for (earning rules, segments, campaigns) is found by name. The virtual clock is moved
+to 10:00 mall time when the demo would otherwise start in or near the quiet hours.
 
 Tenants live in ``data/mall.json`` only (no API owns them); stores are in loyalty's directory.
 """
@@ -36,6 +45,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from infra.seed import programme
 from shared.auth import HEADER_NONCE, HEADER_SIGNATURE, HEADER_SOURCE, HEADER_TIMESTAMP, sign_request
 from shared.clock import zone
 
@@ -44,6 +54,7 @@ log = logging.getLogger("mallcrm.seed")
 DATA_FILE = Path(__file__).with_name("data") / "mall.json"
 ROOT = Path(__file__).resolve().parents[2]
 KEYS_FILE = ROOT / ".localcloud" / "integration-keys.json"
+DEMO_PURCHASE_FILE = ROOT / ".localcloud" / "demo-purchase.json"
 PURCHASES_PATH = "/v1/integrations/purchases"
 DEMO_PASSWORD_ENV = "MALLCRM_DEMO_PASSWORD"  # noqa: S105 - the variable's name
 # Local cloud only (in-process moto): meets the staff pool's policy (12+, upper, lower, digit).
@@ -81,6 +92,13 @@ class SeedReport:
     coupon_template_failures: list[str] = field(default_factory=list)
     stores: list[str] = field(default_factory=list)  # store ids in the directory
     store_failures: list[str] = field(default_factory=list)
+    # The programme (infra/seed/programme.py): kind -> ids or names in place, and what failed.
+    programme: dict[str, list[str]] = field(default_factory=dict)
+    programme_failures: list[str] = field(default_factory=list)
+    snapshot_requested: bool = False
+    clock_moved_to: str | None = None  # the virtual time the demo day starts at, when moved
+    demo_member: str | None = None  # the member the demo purchase is for
+    demo_purchase_file: Path | None = None
 
 
 def load_data(path: Path = DATA_FILE) -> dict[str, Any]:
@@ -119,7 +137,9 @@ def seed_staff(
             UserPoolId=pool_id, Username=username, Password=password, Permanent=True
         )
         cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=person["role"])
-        created.append({"username": username, "role": person["role"]})
+        user = cognito.admin_get_user(UserPoolId=pool_id, Username=username)
+        subject = next((a["Value"] for a in user.get("UserAttributes", []) if a["Name"] == "sub"), "")
+        created.append({"username": username, "role": person["role"], "subject": subject})
     return created
 
 
@@ -127,12 +147,16 @@ def seed_staff(
 
 
 def seed_integration_keys(secrets_manager: Any, secret_id: str, sources: list[str]) -> dict[str, str]:
-    """A fresh random key per source, merged into the secret's `{source: key}` map (others kept)."""
+    """A random key per source the secret's `{source: key}` map lacks, merged in (others kept).
+
+    A source that has a key keeps it: seeding again must not rotate a key that loyalty caches per
+    container (60 s), or every purchase of the second run would be refused `signature_invalid`."""
     current = json.loads(secrets_manager.get_secret_value(SecretId=secret_id)["SecretString"] or "{}")
     if not isinstance(current, dict):
         raise ValueError("IntegrationKeysSecret must hold a JSON object of source -> key")
-    keys = {source: secrets.token_urlsafe(32) for source in sources}
-    secrets_manager.put_secret_value(SecretId=secret_id, SecretString=json.dumps({**current, **keys}))
+    keys = {source: str(current.get(source) or secrets.token_urlsafe(32)) for source in sources}
+    if any(current.get(source) != key for source, key in keys.items()):
+        secrets_manager.put_secret_value(SecretId=secret_id, SecretString=json.dumps({**current, **keys}))
     return keys
 
 
@@ -223,12 +247,20 @@ def assign_members(purchases: Sequence[Mapping[str, Any]], member_ids: Sequence[
     return out
 
 
-def seed_purchases(
-    http: Http, purchases: Sequence[Mapping[str, Any]], source: str, key: str, now: Callable[[], datetime]
+def seed_purchases(  # noqa: PLR0917 - the till's parts
+    http: Http,
+    purchases: Sequence[Mapping[str, Any]],
+    source: str,
+    key: str,
+    now: Callable[[], datetime],
+    between: Callable[[], None] | None = None,
 ) -> tuple[int, list[str]]:
-    """POST each purchase, signed, through the front door; (accepted, failures)."""
-    accepted, failures = 0, []
+    """POST each purchase, signed, through the front door; (accepted, failures). ``between`` runs
+    between two purchases (the seed lets a second of virtual time pass, as between two real sales)."""
+    accepted, failures = 0, list[str]()
     for purchase in purchases:
+        if between is not None and accepted + len(failures):
+            between()
         body = json.dumps(purchase, separators=(",", ":")).encode()
         headers = {
             "content-type": "application/json",
@@ -272,9 +304,28 @@ DEMO_MEMBERS: tuple[dict[str, Any], ...] = (
         "gender": "female",
         "birthday": "1999-07-15",
     },
+    {
+        "openid": "demo-openid-0004",
+        "phone": "13800000004",
+        "name": "陈静",
+        "gender": "female",
+        "birthday": "1994-05-20",
+    },
+    {
+        "openid": "demo-openid-0005",
+        "phone": "13800000005",
+        "name": "Emily Zhou",
+        "gender": "female",
+        "birthday": "1996-09-02",
+    },
 )
 """Fictitious shoppers (13800000000-range numbers) registered through the members API; the second
-links a car plate (with the car-plate consent)."""
+links a car plate (with the car-plate consent). The last two (:data:`NEW_MEMBERS`) just joined: no
+purchases yet, so the demo purchase (``.localcloud/demo-purchase.json``) is one's first."""
+
+NEW_MEMBERS: tuple[str, ...] = ("demo-openid-0004", "demo-openid-0005")
+"""Openids of the members without past purchases; the demo purchase goes to the first of them
+outside campaigns' global control group (who get no marketing, so no congratulation)."""
 
 
 def seed_members(
@@ -319,29 +370,9 @@ def seed_members(
 
 # -- coupon templates -------------------------------------------------------------------------------
 
-DEMO_COUPON_TEMPLATES: tuple[dict[str, Any], ...] = (
-    {
-        # The birthday journey's coupon (campaigns' BIRTHDAY_COUPON_TEMPLATE_ID): once a year per
-        # member is campaigns' rule (jrn#birthday#<member>#<year>), so no lifetime per-member limit.
-        "template_id": "birthday",
-        "name": "生日礼券 ¥50 (满 ¥200)",
-        "kind": "amount_off",
-        "amount_off_cents": 5000,
-        "min_spend_cents": 20000,
-        "valid_days": 30,
-    },
-    {
-        # The churn journey's win-back offer (WIN_BACK_COUPON_TEMPLATE_ID): 20 % off, at most ¥100.
-        "template_id": "win-back",
-        "name": "回归礼 8 折 (最高减 ¥100)",
-        "kind": "percent_off",
-        "percent_off": 20,
-        "max_discount_cents": 10000,
-        "valid_days": 14,
-    },
-)
-"""The templates campaigns' built-in journeys name; without them their messages are suppressed
-``offer_unknown_template`` (contract B)."""
+DEMO_COUPON_TEMPLATES = programme.DEMO_COUPON_TEMPLATES
+"""The journeys' ``birthday`` and ``win-back``; the rewards' are
+``programme.REWARD_COUPON_TEMPLATES``."""
 
 
 def seed_coupon_templates(
@@ -393,7 +424,8 @@ def seed_stores(
     http: Http, username: str, password: str, stores: Sequence[Mapping[str, Any]]
 ) -> tuple[list[str], list[str]]:
     """A loyalty operator signs in and puts each store (``PUT /v1/admin/stores/{store_id}``:
-    create or replace, so seeding again is harmless). Returns ``(store ids in place, failures)``."""
+    create or replace) the directory does not hold as it is already (``GET /v1/admin/stores``), so
+    seeding again writes nothing. Returns ``(store ids in place, failures)``."""
     json_headers = {"content-type": "application/json"}
     credentials = json.dumps({"username": username, "password": password}).encode()
     status, _, answer = http("POST", "/v1/auth/staff", json_headers, credentials)
@@ -402,7 +434,12 @@ def seed_stores(
     headers = {**json_headers, "authorization": f"Bearer {json.loads(answer)['id_token']}"}
     done: list[str] = []
     failures: list[str] = []
+    status, _, answer = http("GET", "/v1/admin/stores", headers, b"")
+    held = {s["store_id"]: s for s in json.loads(answer).get("stores", [])} if status == 200 else {}
     for store in stores:
+        if programme.same(held.get(str(store["store_id"])), store):
+            done.append(str(store["store_id"]))
+            continue
         body = json.dumps({k: v for k, v in store.items() if k != "store_id"}).encode()
         status, _, answer = http("PUT", f"/v1/admin/stores/{store['store_id']}", headers, body)
         if status in (200, 201):
@@ -427,8 +464,15 @@ def seed_all(
     base_url: str | None = None,
     data: Mapping[str, Any] | None = None,
     keys_file: Path | None = KEYS_FILE,
+    demo_purchase_file: Path | None = None,
 ) -> SeedReport:
-    """Seed the demo mall into a running local cloud; `client(service)` gives boto3 clients on it."""
+    """Seed the demo mall into a running local cloud; `client(service)` gives boto3 clients on it.
+
+    Order matters: the clock first (the demo runs in the mall's day), the programme before the
+    purchases (they earn under its rules and tiers), the congratulation campaign and the audience
+    snapshot after them (settled), the demo purchase file last: ``demo_purchase_file``, by default
+    beside the keys file (``.localcloud/demo-purchase.json`` for `make dev`; none without a keys
+    file, so tools and tests never overwrite a running demo's)."""
     data = data or load_data()
     report = SeedReport(password=demo_password())
     report.staff = seed_staff(
@@ -440,21 +484,114 @@ def seed_all(
     )
     if keys_file is not None:
         report.keys_file = write_keys_file(report.sources, base_url, keys_file)
+    tz = zone(data["mall"]["timezone"])
+    shift = programme.demo_day_shift(cloud.clock.now(), tz)
+    if shift:
+        status, answer = programme.Api(http).call("POST", "/_local/clock/advance", {"seconds": shift})
+        if status == 200:
+            report.clock_moved_to = cloud.clock.now().astimezone(tz).isoformat(timespec="minutes")
+        else:
+            report.programme_failures.append(f"demo day: clock advance {status} {str(answer)[:200]}")
     report.members, report.member_failures = seed_members(http)
+    loyalty_ops = _staff_with_role(data["staff"], "loyalty_ops")
     report.coupon_templates, report.coupon_template_failures = seed_coupon_templates(
-        http, _staff_with_role(data["staff"], "loyalty_ops"), report.password
+        http, loyalty_ops, report.password, DEMO_COUPON_TEMPLATES + programme.REWARD_COUPON_TEMPLATES
     )
-    report.stores, report.store_failures = seed_stores(
-        http, _staff_with_role(data["staff"], "loyalty_ops"), report.password, demo_stores(data)
-    )
+    report.stores, report.store_failures = seed_stores(http, loyalty_ops, report.password, demo_stores(data))
+    outcome = programme.Outcome()
+    seed_programme_before_purchases(http, data, report, outcome)
+
     pos = sources[0]
-    purchases = assign_members(
-        demo_purchases(data, pos["source"], pos["channel"], cloud.clock.now()), list(report.members.values())
-    )
+    regulars = [member_id for openid, member_id in report.members.items() if openid not in NEW_MEMBERS]
+    history = demo_purchases(data, pos["source"], pos["channel"], cloud.clock.now())
+    # In the order they happened, a virtual second apart: loyalty stamps a tier change with the
+    # time it records it, and campaigns keeps the newest stamp (two at one instant would tie).
+    purchases = sorted(assign_members(history, regulars), key=lambda p: p["occurred_at"])
     report.purchases_posted, report.purchase_failures = seed_purchases(
-        http, purchases, pos["source"], report.sources[pos["source"]], cloud.clock.now
+        http,
+        purchases,
+        pos["source"],
+        report.sources[pos["source"]],
+        cloud.clock.now,
+        between=lambda: _advance(http, 1),
     )
+    # The past purchases' tier changes are history: they are processed before the congratulation
+    # is activated (else the demo shoppers would be congratulated, and the day's message cap taken).
+    _settle(cloud)
+    seed_programme_after_purchases(http, data, report, outcome)
+    _settle(cloud)
+    report.programme, report.programme_failures = outcome.done, report.programme_failures + outcome.failures
+
+    newcomers = [report.members[openid] for openid in NEW_MEMBERS if openid in report.members]
+    report.demo_member = programme.pick_demo_member(newcomers, _in_global_control)
+    if demo_purchase_file is None and keys_file is not None:
+        demo_purchase_file = keys_file.with_name(DEMO_PURCHASE_FILE.name)
+    if report.demo_member and demo_purchase_file is not None:
+        report.demo_purchase_file = write_demo_purchase(
+            programme.demo_purchase(report.demo_member, cloud.clock.now(), tz), demo_purchase_file
+        )
+    return report
+
+
+def _advance(http: Http, seconds: float) -> None:
+    programme.Api(http).call("POST", "/_local/clock/advance", {"seconds": seconds})
+
+
+def _settle(cloud: SeedTarget) -> None:
     settle = getattr(cloud, "settle", None)
     if callable(settle):
         settle()
-    return report
+
+
+def _in_global_control(member_id: str) -> bool:
+    """Campaigns' global control group as the local cloud runs it (the settings' defaults: the
+    template sets neither GLOBAL_CONTROL_SALT nor GLOBAL_CONTROL_BASIS_POINTS)."""
+    from services.campaigns.logic.experiments import in_global_control  # noqa: PLC0415 - seed only
+    from services.campaigns.models.planning import TriggerSettings  # noqa: PLC0415 - seed only
+
+    fields = TriggerSettings.model_fields
+    salt = str(fields["global_control_salt"].default)
+    return in_global_control(member_id, salt, int(fields["global_control_basis_points"].default))
+
+
+def seed_programme_before_purchases(
+    http: Http, data: Mapping[str, Any], report: SeedReport, outcome: programme.Outcome
+) -> None:
+    """Tiers, earning rules and rewards (the purchases earn under them); agents, routing rules and
+    the knowledge base."""
+    password = report.password
+    loyalty, failure = programme.staff_api(http, _staff_with_role(data["staff"], "loyalty_ops"), password)
+    if loyalty is None:
+        outcome.failures.append(failure)
+    else:
+        programme.seed_loyalty(loyalty, outcome)
+    admin, failure = programme.staff_api(http, _staff_with_role(data["staff"], "admin"), report.password)
+    agent, failure_agent = programme.staff_api(
+        http, _staff_with_role(data["staff"], "service_agent"), report.password
+    )
+    if admin is None or agent is None:
+        outcome.failures.extend(f for f in (failure, failure_agent) if f)
+    else:
+        subjects = {person["username"]: person.get("subject", "") for person in report.staff}
+        programme.seed_tickets(admin, agent, subjects, outcome)
+
+
+def seed_programme_after_purchases(
+    http: Http, data: Mapping[str, Any], report: SeedReport, outcome: programme.Outcome
+) -> None:
+    """Segments, campaigns (the congratulation activated) and an audience snapshot, as the marketer."""
+    password = report.password
+    marketer, failure = programme.staff_api(http, _staff_with_role(data["staff"], "marketer"), password)
+    if marketer is None:
+        outcome.failures.append(failure)
+        return
+    segments = programme.seed_segments(marketer, outcome)
+    programme.seed_campaigns(marketer, segments, outcome)
+    report.snapshot_requested = programme.request_snapshot(marketer, outcome)
+
+
+def write_demo_purchase(purchase: Mapping[str, Any], path: Path = DEMO_PURCHASE_FILE) -> Path:
+    """The demo purchase for `python -m infra.seed.sign --body-file ...` (README "Trying it")."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(purchase, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from infra.localcloud.clock import VirtualClock
-from infra.seed import demo, sign
+from infra.seed import demo, programme, sign
 from shared.auth import verify_signed_request
 
 ROLES = ("admin", "marketer", "service_agent", "store_staff", "loyalty_ops")
@@ -56,27 +57,55 @@ def test_seed_all_goes_through_cognito_secrets_manager_and_signed_requests(aws, 
     registered: dict[str, str] = {}
     templates: dict[str, dict[str, Any]] = {}
     directory: dict[str, dict[str, Any]] = {}
+    admin_calls: list[tuple[str, str, str, Any]] = []  # (who, method, path, body) of the programme
+
+    def programme_api(method, path, headers, body):
+        """The other admin routes the programme uses: lists empty, writes accepted as sent."""
+        who = headers["authorization"].removeprefix("Bearer token-of-")
+        doc = json.loads(body) if body else None
+        admin_calls.append((who, method, path.split("?")[0], doc))
+        if method == "GET":
+            return 200, {}, b'{"rules": [], "tiers": [], "items": [], "next_token": null}'
+        if path.endswith("/launch"):
+            return 200, {}, b'{"status": "active"}'
+        if path == "/v1/admin/audience/snapshots":
+            return 202, {}, b'{"status": "accepted"}'
+        if method == "POST" and path in ("/v1/admin/segments", "/v1/admin/campaigns"):
+            return (
+                201,
+                {},
+                json.dumps(
+                    {**(doc or {}), "segment_id": "S1", "campaign_id": "C1", "status": "draft"}
+                ).encode(),
+            )
+        return (201 if method == "POST" else 200), {}, body
 
     def http(method, path, headers, body):  # noqa: PLR0911 - one fake answer per route
-        # Loyalty's admin API: the loyalty operator's staff login, then the coupon templates.
+        # The staff APIs: each demo operator's login (a token naming them), then their routes.
         if path == "/v1/auth/staff":
             login = json.loads(body)
-            assert login == {"username": "demo.loyalty", "password": report_password}
-            return 200, {}, json.dumps({"id_token": "staff-token"}).encode()
+            assert login["password"] == report_password
+            return 200, {}, json.dumps({"id_token": f"token-of-{login['username']}"}).encode()
+        if path == "/v1/admin/stores" and method == "GET":
+            return 200, {}, json.dumps({"stores": list(directory.values())}).encode()
         if path == "/v1/admin/coupon-templates":
-            assert headers["authorization"] == "Bearer staff-token"
+            assert headers["authorization"] == "Bearer token-of-demo.loyalty"
             template = json.loads(body)
             if template["template_id"] in templates:
                 return 409, {}, b'{"error":{"code":"coupon_template_exists"}}'
             templates[template["template_id"]] = template
             return 201, {}, body
         if path.startswith("/v1/admin/stores/"):
-            assert method == "PUT" and headers["authorization"] == "Bearer staff-token"
+            assert method == "PUT" and headers["authorization"] == "Bearer token-of-demo.loyalty"
             assert not received, "the store directory is loaded before any purchase"
             store_id = path.removeprefix("/v1/admin/stores/")
             status = 200 if store_id in directory else 201
-            directory[store_id] = json.loads(body)
+            directory[store_id] = {**json.loads(body), "store_id": store_id}
             return status, {}, body
+        if path.startswith("/v1/admin/"):
+            return programme_api(method, path, headers, body)
+        if path == "/_local/clock/advance":  # a virtual second between two sales
+            return 200, {}, b"{}"
         # The members API of the fake front door: WeChat login (local:<openid>), then registration.
         if path == "/v1/auth/wechat":
             openid = json.loads(body)["code"].removeprefix("local:")
@@ -108,7 +137,12 @@ def test_seed_all_goes_through_cognito_secrets_manager_and_signed_requests(aws, 
 
     report_password = demo.demo_password()
     report = demo.seed_all(
-        cloud, http, client=spy, base_url="http://127.0.0.1:3000", keys_file=tmp_path / "keys.json"
+        cloud,
+        http,
+        client=spy,
+        base_url="http://127.0.0.1:3000",
+        keys_file=tmp_path / "keys.json",
+        demo_purchase_file=tmp_path / "demo-purchase.json",
     )
 
     # Staff: one per role, permanent password, in the role's group, able to sign in.
@@ -141,23 +175,46 @@ def test_seed_all_goes_through_cognito_secrets_manager_and_signed_requests(aws, 
         assert purchase["amount_cents"] == sum(i["amount_cents"] for i in purchase["items"])
         assert datetime.fromisoformat(purchase["occurred_at"]) < cloud.clock.now()
     assert len({p["external_id"] for _, p in received}) == len(received)
-    assert cloud.settled == 1
+    assert cloud.settled == 2  # after the purchases (their tier changes), after the campaigns
 
     # Members: registered through the members API (login code local:<openid>, consents), and two in
-    # three purchases carry one of their ids.
+    # three purchases carry the id of one who shops here already (the newcomers have none).
     assert report.member_failures == []
     assert sorted(report.members) == sorted(m["openid"] for m in demo.DEMO_MEMBERS)
     assert sorted(report.members.values()) == sorted(registered.values())
     linked = [p["member_id"] for _, p in received if "member_id" in p]
-    assert set(linked) == set(report.members.values())
+    regulars = {m for openid, m in report.members.items() if openid not in demo.NEW_MEMBERS}
+    assert set(linked) == regulars and len(regulars) == 3
     assert len(linked) == len(received) - len(received) // 3
+    # In the order they happened, as a till sends them.
+    assert [p["occurred_at"] for _, p in received] == sorted(p["occurred_at"] for _, p in received)
 
-    # Coupon templates: the two campaigns' journeys name, created through loyalty's admin API.
-    assert report.coupon_templates == ["birthday", "win-back"] and report.coupon_template_failures == []
+    # Coupon templates: the two campaigns' journeys name (and the rewards'), through loyalty's API.
+    ids = ["birthday", "win-back", "coffee-20off", "parking-2h"]
+    assert report.coupon_templates == ids and report.coupon_template_failures == []
     assert templates["birthday"]["kind"] == "amount_off" and templates["win-back"]["percent_off"] == 20
     # Seeding again keeps them (409 is "already there"), as a second `make dev` on old state would.
     again, failures = demo.seed_coupon_templates(http, "demo.loyalty", report_password)
     assert again == ["birthday", "win-back"] and failures == []
+
+    # The programme, each part by the role that owns it: tiers, rules and rewards by the loyalty
+    # operator, agents and routing by the admin, articles by an agent, the rest by the marketer.
+    assert report.programme_failures == []
+    assert report.programme["tiers"] == ["normal", "silver", "gold", "diamond"]
+    assert len(report.programme["earning_rules"]) == 3 and len(report.programme["kb_articles"]) >= 5
+    writes = {(who, method, path) for who, method, path, _ in admin_calls if method != "GET"}
+    assert ("demo.loyalty", "PUT", "/v1/admin/tiers/gold") in writes
+    assert ("demo.loyalty", "POST", "/v1/admin/rewards") in writes
+    agent_subject = next(p["subject"] for p in report.staff if p["username"] == "demo.agent")
+    assert agent_subject and ("demo.admin", "PUT", f"/v1/admin/ticket-agents/{agent_subject}") in writes
+    assert ("demo.agent", "POST", "/v1/admin/kb-articles") in writes
+    assert ("demo.marketer", "POST", "/v1/admin/campaigns/C1/launch") in writes
+    assert report.snapshot_requested
+    # The demo purchase: a newcomer's first, for the banner's signed example.
+    assert report.demo_member in {report.members[o] for o in demo.NEW_MEMBERS}
+    assert report.demo_purchase_file == tmp_path / "demo-purchase.json"
+    purchase = json.loads((tmp_path / "demo-purchase.json").read_text())
+    assert purchase["member_id"] == report.demo_member and purchase["store_id"] in directory
 
     # The store directory: every store the purchases name, with its tenant, loaded by the operator.
     assert report.stores == [s["id"] for s in data["stores"]] and report.store_failures == []
@@ -204,6 +261,8 @@ def test_coupon_templates_are_valid_for_loyalty():
     for template in demo.DEMO_COUPON_TEMPLATES:
         CouponTemplateIn.model_validate(template)
     assert {t["template_id"] for t in demo.DEMO_COUPON_TEMPLATES} == {"birthday", "win-back"}
+    for template in programme.REWARD_COUPON_TEMPLATES:
+        CouponTemplateIn.model_validate(template)
 
 
 def test_purchases_are_deterministic():
@@ -256,3 +315,83 @@ def test_assign_members_links_two_in_three_purchases_in_turn():
     assert [p.get("member_id") for p in linked] == ["A", "B", None, "C", "A", None, "B"]
     assert demo.assign_members(purchases, []) == purchases
     assert "member_id" not in purchases[0]  # the input is not changed
+
+
+def test_seeding_keys_again_keeps_them(aws: Any) -> None:
+    """Regression: a second seed rotated the key loyalty caches for 60 s, so every purchase of the
+    second run was refused signature_invalid."""
+    cloud, client = aws
+    sm = client("secretsmanager")
+    first = demo.seed_integration_keys(sm, cloud.physical_id("IntegrationKeysSecret"), ["pos-demo"])
+    versions = len(sm.list_secret_version_ids(SecretId="keys")["Versions"])
+    again = demo.seed_integration_keys(
+        sm, cloud.physical_id("IntegrationKeysSecret"), ["pos-demo", "mall-app"]
+    )
+    assert again["pos-demo"] == first["pos-demo"] and len(again["mall-app"]) >= 40
+    secret = json.loads(sm.get_secret_value(SecretId="keys")["SecretString"])
+    assert secret == {"pos": "existing", **again}
+    demo.seed_integration_keys(sm, cloud.physical_id("IntegrationKeysSecret"), ["pos-demo", "mall-app"])
+    assert len(sm.list_secret_version_ids(SecretId="keys")["Versions"]) == versions + 1  # no new write
+
+
+@pytest.mark.parametrize(
+    ("utc", "moved_to"),
+    [
+        ("2026-11-23T03:00:00", None),  # 11:00 in Shanghai: the day
+        ("2026-11-23T10:59:00", None),  # 18:59
+        ("2026-11-23T11:00:00", "2026-11-24T10:00:00+08:00"),  # 19:00: too close to quiet hours
+        ("2026-11-23T17:30:00", "2026-11-24T10:00:00+08:00"),  # 01:30 the next day: that morning
+        ("2026-11-23T01:59:00", "2026-11-23T10:00:00+08:00"),  # 09:59
+    ],
+)
+def test_the_demo_day_starts_at_ten_mall_time(utc: str, moved_to: str | None) -> None:
+    from shared.clock import zone
+
+    now = datetime.fromisoformat(utc).replace(tzinfo=UTC)
+    tz = zone("Asia/Shanghai")
+    shift = programme.demo_day_shift(now, tz)
+    if moved_to is None:
+        assert shift == 0
+    else:
+        assert (now + timedelta(seconds=shift)).astimezone(tz).isoformat() == moved_to
+
+
+def test_the_demo_purchase_goes_to_a_newcomer_outside_the_control_group() -> None:
+    assert programme.pick_demo_member(["A", "B"], lambda m: m == "A") == "B"
+    assert programme.pick_demo_member(["A"], lambda m: True) is None
+    body = programme.demo_purchase(
+        "01JDEMO", datetime(2026, 11, 23, 3, 0, tzinfo=UTC), ZoneInfo("Asia/Shanghai")
+    )
+    assert body["occurred_at"] == "2026-11-23T10:59:00+08:00"
+    assert body["amount_cents"] == sum(i["amount_cents"] for i in body["items"])
+    from services.loyalty.models.rewards import RewardIn
+
+    for reward in programme.DEMO_REWARDS:
+        RewardIn.model_validate(reward)
+
+
+def test_the_programme_is_valid_for_its_services() -> None:
+    from services.loyalty.models.earning import EarningRuleIn, TierIn, TierProgram
+    from services.tickets.models.api import AgentBody, ArticleCreate, RoutingRuleBody
+
+    TierProgram.model_validate(programme.TIER_PROGRAM)
+    for tier in programme.DEMO_TIERS:
+        TierIn.model_validate({k: v for k, v in tier.items() if k != "tier_id"})
+    for rule in programme.DEMO_EARNING_RULES:
+        EarningRuleIn.model_validate(rule)
+    for article in programme.DEMO_KB_ARTICLES:
+        ArticleCreate.model_validate(article)
+    for agent in programme.DEMO_AGENTS:
+        AgentBody.model_validate({k: v for k, v in agent.items() if k != "username"})
+    for routing in programme.DEMO_ROUTING_RULES:
+        RoutingRuleBody.model_validate({k: v for k, v in routing.items() if k != "rule_id"})
+    assert {a["intent"] for a in programme.DEMO_KB_ARTICLES if a.get("intent")} == {
+        "opening_hours",
+        "parking_fee",
+    }
+
+
+def test_a_put_that_would_change_nothing_is_skipped() -> None:
+    assert programme.same({"a": 1, "b": 2, "version": 3}, {"a": 1, "b": 2})
+    assert not programme.same({"a": 1}, {"a": 1, "b": 2})
+    assert not programme.same(None, {"a": 1})

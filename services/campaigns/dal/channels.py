@@ -4,7 +4,8 @@ in-app inbox — and the local fakes that record what they were asked to send.
 ``CHANNEL_MODE=local`` (the local cloud, tests, dev) uses :class:`LocalOutboxAdapter` for SMS,
 e-mail and WeChat: nothing leaves the machine, every message is recorded on the
 ``mallcrm.local_outbox`` logger, which the local cloud turns into ``GET /_local/outbox`` entries
-(see docs/contracts/outbox.md). The inbox is real in both modes (it is our own table).
+(see docs/contracts/outbox.md). The inbox is real in both modes (it is our own table); locally its
+messages are recorded in the outbox too, so the outbox shows every channel.
 
 ``CHANNEL_MODE=aws`` uses the real providers, which need the member's address (phone, e-mail,
 WeChat openid): :class:`MembersContactDirectory` asks members' contact directory at send time, so
@@ -34,6 +35,26 @@ def record_local_outbox(entry: dict[str, Any]) -> None:
     logger.info("local outbox: %s to %s", entry.get("channel"), entry.get("to"), extra={"outbox": entry})
 
 
+def _outbox_entry(
+    adapter: str, channel: str, message: OutgoingMessage, provider_id: str | None
+) -> dict[str, Any]:
+    return {
+        "service": "campaigns",
+        "adapter": adapter,
+        "channel": channel,
+        "to": message.member_id,
+        "member_id": message.member_id,
+        "send_id": message.send_id,
+        "kind": message.kind,
+        "topic": message.topic,
+        "campaign_id": message.campaign_id,
+        "title": message.title,
+        "body": message.body,
+        "link": message.link,
+        "provider_message_id": provider_id,
+    }
+
+
 class LocalOutboxAdapter:
     """The local fake for one channel: records the message, sends nothing, never fails."""
 
@@ -42,32 +63,24 @@ class LocalOutboxAdapter:
 
     def send(self, message: OutgoingMessage) -> Delivery:
         provider_id = f"local-{self.channel}-{uuid.uuid4().hex[:12]}"
-        record_local_outbox(
-            {
-                "service": "campaigns",
-                "adapter": type(self).__name__,
-                "channel": self.channel,
-                "to": message.member_id,
-                "member_id": message.member_id,
-                "send_id": message.send_id,
-                "kind": message.kind,
-                "topic": message.topic,
-                "campaign_id": message.campaign_id,
-                "title": message.title,
-                "body": message.body,
-                "link": message.link,
-                "provider_message_id": provider_id,
-            }
-        )
+        record_local_outbox(_outbox_entry(type(self).__name__, self.channel, message, provider_id))
         # Delivered at once where the real channel confirms at once (WeChat); SMS and e-mail wait
         # for provider receipts, which the fakes never get.
         return Delivery(provider_message_id=provider_id, delivered=self.channel == "wechat")
 
 
 class InboxAdapter:
-    """The in-app inbox: the message is written with the send record (``mark_sent``); delivered at once."""
+    """The in-app inbox: the message is written with the send record (``mark_sent``); delivered at once.
+
+    The inbox is real in both modes; locally it is also recorded in the outbox (``record_locally``)
+    so ``GET /_local/outbox`` shows every message of every channel in one place."""
+
+    def __init__(self, *, record_locally: bool = False) -> None:
+        self.record_locally = record_locally
 
     def send(self, message: OutgoingMessage) -> Delivery:
+        if self.record_locally:
+            record_local_outbox(_outbox_entry(type(self).__name__, "inbox", message, None))
         return Delivery(provider_message_id=None, delivered=True)
 
 
@@ -362,5 +375,5 @@ def local_adapters() -> dict[str, Any]:
         "sms": LocalOutboxAdapter("sms"),
         "email": LocalOutboxAdapter("email"),
         "wechat": LocalOutboxAdapter("wechat"),
-        "inbox": InboxAdapter(),
+        "inbox": InboxAdapter(record_locally=True),
     }

@@ -765,10 +765,17 @@ class DynamoDispatchStore:
             "send_id": request.send_id,
             "ttl": item["ttl"],
         }
+        # A message journey's occurrence (birthday, points expiring) is created with its record:
+        # one per send, listed by GET /v1/admin/journeys/{name}/executions (dal/occurrences.py).
+        extra = [
+            _put(self.table_name, i)
+            for i in _occurrence_items(request, clock.epoch_seconds(now + SEND_RECORD_TTL))
+        ]
         if self._batch is not None:
             pending = self._pending(request.send_id)
             pending.record = _RecordChange(request.send_id, item, 0)
             pending.ops.append(_put(self.table_name, ref))
+            pending.ops.extend(extra)
             record = SendRecord(send_id=request.send_id, status="pending", version=0)
             self._batch.records[request.send_id] = record  # a second evaluation (rate) sees it
             return record
@@ -778,6 +785,7 @@ class DynamoDispatchStore:
                 [
                     _put(self.table_name, item, condition="attribute_not_exists(pk)"),
                     _put(self.table_name, ref),
+                    *extra,
                 ]
             )
         except Exception as exc:
@@ -1118,6 +1126,21 @@ class DynamoDispatchStore:
         if message.channel == "inbox":
             items.append(_put(self.table_name, inbox_item(request, message, now)))
         self._write(items, record.send_id)
+
+
+MESSAGE_JOURNEYS = frozenset({"birthday", "points_expiring"})  # logic/journeys.py's, held equal by a test
+
+
+def _occurrence_items(request: SendRequest, ttl: int) -> list[dict[str, Any]]:
+    """The occurrence of a birthday or points-expiring request and its member reference (none for
+    other requests). Imported only for those: campaign messages do not load the journeys."""
+    if request.journey not in MESSAGE_JOURNEYS:
+        return []
+    from services.campaigns.dal.occurrences import occurrence_items  # noqa: PLC0415
+    from services.campaigns.logic.journeys import occurrence_from_request  # noqa: PLC0415
+
+    occurrence = occurrence_from_request(request, ids.new_ulid())
+    return occurrence_items(occurrence, ttl) if occurrence is not None else []
 
 
 def inbox_item(request: SendRequest, message: OutgoingMessage, now: datetime) -> dict[str, Any]:

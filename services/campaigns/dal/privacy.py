@@ -6,6 +6,7 @@
 | erased tombstone      | ``ERASED#<pseudonym>`` | ``ERASED``                          |
 | recent erasure        | ``ERASURES``           | ``<erased_at>#<pseudonym>`` (dal/recent_erasures) |
 | (erasure also touches) ``MEMBER#<id>`` / ``LAST_PURCHASE`` and ``EPISODE#<id>`` refs, episodes, locks |
+| (and the message journeys' occurrences, ``EPISODE#<id>``: outcome copied from the send, pseudonymised) |
 | (and the export parts named by ``MEMBER#<id>`` / ``EXPORT#<export_id>`` pointers, in S3)             |
 """
 
@@ -31,6 +32,7 @@ from shared.dynamo import (
 from shared.secrets import secret_bytes
 
 _TOMBSTONE_INDEX, _CONSENT_INDEX = 0, 1
+_MESSAGE_JOURNEYS = frozenset({"birthday", "points_expiring"})  # logic/journeys.py (held equal by a test)
 
 
 def pseudonym_key(secret_id: str, max_age_seconds: float = 300) -> bytes:
@@ -152,6 +154,13 @@ class DynamoErasureRepository:
         episodes = 0
         for item in items:
             if item.get("entity") != "member_episode_ref":
+                continue
+            if item.get("journey") in _MESSAGE_JOURNEYS:
+                # a birthday / points-expiring occurrence: its send's outcome copied onto it before
+                # erase_member_delivery deletes the send record below (dal/occurrences.py)
+                from services.campaigns.dal.occurrences import freeze_for_erasure  # noqa: PLC0415
+
+                episodes += freeze_for_erasure(self.table_name, str(item["episode_id"]), pseudonym)
                 continue
             try:
                 ddb.update_item(

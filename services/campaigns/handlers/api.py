@@ -1,6 +1,7 @@
 """CampaignsApiFunction: the campaigns HTTP API (staff, behind the StaffJwt authorizer).
 
-``GET /v1/admin/journeys/{name}/executions`` — journey episodes newest first (admin, marketer).
+``GET /v1/admin/journeys/{name}/executions`` — a journey's runs newest first (admin, marketer):
+churn warning's episodes, the birthday and points-expiring occurrences (one per message).
 Roles are checked here too: the gateway only proves the token, not the group.
 """
 
@@ -12,7 +13,7 @@ from services.campaigns.handlers.routes import campaigns as planning_campaigns
 from services.campaigns.handlers.routes import inbox as delivery_inbox
 from services.campaigns.handlers.routes import segments as planning_segments
 from services.campaigns.handlers.routes import wechat_push as delivery_wechat_push
-from services.campaigns.models.api import EpisodeOut, EpisodePage
+from services.campaigns.models.api import EpisodeOut, EpisodePage, JourneyCouponOut, JourneyMessageOut
 from services.campaigns.models.settings import CampaignsSettings
 from shared import clock
 from shared.api import make_resolver
@@ -24,6 +25,7 @@ from shared.web import Path, Query
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+    from services.campaigns.logic.journeys import OccurrenceView
     from services.campaigns.models.entities import Episode
 
 SERVICE = "campaigns"
@@ -55,9 +57,47 @@ def _episode_out(episode: Episode) -> EpisodeOut:
     )
 
 
+def _occurrence_out(view: OccurrenceView) -> EpisodeOut:
+    occurrence, message, coupon = view.occurrence, view.message, view.coupon
+    return EpisodeOut(
+        episode_id=occurrence.occurrence_id,
+        journey=occurrence.journey,
+        member_id=occurrence.member_id,
+        status=view.status,
+        outcome=view.outcome,
+        started_at=clock.to_utc_iso(occurrence.started_at),
+        ended_at=_iso(view.ended_at),
+        execution_name=None,
+        last_purchase_at=None,
+        error=view.error,
+        send_id=occurrence.send_id,
+        message=JourneyMessageOut(
+            status=message.status,
+            reason=message.reason,
+            channel=message.channel,
+            due_at=_iso(message.due_at),
+            sent_at=_iso(message.sent_at),
+            finished_at=_iso(message.finished_at),
+        ),
+        coupon=JourneyCouponOut(
+            template_id=coupon.template_id,
+            coupon_id=coupon.coupon_id,
+            issued=coupon.issued,
+            reason=coupon.reason,
+        )
+        if coupon is not None
+        else None,
+        birthday_on=occurrence.birthday_on,
+        lot_id=occurrence.lot_id,
+        points=occurrence.points,
+        expires_at=_iso(occurrence.expires_at),
+    )
+
+
 @app.get(
     "/v1/admin/journeys/<name>/executions",
-    summary="List a journey's episodes, newest first (one member's with member_id)",
+    summary="List a journey's runs, newest first (one member's with member_id): churn warning's "
+    "episodes, the birthday and points-expiring messages",
     tags=["journeys"],
 )
 def list_journey_executions(
@@ -68,10 +108,23 @@ def list_journey_executions(
 ) -> EpisodePage:
 
     from services.campaigns.dal.episodes import DynamoEpisodeRepository  # noqa: PLC0415
-    from services.campaigns.logic.journeys import list_episodes  # noqa: PLC0415
+    from services.campaigns.logic.journeys import MESSAGE_JOURNEYS, list_episodes  # noqa: PLC0415
 
     require_roles(principal_from_event(app.current_event.raw_event), "admin", "marketer")
-    repo = DynamoEpisodeRepository(load(CampaignsSettings).table_name)
+    table_name = load(CampaignsSettings).table_name
+    if name in MESSAGE_JOURNEYS:
+        from services.campaigns.dal.occurrences import DynamoOccurrenceRepository  # noqa: PLC0415
+        from services.campaigns.logic.journeys import list_occurrences  # noqa: PLC0415
+
+        views, token = list_occurrences(
+            name,
+            DynamoOccurrenceRepository(table_name),
+            limit=limit,
+            next_token=next_token,
+            member_id=member_id,
+        )
+        return EpisodePage(items=[_occurrence_out(v) for v in views], next_token=token)
+    repo = DynamoEpisodeRepository(table_name)
     page = list_episodes(name, repo, limit=limit, next_token=next_token, member_id=member_id)
     return EpisodePage(items=[_episode_out(e) for e in page.episodes], next_token=page.next_token)
 

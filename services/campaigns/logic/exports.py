@@ -87,6 +87,14 @@ _EPISODE_FIELDS = (
     "trigger_churn_risk",
     "trigger_value_level",
     "last_purchase_at",
+    # birthday / points-expiring occurrences: what they were about; the outcome is the send's
+    # (``sends``, same ``send_id``)
+    "send_id",
+    "birthday_on",
+    "lot_id",
+    "points",
+    "expires_at",
+    "coupon_template_id",
 )
 
 

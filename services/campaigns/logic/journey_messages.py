@@ -64,6 +64,8 @@ def birthday_request(
             "channels": MARKETING_CHANNELS,
             "priority": BIRTHDAY_PRIORITY,
             "content": _same_text("生日快乐", body, MARKETING_CHANNELS),
+            # not in the text: the journey's occurrence records it (logic/journeys.py)
+            "personalisation": {"birthday_on": birthday_on.isoformat()},
             "offer": {"type": "coupon", "template_id": template_id} if template_id else None,
             "not_after": not_after,
             "requested_at": now,
@@ -79,6 +81,9 @@ def points_expiring_request(data: dict[str, Any], *, zone: tzinfo, now: datetime
     lot = str(data.get("lot_id") or clock.to_utc_iso(expires_at))
     expires_on = expires_at.astimezone(zone).date().isoformat()
     body = "您有{points}积分将于{expires_on}到期，请尽快使用。"
+    personalisation = {"points": str(int(data["points"])), "expires_on": expires_on}
+    if data.get("lot_id"):
+        personalisation["lot_id"] = str(data["lot_id"])[:500]  # for the occurrence (logic/journeys.py)
     return SendRequest.model_validate(
         {
             "send_id": f"jrn#points_expiring#{data['member_id']}#{_SAFE.sub('_', lot)}",
@@ -88,7 +93,7 @@ def points_expiring_request(data: dict[str, Any], *, zone: tzinfo, now: datetime
             "channels": MARKETING_CHANNELS,
             "priority": POINTS_EXPIRING_PRIORITY,
             "content": _same_text("积分即将到期", body, MARKETING_CHANNELS),
-            "personalisation": {"points": str(int(data["points"])), "expires_on": expires_on},
+            "personalisation": personalisation,
             "not_after": expires_at,
             "requested_at": now,
             "topic": "points_expiring",

@@ -72,6 +72,11 @@ class TestListExecutions:
             "2026-06-15T18:00:00.000000Z",
         )
         assert (body["items"][0]["status"], body["items"][0]["outcome"]) == ("starting", None)
+        # churn warning's items as before; the message journeys' fields stay empty
+        assert oldest["execution_name"] == f"churn-warning-{five_episodes[0]}"
+        assert {k: oldest[k] for k in ("send_id", "message", "coupon", "lot_id", "points")} == dict.fromkeys(
+            ("send_id", "message", "coupon", "lot_id", "points")
+        )
 
     def test_pages_follow_the_token(self, five_episodes: list[str]) -> None:
         seen: list[str] = []
@@ -97,7 +102,7 @@ class TestListExecutions:
         assert status == 401
 
     def test_unknown_journey(self, campaigns: str) -> None:
-        status, body = get(name="birthday")
+        status, body = get(name="anniversary")
         assert (status, body["error"]["code"]) == (404, "journey_not_found")
 
     def test_forged_token(self, five_episodes: list[str]) -> None:

@@ -234,7 +234,8 @@ def test_birthdays_points_and_notifications_become_send_requests(env: str) -> No
     assert birthday["offer"] == {"type": "coupon", "template_id": "birthday"}
     assert birthday["not_after"] == "2026-11-23T15:59:59.000000Z"  # end of the day in Shanghai
     assert birthday["priority"] > 50
-    assert f"jrn#points_expiring#{MEMBER}#lot-7" in requests
+    assert birthday["personalisation"] == {"birthday_on": "2026-11-23"}  # for the journey's occurrence
+    assert requests[f"jrn#points_expiring#{MEMBER}#lot-7"]["personalisation"]["lot_id"] == "lot-7"
     expiring = requests[f"jrn#points_expiring#{MEMBER}#2024-06-30T15:59:59.000000Z"]
     assert expiring["personalisation"] == {"points": "300", "expires_on": "2024-06-30"}
     note = requests["ntf#01HZ4444444444444444444444"]

@@ -100,9 +100,12 @@ class TestMember360:
         }
         assert body["stats"] is None and body["score"] is None
         assert body["links"]["points_adjustments"] == f"/v1/admin/members/{member_id}/points-adjustments"
-        assert body["links"]["churn_warning_episodes"] == (
-            f"/v1/admin/journeys/churn_warning/executions?member_id={member_id}"
-        )
+        for link, journey in (
+            ("churn_warning_episodes", "churn_warning"),
+            ("birthday_occurrences", "birthday"),
+            ("points_expiring_reminders", "points_expiring"),
+        ):
+            assert body["links"][link] == f"/v1/admin/journeys/{journey}/executions?member_id={member_id}"
         assert "13812341234" not in json.dumps(body) and "沪A12345" not in json.dumps(
             body, ensure_ascii=False
         )

@@ -103,6 +103,8 @@ def _links(member_id: str) -> dict[str, str]:
         "tickets": f"/v1/admin/tickets?member_id={member_id}&status=all",
         # the member's own episodes (campaigns filters by member; without it: everyone's)
         "churn_warning_episodes": f"/v1/admin/journeys/churn_warning/executions?member_id={member_id}",
+        "birthday_occurrences": f"/v1/admin/journeys/birthday/executions?member_id={member_id}",
+        "points_expiring_reminders": f"/v1/admin/journeys/points_expiring/executions?member_id={member_id}",
     }
 
 

@@ -1,0 +1,232 @@
+"""Occurrences of the message journeys (birthday, points expiring) in CampaignsTable.
+
+* occurrence: ``pk = EPISODE#<occurrence_id>``, ``sk = EPISODE`` (``entity = journey_occurrence``);
+  ``gsi1pk = JOURNEY#<journey>``, ``gsi1sk = <started_at>#<occurrence_id>`` — the same index as
+  churn warning's episodes, so a journey's runs are one Query, newest first;
+* the member's reference: ``pk = MEMBER#<member_id>``, ``sk = EPISODE#<occurrence_id>``
+  (``entity = member_episode_ref``, with ``journey``) — one member's runs, erasure, the export.
+
+Written by dispatch in the transaction that creates the send record (:func:`occurrence_items`),
+so there is one per send id whatever the redeliveries, none for a member erased before dispatch
+read the request, and both expire with the send record (same ``ttl``). The outcome is not copied:
+a listing reads the page's send records in one BatchGetItem. Erasure (dal/privacy.py) copies the
+outcome onto the occurrence (:func:`freeze_for_erasure`) before the send record is deleted.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from services.campaigns.dal.episodes import decode_token, encode_token, episode_key, journey_partition
+from services.campaigns.logic.journeys import OccurrencePageResult, SendState
+from services.campaigns.models.entities import Occurrence
+from shared import clock
+from shared.aws import client
+from shared.dynamo import from_item, is_conditional_check_failed, to_item
+
+ENTITY = "journey_occurrence"
+_TIMES = ("started_at", "expires_at", "message_sent_at", "message_finished_at")
+
+
+def occurrence_items(occurrence: Occurrence, ttl: int) -> list[dict[str, Any]]:
+    """The occurrence and the member's reference to it, as plain items (dispatch writes them with
+    its own serialiser, in the send record's transaction). ``None`` values are left out."""
+    values = occurrence.model_dump(exclude_none=True)
+    for name in _TIMES:
+        if name in values:
+            values[name] = clock.to_utc_iso(values[name])
+    values.pop("member_erased", None)
+    occurrence_id = values.pop("occurrence_id")
+    item = {
+        **episode_key(occurrence_id),
+        "entity": ENTITY,
+        "gsi1pk": journey_partition(occurrence.journey),
+        "gsi1sk": f"{values['started_at']}#{occurrence_id}",
+        "episode_id": occurrence_id,  # the listing's id, as for episodes
+        **values,
+        "ttl": ttl,
+    }
+    ref = {
+        "pk": f"MEMBER#{occurrence.member_id}",
+        "sk": f"EPISODE#{occurrence_id}",
+        "entity": "member_episode_ref",
+        "episode_id": occurrence_id,
+        "journey": occurrence.journey,
+        "ttl": ttl,
+    }
+    return [item, ref]
+
+
+def occurrence_from_item(item: dict[str, Any]) -> Occurrence:
+    values = {name: item.get(name) for name in Occurrence.model_fields if item.get(name) is not None}
+    values["occurrence_id"] = item["episode_id"]
+    values["member_erased"] = bool(item.get("member_erased"))
+    return Occurrence.model_validate(values)
+
+
+def _parse(value: Any) -> Any:
+    return clock.parse_iso(str(value)) if value else None
+
+
+def send_state_from_item(item: dict[str, Any]) -> SendState:
+    return SendState(
+        status=str(item["status"]),
+        reason=item.get("reason"),
+        channel=item.get("channel"),
+        due_at=_parse(item.get("due_at")),
+        sent_at=_parse(item.get("sent_at")),
+        finished_at=_parse(item.get("finished_at")),
+        coupon_id=item.get("coupon_id"),
+    )
+
+
+def _send_key(send_id: str) -> dict[str, str]:
+    return {"pk": f"SEND#{send_id}", "sk": "SEND"}  # dal/dispatch.py send_key, kept equal by a test
+
+
+_TERMINAL = frozenset({"sent", "suppressed", "failed"})  # logic/dispatch.py TERMINAL
+_SEND_PROJECTION = "pk, send_id, #status, reason, channel, due_at, sent_at, finished_at, coupon_id"
+
+
+class DynamoOccurrenceRepository:
+    """:class:`~services.campaigns.logic.journeys.OccurrenceIndex` on DynamoDB (Query, no Scan)."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def occurrences_newest_first(
+        self, journey: str, limit: int, next_token: str | None
+    ) -> OccurrencePageResult:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :journey",
+            "ExpressionAttributeValues": to_item({":journey": journey_partition(journey)}),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if next_token:
+            kwargs["ExclusiveStartKey"] = decode_token(next_token, journey)
+        page = client("dynamodb").query(**kwargs)
+        found = [occurrence_from_item(from_item(item)) for item in page.get("Items", [])]
+        last_key = page.get("LastEvaluatedKey")
+        return OccurrencePageResult(self._with_sends(found), encode_token(last_key) if last_key else None)
+
+    def member_occurrences_newest_first(
+        self, journey: str, member_id: str, limit: int, next_token: str | None
+    ) -> OccurrencePageResult:
+        """The member's references (Query on ``MEMBER#<member_id>``, filtered on the journey, so a
+        page may hold fewer than ``limit``), then the occurrences in one BatchGetItem."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :episode)",
+            "FilterExpression": "journey = :journey",
+            "ExpressionAttributeValues": to_item(
+                {":pk": f"MEMBER#{member_id}", ":episode": "EPISODE#", ":journey": journey}
+            ),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if next_token:
+            kwargs["ExclusiveStartKey"] = decode_token(next_token, journey, member_id)
+        page = client("dynamodb").query(**kwargs)
+        keys = [episode_key(str(from_item(item)["episode_id"])) for item in page.get("Items", [])]
+        found = [occurrence_from_item(item) for item in self._batch_get(keys)]
+        found.sort(key=lambda o: (o.started_at, o.occurrence_id), reverse=True)
+        last_key = page.get("LastEvaluatedKey")
+        return OccurrencePageResult(self._with_sends(found), encode_token(last_key) if last_key else None)
+
+    def _with_sends(self, found: list[Occurrence]) -> list[tuple[Occurrence, SendState | None]]:
+        send_ids = sorted({o.send_id for o in found if o.send_id})
+        records = self._batch_get(
+            [_send_key(s) for s in send_ids],
+            projection=_SEND_PROJECTION,
+            names={"#status": "status"},
+        )
+        states = {str(r["send_id"]): send_state_from_item(r) for r in records}
+        return [(o, states.get(o.send_id) if o.send_id else None) for o in found]
+
+    def _batch_get(
+        self,
+        keys: list[dict[str, str]],
+        *,
+        projection: str | None = None,
+        names: dict[str, str] | None = None,
+        attempts: int = 6,
+    ) -> list[dict[str, Any]]:
+        if not keys:
+            return []
+        ddb = client("dynamodb")
+        request: dict[str, Any] = {"Keys": [to_item(key) for key in keys]}
+        if projection:
+            request["ProjectionExpression"] = projection
+        if names:
+            request["ExpressionAttributeNames"] = names
+        found: list[dict[str, Any]] = []
+        pending: dict[str, Any] = {self.table_name: request}
+        for attempt in range(attempts):
+            response = ddb.batch_get_item(RequestItems=pending)
+            found += [from_item(item) for item in response.get("Responses", {}).get(self.table_name, [])]
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                return found
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+        raise RuntimeError("occurrences still unprocessed after retries")
+
+
+def freeze_for_erasure(table_name: str, occurrence_id: str, pseudonym: str) -> bool:
+    """Erasure: the send's outcome copied onto the occurrence, the member id replaced by the
+    pseudonym, and ``send_id``, ``lot_id`` and ``coupon_id`` dropped (each names the member). Call
+    it before the send record is deleted. Idempotent: the condition ``attribute_exists(send_id)``
+    makes a second call (a redelivered erasure, after the record went) change nothing; returns
+    whether this call changed the occurrence."""
+    ddb = client("dynamodb")
+    got = ddb.get_item(TableName=table_name, Key=to_item(episode_key(occurrence_id)), ConsistentRead=True)
+    if "Item" not in got:
+        return False
+    occurrence = from_item(got["Item"])
+    send_id = occurrence.get("send_id")
+    if not send_id:
+        return False
+    record = ddb.get_item(
+        TableName=table_name,
+        Key=to_item(_send_key(str(send_id))),
+        ConsistentRead=True,
+        ProjectionExpression=_SEND_PROJECTION,
+        ExpressionAttributeNames={"#status": "status"},
+    ).get("Item")
+    values: dict[str, Any] = {":pseudonym": pseudonym, ":true": True}
+    sets = ["member_id = :pseudonym", "member_erased = :true"]
+    if record:
+        state = from_item(record)
+        if state.get("status") not in _TERMINAL:
+            # still to be sent: it never will be (dispatch drops an erased member's requests, and
+            # the erasure deletes the record's due entry)
+            state |= {"status": "suppressed", "reason": "member_erased", "finished_at": None}
+        copied = {
+            "message_status": state.get("status"),
+            "message_reason": state.get("reason"),
+            "message_channel": state.get("channel"),
+            "message_sent_at": state.get("sent_at"),
+            "message_finished_at": state.get("finished_at"),
+        }
+        for name, value in copied.items():
+            if value is not None:
+                values[f":{name}"] = value
+                sets.append(f"{name} = :{name}")
+        values[":issued"] = bool(state.get("coupon_id"))
+        sets.append("coupon_issued = :issued")
+    try:
+        ddb.update_item(
+            TableName=table_name,
+            Key=to_item(episode_key(occurrence_id)),
+            UpdateExpression="SET " + ", ".join(sets) + " REMOVE send_id, lot_id, coupon_id",
+            ConditionExpression="attribute_exists(pk) AND attribute_exists(send_id)",
+            ExpressionAttributeValues=to_item(values),
+        )
+    except Exception as exc:
+        if is_conditional_check_failed(exc):
+            return False
+        raise
+    return True

@@ -86,11 +86,17 @@ def _banner(url: str, cloud: Any, door: Any, report: Any, timings: dict[str, flo
         _say(f"  Demo purchases: {report.purchases_posted} recorded")
         for failure in report.purchase_failures[:3]:
             _say(f"    failed: {failure}")
-        _say("  A signed purchase (a fresh signature per call):")
+        _say(f"  Programme: {', '.join(f'{len(v)} {k}' for k, v in report.programme.items())}")
+        for failure in report.programme_failures[:3]:
+            _say(f"    failed: {failure}")
+        if report.clock_moved_to:
+            _say(f"  Virtual clock moved to {report.clock_moved_to} (the mall's day: no quiet hours)")
+        body = report.demo_purchase_file or "infra/seed/data/example-purchase.json"
         _say(
-            '    eval "$(python -m infra.seed.sign --body-file infra/seed/data/example-purchase.json '
-            f'--url {url} --curl)"'
+            f"  A signed purchase for {report.demo_member or 'nobody'} "
+            "(normal -> silver; a fresh signature per call):"
         )
+        _say(f'    eval "$(python -m infra.seed.sign --body-file {body} --url {url} --curl)"')
     _say()
     _say("  Ctrl-C stops.")
 

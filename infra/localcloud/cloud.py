@@ -12,6 +12,12 @@ asynchronous delivery, no visible message in a mapped queue, no unread record in
 (waiting on the virtual clock with a deadline still ahead, or waiting for a branch, an iteration
 or a task token). Work that waits on virtual time — failed messages' visibility timeouts, Wait
 states, schedules — is what :meth:`LocalCloud.advance` moves through, in time order.
+
+Memory stays bounded however far the clock goes (``python -m bench.localcloud_memory`` measures
+it): the invocation log and recent events keep the newest 1,000, the outbox the newest
+:data:`OUTBOX_HISTORY`; DynamoDB streams keep 24 h of records and Step Functions executions are
+forgotten 90 days after they closed, as on AWS; moto no longer keeps every model instance it
+creates (``moto_patches``: ``untracked-models``, ``stream-trim``).
 """
 
 from __future__ import annotations
@@ -50,7 +56,10 @@ ACCOUNT_ID = "123456789012"
 STACK_NAME = "mallcrm-local"
 
 _SFN_SETTLE_TIMEOUT = 60.0  # real seconds a state machine may stay busy before settle() gives up
-_HISTORY = 1000
+_HISTORY = 1000  # invocations and bus events kept for /_local/invocations and /_local/events
+# Messages the local fake channel adapters 'sent', kept for /_local/outbox (and the SES event
+# simulator, which looks an e-mail up there): the newest 10,000, so a long `make dev` stays bounded.
+OUTBOX_HISTORY = 10_000
 
 
 class SettleError(RuntimeError):
@@ -131,7 +140,7 @@ class LocalCloud:
         self._events: deque[dict[str, Any]] = deque(maxlen=_HISTORY)
         self._events_lock = threading.Lock()
         self._matched: dict[str, list[str]] = {}
-        self._outbox: list[dict[str, Any]] = []
+        self._outbox: deque[dict[str, Any]] = deque(maxlen=OUTBOX_HISTORY)
         self._outbox_lock = threading.Lock()
         self._background: threading.Thread | None = None
         self._background_stop = threading.Event()
@@ -460,7 +469,15 @@ class LocalCloud:
                     stuck = 0
             self.clock.advance_to(target)
             self.settle()
+            self._forget_the_distant_past()
             return self.clock.now()
+
+    def _forget_the_distant_past(self) -> None:
+        """Drop what AWS would no longer show after a long advance: Step Functions executions
+        closed more than 90 days ago (stream records older than 24 h are trimmed as they are written:
+        moto_patches' ``stream-trim``)."""
+        closed_before = self.clock.now() - timedelta(seconds=moto_patches.SFN_CLOSED_RETENTION_SECONDS)
+        moto_patches.sfn_forget_closed_executions(self.account_id, self.region, closed_before)
 
     # -- background mode (make dev) ------------------------------------------------------------------------
     def run_background(self, interval: float = 0.2) -> None:
@@ -606,7 +623,8 @@ class LocalCloud:
 
     @property
     def outbox(self) -> list[dict[str, Any]]:
-        """Messages the local fake channel adapters 'sent' (SMS, push, e-mail, ...)."""
+        """Messages the local fake channel adapters 'sent' (SMS, push, e-mail, ...): the newest
+        :data:`OUTBOX_HISTORY`, oldest first."""
         with self._outbox_lock:
             return list(self._outbox)
 

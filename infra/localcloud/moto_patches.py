@@ -27,9 +27,20 @@ Patches (installed by :func:`install`, removed by :func:`uninstall`):
 * ``kms-lazy-key`` - KMS keys get their (unused for symmetric keys) RSA key pair on first use.
 * ``cognito-token-time`` - Cognito tokens are issued (``iat``, ``exp``) on the virtual clock, so a
   token fetched after ``advance(days)`` is not already expired for the front door.
+* ``untracked-models`` - ``BaseModel.__new__`` no longer appends every model instance moto creates
+  to its class's ``instances_tracked`` list (kept for moto server's dashboard, which the local
+  cloud does not run). moto deep-copies whole tables on every TransactWriteItems and the results
+  of every Query, and each copied ``Item`` was kept there forever: the local cloud grew by tens of
+  MiB per virtual day (docs/performance.md, "memory over virtual time").
+* ``stream-trim`` - ``StreamShard.add`` drops records older than
+  :data:`STREAM_RETENTION_SECONDS` (24 h of virtual time, what DynamoDB Streams keeps) from the
+  front of the shard, moving ``starting_sequence_number`` on, so sequence numbers stay what they
+  were; moto never trims a stream.
 
 It also holds the few read-only looks into moto's internals the engine needs (visible message
-counts, unread stream records, schedules, busy interpreter threads), so that they are pinned and
+counts, unread stream records, schedules, busy interpreter threads) and the few things it drops
+from moto's state that AWS would not keep (used shard iterators, receipt handles the SQS poller
+deleted with, Step Functions executions closed more than 90 days ago), so that they are pinned and
 tested too, and imports the Step Functions interpreter with moto's cached boto3 session standing
 in for the three it would build just to list EC2 regions (about 0.4 s of every cold boot).
 """
@@ -165,7 +176,12 @@ PATCHES: tuple[Patch, ...] = (
         "__init__",
         "self, table, stream_type, event_name, old, new, seq",
     ),
+    Patch("untracked-models", "moto.core.common_models", "BaseModel", "__new__", "cls, *args, **kwargs"),
+    Patch("stream-trim", "moto.dynamodb.models.table", "StreamShard", "add", "self, old, new"),
 )
+
+# What DynamoDB Streams keeps: a stream record is readable for 24 hours, then trimmed.
+STREAM_RETENTION_SECONDS = 24 * 3600
 
 _BY_NAME = {patch.name: patch for patch in PATCHES}
 
@@ -203,6 +219,13 @@ def installed() -> bool:
 def _owner(patch: Patch) -> Any:
     module = importlib.import_module(patch.module)
     return getattr(module, patch.owner) if patch.owner else module
+
+
+def _current(owner: Any, attribute: str) -> Any:
+    """What ``owner`` has for ``attribute``; a class's static method as the ``staticmethod`` itself
+    (``__new__``), so that putting it back restores it exactly."""
+    raw = vars(owner).get(attribute) if isinstance(owner, type) else None
+    return raw if isinstance(raw, staticmethod) else getattr(owner, attribute)
 
 
 def _require_hooks() -> Hooks:
@@ -416,6 +439,46 @@ def _stream_record_init(self: Any, *args: Any, **kwargs: Any) -> None:
         self.record["dynamodb"]["ApproximateCreationDateTime"] = hooks.clock.now().replace(tzinfo=None)
 
 
+def _stream_shard_add(self: Any, old: Any, new: Any) -> None:
+    _original("stream-trim")(self, old, new)
+    hooks = _hooks
+    if hooks is not None:
+        trim_stream_shard(
+            self, hooks.clock.now() - _datetime_module.timedelta(seconds=STREAM_RETENTION_SECONDS)
+        )
+
+
+def trim_stream_shard(shard: Any, older_than: _datetime_module.datetime) -> int:
+    """Drop the records created before ``older_than`` (aware) from the front of a moto stream shard.
+
+    Sequence numbers do not change: ``starting_sequence_number`` moves on by the records dropped
+    (moto numbers a new record ``starting_sequence_number + len(items)`` and reads by offset from
+    it). Returns how many records were dropped.
+    """
+    limit = older_than.astimezone(_datetime_module.UTC).replace(tzinfo=None)
+    items = shard.items
+    drop = 0
+    while drop < len(items):
+        created = items[drop].record["dynamodb"].get("ApproximateCreationDateTime")
+        if not isinstance(created, _datetime_module.datetime) or created >= limit:
+            break
+        drop += 1
+    if drop:
+        del items[:drop]
+        shard.starting_sequence_number += drop
+    return drop
+
+
+# ----------------------------------------------------------------------------------------------
+# moto's instance tracking
+# ----------------------------------------------------------------------------------------------
+def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    """``BaseModel.__new__`` without ``cls.instances_tracked.append(instance)``."""
+    from moto.core.common_models import BaseModel
+
+    return super(BaseModel, cls).__new__(cls)  # type: ignore[misc]  # what moto's own __new__ calls
+
+
 # ----------------------------------------------------------------------------------------------
 # KMS
 # ----------------------------------------------------------------------------------------------
@@ -455,6 +518,8 @@ _REPLACEMENTS: dict[str, Any] = {
     "cognito-token-time": _VIRTUAL_TIME,
     "kms-lazy-key": _lazy_private_key,
     "stream-record-time": _stream_record_init,
+    "untracked-models": staticmethod(_untracked_new),
+    "stream-trim": _stream_shard_add,
 }
 
 
@@ -472,7 +537,7 @@ def install(hooks: Hooks) -> None:
             for patch in PATCHES:
                 owner = _owner(patch)
                 key = (patch.module, patch.owner, patch.attribute)
-                _originals.setdefault(key, getattr(owner, patch.attribute))
+                _originals.setdefault(key, _current(owner, patch.attribute))
                 setattr(owner, patch.attribute, _REPLACEMENTS[patch.name])
             _swap_boto_client_for(_boto_client_for)
             for name in _SFN_DATE_MODULES:
@@ -573,9 +638,10 @@ def parameters_of(function: Any) -> str:
 
 def original(patch: Patch) -> Any:
     """What moto has for a patched attribute (the original while the patches are installed)."""
-    return _originals.get((patch.module, patch.owner, patch.attribute)) or getattr(
+    found = _originals.get((patch.module, patch.owner, patch.attribute)) or _current(
         _owner(patch), patch.attribute
     )
+    return found.__func__ if isinstance(found, staticmethod) else found
 
 
 # ----------------------------------------------------------------------------------------------
@@ -600,8 +666,17 @@ def sqs_visible_count(account_id: str, region: str, queue_name: str) -> int:
     return sum(1 for message in queue._messages if message.visible)
 
 
+def forget_deleted_receipts(account_id: str, region: str, queue_name: str, *handles: str) -> None:
+    """moto keeps the receipt handle of every deleted message forever (so that deleting one again
+    succeeds); drop the ones the poller has just deleted with, which nothing uses again."""
+    deleted = sqs_queue(account_id, region, queue_name).deleted_messages
+    deleted.discard(None)  # moto adds a message's handles as a list that starts with its current one
+    for handle in handles:
+        deleted.discard(handle)
+
+
 def dynamodb_stream_length(account_id: str, region: str, table_name: str) -> int:
-    """How many records the table's stream holds (moto never trims them)."""
+    """How many records the table's stream holds (the last 24 h: see ``stream-trim``)."""
     from moto.dynamodb.models import dynamodb_backends
 
     table = dynamodb_backends[account_id][region].get_table(table_name)
@@ -610,6 +685,7 @@ def dynamodb_stream_length(account_id: str, region: str, table_name: str) -> int
 
 
 def dynamodb_stream_start(account_id: str, region: str, table_name: str) -> int:
+    """The sequence number of the oldest record the stream still holds (moves on as it is trimmed)."""
     from moto.dynamodb.models import dynamodb_backends
 
     table = dynamodb_backends[account_id][region].get_table(table_name)
@@ -661,6 +737,37 @@ def sfn_running_executions(account_id: str, region: str) -> list[Any]:
     return [
         e for sm in backend.state_machines for e in sm.executions if getattr(e, "status", None) == "RUNNING"
     ]
+
+
+# What Step Functions keeps: a closed execution (and its history) for 90 days after it stopped.
+SFN_CLOSED_RETENTION_SECONDS = 90 * 86400
+
+
+def sfn_forget_closed_executions(
+    account_id: str, region: str, closed_before: _datetime_module.datetime
+) -> int:
+    """Drop executions that stopped before ``closed_before`` (aware): moto keeps every execution,
+    with a copy of its state machine and its whole history, for ever. Returns how many were dropped."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    limit = closed_before.astimezone(_datetime_module.UTC)
+
+    def closed_long_ago(execution: Any) -> bool:
+        stopped = getattr(execution, "stop_date", None)
+        if getattr(execution, "status", None) == "RUNNING" or not isinstance(
+            stopped, _datetime_module.datetime
+        ):
+            return False
+        if stopped.tzinfo is None:
+            stopped = stopped.replace(tzinfo=_datetime_module.UTC)
+        return stopped < limit
+
+    dropped = 0
+    for machine in stepfunctions_parser_backends[account_id][region].state_machines:
+        kept = [e for e in machine.executions if not closed_long_ago(e)]
+        dropped += len(machine.executions) - len(kept)
+        machine.executions[:] = kept
+    return dropped
 
 
 def sfn_stop_all(account_id: str, region: str) -> int:

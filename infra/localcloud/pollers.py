@@ -223,6 +223,9 @@ class SqsPoller:
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
+            moto_patches.forget_deleted_receipts(
+                self.account_id, self.region, self.queue_name, *(m["ReceiptHandle"] for m in chunk)
+            )
         deadline = self.clock.now() + timedelta(seconds=self.visibility_timeout)
         for message in messages:
             if message["MessageId"] in failed:
@@ -255,9 +258,9 @@ class StreamPoller:
         self.account_id = account_id
         self.region = region
         self.table_name = mapping.source_arn.split(":", 5)[5].split("/")[1]
-        self._start = moto_patches.dynamodb_stream_start(account_id, region, self.table_name)
+        start = moto_patches.dynamodb_stream_start(account_id, region, self.table_name)
         length = moto_patches.dynamodb_stream_length(account_id, region, self.table_name)
-        self.position = self._start if mapping.starting_position == "TRIM_HORIZON" else self._start + length
+        self.position = start if mapping.starting_position == "TRIM_HORIZON" else start + length
         self._matchers: list[Callable[[dict[str, Any]], bool]] = [
             moto_patches.event_pattern_matcher(pattern) for pattern in mapping.filters
         ]
@@ -271,8 +274,24 @@ class StreamPoller:
         return self.mapping.logical_id
 
     def _unread(self) -> int:
+        # The start moves on as the stream is trimmed (records older than 24 h); the end does not.
+        start = moto_patches.dynamodb_stream_start(self.account_id, self.region, self.table_name)
         length = moto_patches.dynamodb_stream_length(self.account_id, self.region, self.table_name)
-        return self._start + length - self.position
+        return start + length - max(self.position, start)
+
+    def _skip_trimmed(self) -> None:
+        """Records before the stream's trim horizon are gone (as on AWS after 24 h): go on from it."""
+        start = moto_patches.dynamodb_stream_start(self.account_id, self.region, self.table_name)
+        if self.position >= start:
+            return
+        LOG.warning(
+            "%s %s: records %d..%d were trimmed from the stream (older than 24 h) before they were read",
+            self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            self.mapping.logical_id,
+            self.position,
+            start - 1,
+        )
+        self._advance(start)
 
     def has_work(self) -> bool:
         if not self.mapping.enabled or self._unread() <= 0:
@@ -310,6 +329,7 @@ class StreamPoller:
         """Read one batch, filter it, run the function. Returns the number of records consumed."""
         if not self.has_work():
             return 0
+        self._skip_trimmed()
         streams = self.clients("dynamodbstreams")
         if self._shard_id is None:
             description = streams.describe_stream(StreamArn=self.mapping.source_arn)["StreamDescription"]

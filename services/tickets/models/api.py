@@ -16,10 +16,14 @@ from services.tickets.models.entities import TicketCategory, TicketPriority
 
 MAX_TEXT = 2000
 ObjectKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9!_.*'()/-]{0,255}$")]
-RefId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
-QueueName = Annotated[
-    str, StringConstraints(pattern=r"^(front_desk|loyalty_desk|parking|supervisor|tenant:[a-z0-9_-]{1,48})$")
-]
+REF_ID = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}"
+RefId = Annotated[str, StringConstraints(pattern=rf"^{REF_ID}$")]
+# A tenant's queue is named by the tenant id as tickets accept it (RefId), so that routing's
+# ``tenant:<tenant_id>`` can be listed and given agents whatever the mall's ids look like.
+QUEUE_PATTERN = rf"^(front_desk|loyalty_desk|parking|supervisor|tenant:{REF_ID})$"
+# A queue filter on the lists (any queue name the desk may hold).
+QUEUE_FILTER_PATTERN = rf"^[a-z_]{{1,20}}(:{REF_ID})?$"
+QueueName = Annotated[str, StringConstraints(pattern=QUEUE_PATTERN)]
 
 
 def _text(value: str) -> str:

@@ -200,3 +200,21 @@ def test_attachment_keys_must_be_the_callers_own_uploads() -> None:
     )
     assert status == 200, answer
     assert items() != before
+
+
+def test_a_tenant_queue_named_by_an_uppercase_tenant_id_can_be_listed_and_staffed() -> None:
+    # Regression: routing names the queue after the tenant id (``tenant:T-UNIQLO``), but queue
+    # names accepted only lower case, so the queue could be neither filtered nor given an agent.
+    body = open_ticket(
+        "买的外套第二天就开线了，质量太差，要求退货！", store_id="store-0201", tenant_id="T-UNIQLO"
+    )
+    status, listed = staff_call("GET", "/v1/admin/tickets", query={"queue": "tenant:T-UNIQLO"})
+    assert status == 200, listed
+    assert [t["ticket_id"] for t in listed["items"]] == [body["ticket_id"]]
+    status, agent = staff_call(
+        "PUT",
+        "/v1/admin/ticket-agents/uniqlo.desk",
+        "admin",
+        {"display_name": "Uniqlo", "queues": ["tenant:T-UNIQLO"]},
+    )
+    assert status in (200, 201), agent

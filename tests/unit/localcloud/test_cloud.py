@@ -125,6 +125,10 @@ def test_stop_leaves_nothing_behind(cloud: LocalCloud) -> None:
     from moto.awslambda.models import LambdaFunction
 
     assert LambdaFunction._invoke_lambda is not moto_patches._invoke_lambda
+    from moto.core.common_models import BaseModel
+
+    restored = vars(BaseModel)["__new__"]  # moto's own static method again, exactly
+    assert isinstance(restored, staticmethod) and restored.__func__ is not moto_patches._untracked_new
     deadline = time.monotonic() + 2
     while threading.active_count() >= threads_before and time.monotonic() < deadline:
         time.sleep(0.02)

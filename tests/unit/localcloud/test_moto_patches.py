@@ -75,6 +75,11 @@ def test_internals_the_engine_reads_are_still_there() -> None:
     assert isinstance(Message.visible, property) and "_messages" in inspect.getsource(Queue.__init__)
     shard_init = inspect.getsource(StreamShard.__init__)
     assert "self.items" in shard_init and "self.starting_sequence_number" in shard_init
+    # stream-trim relies on records being numbered and read by offset from starting_sequence_number.
+    assert "seq = len(self.items) + self.starting_sequence_number" in inspect.getsource(StreamShard.add)
+    assert "start -= self.starting_sequence_number" in inspect.getsource(StreamShard.get)
+    assert "self.deleted_messages" in inspect.getsource(Queue.__init__)
+    assert "self.stop_date" in inspect.getsource(Execution.__init__)
     assert "shard_iterators" in inspect.getsource(DynamoDBStreamsBackend.__init__)
     assert "self.schedules" in inspect.getsource(ScheduleGroup.__init__)
     assert "self.schedule_expression_timezone" in inspect.getsource(Schedule.__init__)
@@ -295,3 +300,93 @@ def test_kms_keys_work_without_generating_rsa_up_front(cloud: LocalCloud) -> Non
         KeyId=signing, Message=b"m", Signature=signature, SigningAlgorithm="RSASSA_PSS_SHA_256"
     )
     assert verified["SignatureValid"]
+
+
+# -- bounded memory: what moto would keep forever ------------------------------------------------------
+
+
+def test_moto_models_are_not_tracked_forever(cloud: LocalCloud) -> None:
+    """Regression: moto appended every model instance to ``instances_tracked``, including the
+    deep copies of whole tables TransactWriteItems makes and of every Query result: the local cloud
+    grew by tens of MiB per virtual day."""
+    from moto.core.common_models import BaseModel
+    from moto.dynamodb.models.dynamo_type import Item
+
+    assert isinstance(vars(BaseModel)["__new__"], staticmethod)
+    ddb = cloud.client("dynamodb")
+    ddb.create_table(
+        TableName="patch-tracked",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    before = len(Item.instances_tracked)  # type: ignore[attr-defined]
+    for n in range(5):
+        ddb.transact_write_items(
+            TransactItems=[{"Put": {"TableName": "patch-tracked", "Item": {"pk": {"S": f"k{n}"}}}}]
+        )
+        ddb.query(
+            TableName="patch-tracked",
+            KeyConditionExpression="pk = :k",
+            ExpressionAttributeValues={":k": {"S": f"k{n}"}},
+        )
+    assert len(Item.instances_tracked) == before  # type: ignore[attr-defined]
+    item = ddb.get_item(TableName="patch-tracked", Key={"pk": {"S": "k4"}})["Item"]
+    assert item == {"pk": {"S": "k4"}}
+
+
+def _stream_table(cloud: LocalCloud, name: str) -> str:
+    ddb = cloud.client("dynamodb")
+    return str(
+        ddb.create_table(
+            TableName=name,
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        )["TableDescription"]["LatestStreamArn"]
+    )
+
+
+def test_stream_records_older_than_a_day_are_trimmed(cloud: LocalCloud) -> None:
+    arn = _stream_table(cloud, "patch-trim")
+    ddb = cloud.client("dynamodb")
+    ddb.put_item(TableName="patch-trim", Item={"pk": {"S": "old"}})
+    start = moto_patches.dynamodb_stream_start("123456789012", "us-east-1", "patch-trim")
+    cloud.clock.advance(moto_patches.STREAM_RETENTION_SECONDS - 60)
+    ddb.put_item(TableName="patch-trim", Item={"pk": {"S": "younger"}})
+    assert moto_patches.dynamodb_stream_length("123456789012", "us-east-1", "patch-trim") == 2
+    cloud.clock.advance(120)  # "old" is now 24 h + 1 min old, "younger" 2 min
+    ddb.put_item(TableName="patch-trim", Item={"pk": {"S": "new"}})
+
+    assert moto_patches.dynamodb_stream_length("123456789012", "us-east-1", "patch-trim") == 2
+    assert moto_patches.dynamodb_stream_start("123456789012", "us-east-1", "patch-trim") == start + 1
+    streams = cloud.client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    # Sequence numbers are the ones the records were written with: nothing is renumbered.
+    assert [(r["dynamodb"]["Keys"]["pk"]["S"], int(r["dynamodb"]["SequenceNumber"])) for r in records] == [
+        ("younger", start + 1),
+        ("new", start + 2),
+    ]
+
+
+def test_trim_stream_shard_keeps_records_of_the_last_day() -> None:
+    from datetime import UTC, datetime
+
+    class _Record:
+        def __init__(self, hour: int) -> None:
+            self.record = {"dynamodb": {"ApproximateCreationDateTime": datetime(2026, 1, 5, hour)}}
+
+    class _Shard:
+        starting_sequence_number = 100
+        items = [_Record(1), _Record(2), _Record(3), _Record(2)]
+
+    shard = _Shard()
+    assert moto_patches.trim_stream_shard(shard, datetime(2026, 1, 5, 2, tzinfo=UTC)) == 1
+    assert shard.starting_sequence_number == 101 and len(shard.items) == 3
+    # Only from the front: a record written later with an older stamp does not open a hole.
+    assert moto_patches.trim_stream_shard(shard, datetime(2026, 1, 5, 3, tzinfo=UTC)) == 1
+    assert shard.starting_sequence_number == 102
+    assert [r.record["dynamodb"]["ApproximateCreationDateTime"].hour for r in shard.items] == [3, 2]

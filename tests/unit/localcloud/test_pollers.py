@@ -157,3 +157,21 @@ def test_stream_bisects_a_failing_batch(basic_cloud: LocalCloud) -> None:
     [failure] = _drain(cloud, "StreamDLQ")
     assert failure["DDBStreamBatchInfo"]["batchSize"] == 1
     assert len(_invocations(cloud, "BisectFunction", since)) == 7
+
+
+def test_stream_records_trimmed_before_they_were_read_are_skipped(
+    basic_cloud: LocalCloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The stream keeps 24 h of records (moto_patches' stream-trim, as on AWS): a mapping that had
+    not read them goes on from the trim horizon instead of failing on a sequence number that is gone."""
+    cloud = basic_cloud
+    _put(cloud, "T1", entity="outbox")  # never read: the clock jumps past its 24 h without settling
+    cloud.clock.advance(25 * 3600)
+    _put(cloud, "T2", entity="outbox")
+    with caplog.at_level(logging.WARNING, logger="infra.localcloud"):
+        cloud.settle()
+    assert [s["pk"] for s in stream.SEEN] == ["T2"]
+    assert "were trimmed from the stream (older than 24 h) before they were read" in caplog.text
+    _put(cloud, "T3", entity="outbox")
+    cloud.settle()
+    assert [s["pk"] for s in stream.SEEN] == ["T2", "T3"]

@@ -118,3 +118,22 @@ def test_lambda_errors_reach_the_state_machine_as_error_types(cloud: LocalCloud)
     payload = json.loads(response["Payload"].read())
     assert payload["errorType"] == "FlakyError" and payload["errorMessage"] == "attempt 1 fails"
     assert cloud.invocations[-1].trigger == "direct"
+
+
+def test_executions_closed_more_than_ninety_days_ago_are_forgotten(cloud: LocalCloud) -> None:
+    """As Step Functions does (90 days after an execution closed), and so that moto's copy of the
+    state machine and the history of every execution ever run do not pile up in a long make dev."""
+    finished = _start(cloud, "WeekMachine", {"n": "finished"})
+    cloud.advance(7 * 86400)
+    assert _describe(cloud, finished)["status"] == "SUCCEEDED"
+    cloud.advance(90 * 86400 - 1)
+    assert finished in {e["executionArn"] for e in cloud.executions("WeekMachine")}
+    running = _start(cloud, "WeekMachine", {"n": "running"})
+    cloud.advance(2)
+    kept = {e["executionArn"]: e["status"] for e in cloud.executions("WeekMachine")}
+    assert finished not in kept
+    assert kept[running] == "RUNNING"
+    with pytest.raises(cloud.client("stepfunctions").exceptions.ExecutionDoesNotExist):
+        _describe(cloud, finished)
+    cloud.advance(7 * 86400)
+    assert _describe(cloud, running)["status"] == "SUCCEEDED"

@@ -10,6 +10,7 @@ from services.tickets.handlers.routes.common import INTAKE_ROLES, STAFF_ROLES, D
 from services.tickets.logic.attachments import check_attachments, staff_prefix
 from services.tickets.logic.errors import TicketNotFound
 from services.tickets.models.api import (
+    QUEUE_FILTER_PATTERN,
     AssignBody,
     OverrideBody,
     PointsProposal,
@@ -73,7 +74,7 @@ def _decide(deps: Deps, ticket_id: str, decision: Callable[[Ticket], Change | No
 )
 def queue_view(
     status: Annotated[StatusFilter, Query()] = "active",
-    queue: Annotated[str | None, Query(pattern=r"^[a-z_]{1,20}(:[a-z0-9_-]{1,48})?$")] = None,
+    queue: Annotated[str | None, Query(pattern=QUEUE_FILTER_PATTERN)] = None,
     member_id: MemberId = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> QueueView:

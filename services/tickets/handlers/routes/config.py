@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from services.tickets.handlers.routes.common import STAFF_ROLES, Deps
 from services.tickets.logic.errors import ArticleNotFound
 from services.tickets.models.api import (
+    QUEUE_FILTER_PATTERN,
     AgentBody,
     ArticleCreate,
     ArticleOut,
@@ -63,7 +64,7 @@ def put_agent(agent_id: AgentId, body: AgentBody) -> dict[str, Any]:
     tags=["admin-tickets"],
 )
 def list_agents(
-    queue: Annotated[str | None, Query(pattern=r"^[a-z_]{1,20}(:[a-z0-9_-]{1,48})?$")] = None,
+    queue: Annotated[str | None, Query(pattern=QUEUE_FILTER_PATTERN)] = None,
 ) -> dict[str, Any]:
     _staff(*STAFF_ROLES)
     repo = Deps.load().repo

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -134,6 +135,38 @@ def query_all(request: Mapping[str, Any], *, client: Any = None) -> Iterator[dic
         if "LastEvaluatedKey" not in page:
             return
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def batch_get_all(
+    table_name: str,
+    keys: Sequence[Mapping[str, Any]],
+    *,
+    projection: str | None = None,
+    names: Mapping[str, str] | None = None,
+    attempts: int = 6,
+    client: Any = None,
+) -> list[dict[str, Any]]:
+    """Every item of ``keys`` (plain key dicts, at most 100) that exists, deserialised, in no
+    particular order; unprocessed keys are asked again with backoff, and still unprocessed after
+    ``attempts`` raise RuntimeError (the caller's request fails and is retried, nothing is lost)."""
+    if not keys:
+        return []
+    ddb = client if client is not None else aws.client("dynamodb")
+    request: dict[str, Any] = {"Keys": [to_item(dict(key)) for key in keys]}
+    if projection:
+        request["ProjectionExpression"] = projection
+    if names:
+        request["ExpressionAttributeNames"] = dict(names)
+    found: list[dict[str, Any]] = []
+    pending: dict[str, Any] = {table_name: request}
+    for attempt in range(attempts):
+        response = ddb.batch_get_item(RequestItems=pending)
+        found += [from_item(item) for item in response.get("Responses", {}).get(table_name, [])]
+        pending = response.get("UnprocessedKeys") or {}
+        if not pending:
+            return found
+        time.sleep(min(0.05 * 2**attempt, 1.0))
+    raise RuntimeError(f"{table_name}: keys still unprocessed after {attempts} BatchGetItem calls")
 
 
 def transact_write(

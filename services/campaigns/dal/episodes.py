@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +23,7 @@ from shared import clock
 from shared.aws import client
 from shared.dynamo import (
     ConditionalCheckFailed,
+    batch_get_all,
     from_item,
     is_conditional_check_failed,
     put_op,
@@ -248,22 +248,7 @@ class DynamoEpisodeRepository:
         ddb = client("dynamodb")
         page = ddb.query(**kwargs)
         keys = [episode_key(str(from_item(item)["episode_id"])) for item in page.get("Items", [])]
-        found = [episode_from_item(from_item(item)) for item in self._batch_get(keys)]
+        found = [episode_from_item(item) for item in batch_get_all(self.table_name, keys)]
         found.sort(key=lambda episode: (episode.started_at, episode.episode_id), reverse=True)
         last_key = page.get("LastEvaluatedKey")
         return EpisodePageResult(episodes=found, next_token=encode_token(last_key) if last_key else None)
-
-    def _batch_get(self, keys: list[dict[str, str]], attempts: int = 6) -> list[dict[str, Any]]:
-        if not keys:
-            return []
-        ddb = client("dynamodb")
-        found: list[dict[str, Any]] = []
-        pending: dict[str, Any] = {self.table_name: {"Keys": [to_item(key) for key in keys]}}
-        for attempt in range(attempts):
-            response = ddb.batch_get_item(RequestItems=pending)
-            found += response.get("Responses", {}).get(self.table_name, [])
-            pending = response.get("UnprocessedKeys") or {}
-            if not pending:
-                return found
-            time.sleep(min(0.05 * 2**attempt, 1.0))
-        raise RuntimeError("episodes still unprocessed after retries")

@@ -15,7 +15,6 @@ outcome onto the occurrence (:func:`freeze_for_erasure`) before the send record 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from services.campaigns.dal.episodes import decode_token, encode_token, episode_key, journey_partition
@@ -23,7 +22,7 @@ from services.campaigns.logic.journeys import OccurrencePageResult, SendState
 from services.campaigns.models.entities import Occurrence
 from shared import clock
 from shared.aws import client
-from shared.dynamo import from_item, is_conditional_check_failed, to_item
+from shared.dynamo import batch_get_all, from_item, is_conditional_check_failed, to_item
 
 ENTITY = "journey_occurrence"
 _TIMES = ("started_at", "expires_at", "message_sent_at", "message_finished_at")
@@ -132,47 +131,21 @@ class DynamoOccurrenceRepository:
             kwargs["ExclusiveStartKey"] = decode_token(next_token, journey, member_id)
         page = client("dynamodb").query(**kwargs)
         keys = [episode_key(str(from_item(item)["episode_id"])) for item in page.get("Items", [])]
-        found = [occurrence_from_item(item) for item in self._batch_get(keys)]
+        found = [occurrence_from_item(item) for item in batch_get_all(self.table_name, keys)]
         found.sort(key=lambda o: (o.started_at, o.occurrence_id), reverse=True)
         last_key = page.get("LastEvaluatedKey")
         return OccurrencePageResult(self._with_sends(found), encode_token(last_key) if last_key else None)
 
     def _with_sends(self, found: list[Occurrence]) -> list[tuple[Occurrence, SendState | None]]:
         send_ids = sorted({o.send_id for o in found if o.send_id})
-        records = self._batch_get(
+        records = batch_get_all(
+            self.table_name,
             [_send_key(s) for s in send_ids],
             projection=_SEND_PROJECTION,
             names={"#status": "status"},
         )
         states = {str(r["send_id"]): send_state_from_item(r) for r in records}
         return [(o, states.get(o.send_id) if o.send_id else None) for o in found]
-
-    def _batch_get(
-        self,
-        keys: list[dict[str, str]],
-        *,
-        projection: str | None = None,
-        names: dict[str, str] | None = None,
-        attempts: int = 6,
-    ) -> list[dict[str, Any]]:
-        if not keys:
-            return []
-        ddb = client("dynamodb")
-        request: dict[str, Any] = {"Keys": [to_item(key) for key in keys]}
-        if projection:
-            request["ProjectionExpression"] = projection
-        if names:
-            request["ExpressionAttributeNames"] = names
-        found: list[dict[str, Any]] = []
-        pending: dict[str, Any] = {self.table_name: request}
-        for attempt in range(attempts):
-            response = ddb.batch_get_item(RequestItems=pending)
-            found += [from_item(item) for item in response.get("Responses", {}).get(self.table_name, [])]
-            pending = response.get("UnprocessedKeys") or {}
-            if not pending:
-                return found
-            time.sleep(min(0.05 * 2**attempt, 1.0))
-        raise RuntimeError("occurrences still unprocessed after retries")
 
 
 def freeze_for_erasure(table_name: str, occurrence_id: str, pseudonym: str) -> bool:

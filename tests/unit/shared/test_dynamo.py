@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from moto import mock_aws
@@ -135,3 +136,45 @@ def test_query_all_reads_every_page_and_deserialises(table):
     items = list(dynamo.query_all(request))
     assert [item["n"] for item in items] == [0, 1, 2, 3, 4]
     assert "ExclusiveStartKey" not in request
+
+
+class _BatchGetClient:
+    """Answers BatchGetItem from ``answers`` in turn and records every request."""
+
+    def __init__(self, answers: list[dict[str, Any]]) -> None:
+        self.answers = answers
+        self.requests: list[dict[str, Any]] = []
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self.requests.append(RequestItems)
+        return self.answers.pop(0)
+
+
+class TestBatchGetAll:
+    def test_no_keys_make_no_call(self) -> None:
+        fake = _BatchGetClient([])
+        assert dynamo.batch_get_all("T", [], client=fake) == []
+        assert fake.requests == []
+
+    def test_unprocessed_keys_are_asked_again_and_items_deserialised(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("shared.dynamo.time.sleep", lambda _s: None)
+        second = {"Keys": [{"pk": {"S": "B"}}]}
+        fake = _BatchGetClient(
+            [
+                {"Responses": {"T": [{"pk": {"S": "A"}, "n": {"N": "1"}}]}, "UnprocessedKeys": {"T": second}},
+                {"Responses": {"T": [{"pk": {"S": "B"}, "n": {"N": "2"}}]}},
+            ]
+        )
+        found = dynamo.batch_get_all("T", [{"pk": "A"}, {"pk": "B"}], projection="pk, n", client=fake)
+        assert sorted((item["pk"], item["n"]) for item in found) == [("A", 1), ("B", 2)]
+        assert fake.requests[0]["T"]["ProjectionExpression"] == "pk, n"
+        assert fake.requests[1] == {"T": second}
+
+    def test_keys_still_unprocessed_after_the_attempts_raise(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr("shared.dynamo.time.sleep", lambda _s: None)
+        stuck = {"Responses": {}, "UnprocessedKeys": {"T": {"Keys": [{"pk": {"S": "A"}}]}}}
+        fake = _BatchGetClient([stuck, stuck])
+        with pytest.raises(RuntimeError):
+            dynamo.batch_get_all("T", [{"pk": "A"}], attempts=2, client=fake)

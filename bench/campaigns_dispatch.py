@@ -198,15 +198,6 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
             QueueName="mallcrm-bench-campaigns-dispatch"
         )["QueueUrl"]
         os.environ["DISPATCH_QUEUE_URL"] = queue_url
-        if os.environ.get("BENCH_NO_PARAM_VALIDATION"):
-            # Experiment (--no-param-validation): what the hot clients would save without botocore's
-            # client-side parameter validation (DynamoDB validates the request anyway).
-            make_config = aws._config
-
-            def _config(chosen: Any) -> Any:
-                return make_config(chosen).merge(Config(parameter_validation=False))
-
-            aws._config = _config
         aws.reset_clients()
         for service in ("dynamodb", "sqs", "scheduler", "lambda"):
             aws.client(service).meta.events.register("before-call", meter.before_call)
@@ -459,7 +450,8 @@ def run(rounds: int = ROUNDS, batch: int = BATCH) -> list[Table]:
                 "DUE_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:mallcrm-bench-due",
                 "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/due",
                 "CHANNEL_MODE": "local",
-                "BENCH_NO_PARAM_VALIDATION": os.environ.get("BENCH_NO_PARAM_VALIDATION", ""),
+                # As on AWS (off) unless --param-validation asks for botocore's client-side check.
+                "MALLCRM_SDK_PARAM_VALIDATION": os.environ.get("MALLCRM_SDK_PARAM_VALIDATION", ""),
                 "BENCH_PROFILE": os.environ.get("BENCH_PROFILE", ""),
             }
         ),
@@ -474,7 +466,7 @@ def run(rounds: int = ROUNDS, batch: int = BATCH) -> list[Table]:
     n = int(result["messages"])
     table = Table(
         title=f"Dispatch at send time: {n:,} marketing messages, batches of {BATCH} (moto; its time removed)"
-        + (" — botocore parameter validation off" if os.environ.get("BENCH_NO_PARAM_VALIDATION") else ""),
+        + (" — botocore parameter validation on" if os.environ.get("MALLCRM_SDK_PARAM_VALIDATION") == "on" else ""),
         headers=["step", "wall ms/msg", "CPU ms/msg", "per CPU second", "moto CPU removed s"],
     )
     cpu_total = 0.0
@@ -555,16 +547,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--batch", type=int, default=BATCH, help="messages per SQS batch (BatchSize)")
     parser.add_argument(
-        "--no-param-validation",
+        "--param-validation",
         action="store_true",
-        help="experiment: botocore clients without client-side parameter validation",
+        help="botocore's client-side parameter validation on (off on AWS, as deployed)",
     )
     parser.add_argument("--profile", metavar="FILE", help="also write cProfile stats of the timed steps")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     _set_batch(args.batch)
-    if args.no_param_validation:
-        os.environ["BENCH_NO_PARAM_VALIDATION"] = "1"  # passed to the child by run()
+    if args.param_validation:
+        os.environ["MALLCRM_SDK_PARAM_VALIDATION"] = "on"  # passed to the child by run()
     if args.profile:
         os.environ["BENCH_PROFILE"] = os.path.abspath(args.profile)
     if args.rounds <= WARM_ROUNDS:

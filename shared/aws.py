@@ -6,7 +6,13 @@ Why one factory:
 * the same code runs against real AWS, in-process moto (the local cloud) and LocalStack, chosen by
   ``MALLCRM_AWS_TARGET`` (``aws`` default, ``local``, ``localstack``) when the client is requested;
 * timeouts and retries are set once, deliberately (botocore's defaults wait 60 s on a read, longer
-  than API Gateway waits for the whole request).
+  than API Gateway waits for the whole request);
+* botocore's client-side parameter validation runs wherever our tests and the local cloud run
+  (``local``, ``localstack``) and is off on AWS, where the service validates every request itself
+  (a malformed request still fails, with a ``ValidationException``, and writes nothing). On the hot
+  paths it was a third of the SDK's CPU per request. ``MALLCRM_SDK_PARAM_VALIDATION`` (``on`` /
+  ``off``) overrides the default (docs/decisions.md, "Client-side parameter validation: on in tests,
+  off on AWS").
 
 The cache key holds the target, the region and the endpoint, so a test that switches the
 environment gets a fresh client; :func:`reset_clients` empties it. boto3 is imported inside the
@@ -19,13 +25,13 @@ import os
 import threading
 from typing import Any, Literal
 
-__all__ = ["TARGETS", "Target", "client", "reset_clients", "target"]
+__all__ = ["TARGETS", "Target", "client", "parameter_validation", "reset_clients", "target"]
 
 Target = Literal["aws", "local", "localstack"]
 TARGETS: tuple[Target, ...] = ("aws", "local", "localstack")
 
 _lock = threading.Lock()
-_clients: dict[tuple[str, str, str | None, str | None], Any] = {}
+_clients: dict[tuple[str, str, str | None, str | None, bool], Any] = {}
 _session: Any = None  # one boto3 Session: its loader caches service models across clients
 
 # Seconds. A Lambda behind API Gateway has ~29 s in all; a call that takes longer than this has
@@ -58,6 +64,19 @@ def _endpoint(chosen: Target, service_name: str) -> str | None:
     return os.environ.get(service_var) or os.environ.get("AWS_ENDPOINT_URL")
 
 
+def parameter_validation(chosen: Target) -> bool:
+    """Whether botocore validates requests client-side for ``chosen``: on unless on AWS, where the
+    service validates; ``MALLCRM_SDK_PARAM_VALIDATION`` (``on``/``off``) decides when set."""
+    value = os.environ.get("MALLCRM_SDK_PARAM_VALIDATION", "").strip().lower()
+    if value in ("on", "true", "1"):
+        return True
+    if value in ("off", "false", "0"):
+        return False
+    if value:
+        raise ValueError(f"MALLCRM_SDK_PARAM_VALIDATION must be on or off; got {value!r}")
+    return chosen != "aws"
+
+
 def _config(chosen: Target) -> Any:
     from botocore.config import Config  # noqa: PLC0415
 
@@ -66,6 +85,7 @@ def _config(chosen: Target) -> Any:
         "connect_timeout": CONNECT_TIMEOUT,
         "read_timeout": READ_TIMEOUT,
         "tcp_keepalive": True,
+        "parameter_validation": parameter_validation(chosen),
     }
     if chosen != "aws":
         # moto does not know botocore's account-id endpoints (DynamoDB, Streams).
@@ -105,7 +125,7 @@ def client(service_name: str) -> Any:
     chosen = target()
     region = _region(chosen)
     endpoint = _endpoint(chosen, service_name)
-    key = (service_name, chosen, region, endpoint)
+    key = (service_name, chosen, region, endpoint, parameter_validation(chosen))
     cached = _clients.get(key)
     if cached is not None:
         return cached

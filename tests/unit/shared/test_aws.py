@@ -66,3 +66,41 @@ def test_an_unknown_target_is_refused(monkeypatch):
     monkeypatch.setenv("MALLCRM_AWS_TARGET", "azure")
     with pytest.raises(ValueError, match="MALLCRM_AWS_TARGET"):
         aws.client("dynamodb")
+
+
+def _validates_client_side() -> bool:
+    """Whether the current client refuses a malformed request itself (before anything is sent)."""
+    from botocore.awsrequest import AWSResponse
+    from botocore.exceptions import ParamValidationError
+
+    client = aws.client("dynamodb")
+
+    def answer(**_: object) -> tuple[AWSResponse, dict[str, object]]:
+        return AWSResponse(None, 200, {}, None), {"ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    client.meta.events.register("before-call", answer)
+    try:
+        client.get_item(TableName="t", Key={"pk": {"S": 5}})
+    except ParamValidationError:
+        return True
+    finally:
+        client.meta.events.unregister("before-call", answer)
+    return False
+
+
+def test_parameter_validation_is_on_where_tests_run_and_off_on_aws(monkeypatch):
+    monkeypatch.delenv("MALLCRM_SDK_PARAM_VALIDATION", raising=False)
+    assert _validates_client_side()  # the tests' target: local
+    monkeypatch.setenv("MALLCRM_AWS_TARGET", "aws")
+    assert not _validates_client_side()
+    monkeypatch.setenv("MALLCRM_SDK_PARAM_VALIDATION", "on")
+    assert _validates_client_side()
+    monkeypatch.setenv("MALLCRM_AWS_TARGET", "local")
+    monkeypatch.setenv("MALLCRM_SDK_PARAM_VALIDATION", "off")
+    assert not _validates_client_side()
+
+
+def test_a_parameter_validation_setting_that_is_neither_on_nor_off_is_refused(monkeypatch):
+    monkeypatch.setenv("MALLCRM_SDK_PARAM_VALIDATION", "maybe")
+    with pytest.raises(ValueError, match="on or off"):
+        aws.client("dynamodb")

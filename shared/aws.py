@@ -14,9 +14,10 @@ Why one factory:
   ``off``) overrides the default (docs/decisions.md, "Client-side parameter validation: on in tests,
   off on AWS").
 
-The cache key holds the target, the region, the endpoint and the validation setting, so a test that switches the
-environment gets a fresh client; :func:`reset_clients` empties it. boto3 is imported inside the
-function: a handler module that imports this one does not pay for boto3 until it needs a client.
+The cache key holds the target, the region, the endpoint and the validation setting, so a test
+that switches the environment gets a fresh client; :func:`reset_clients` empties it. boto3 is
+imported inside the function: a handler module that imports this one does not pay for boto3 until
+it needs a client.
 """
 
 from __future__ import annotations

@@ -186,7 +186,6 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
 
     with mock_aws():
         import boto3
-        from botocore.config import Config
 
         from services.campaigns.dal.dispatch import DUE_SHARDS, DueIndex, bucket_of
         from services.campaigns.handlers import dispatch
@@ -466,7 +465,7 @@ def run(rounds: int = ROUNDS, batch: int = BATCH) -> list[Table]:
     n = int(result["messages"])
     table = Table(
         title=f"Dispatch at send time: {n:,} marketing messages, batches of {BATCH} (moto; its time removed)"
-        + (" — botocore parameter validation on" if os.environ.get("MALLCRM_SDK_PARAM_VALIDATION") == "on" else ""),
+        + (" — botocore validation on" if os.environ.get("MALLCRM_SDK_PARAM_VALIDATION") == "on" else ""),
         headers=["step", "wall ms/msg", "CPU ms/msg", "per CPU second", "moto CPU removed s"],
     )
     cpu_total = 0.0

@@ -32,6 +32,7 @@ from enum import Enum
 from typing import Any, Literal, Protocol
 
 from services.loyalty.logic.coupon_index import EXPIRY_INDEX_SHARDS
+from services.loyalty.logic.stores import StoreCheck, check_store
 from services.loyalty.logic.wallet_errors import (
     CouponAlreadyRedeemed,
     CouponExpired,
@@ -523,8 +524,14 @@ def redeem_coupon(
     actor: str,
     correlation_id: str,
     make_event: Callable[[Coupon, int], EventData],
+    stores: StoreCheck | None = None,
 ) -> Redeemed:
-    """Redeem the coupon with ``request.code`` once, for its own member, where and when it is valid."""
+    """Redeem the coupon with ``request.code`` once, for its own member, where and when it is valid.
+
+    ``stores``: the mall's store directory. A till at a store it lacks, or a closed one, or naming
+    another tenant than the store's, is refused (422, nothing redeemed) like a purchase there; a
+    till that sends no tenant redeems under its store's tenant, so tenant-limited coupons work at
+    tills that only know their store."""
     coupon = repo.by_code(normalise_code(request.code))
     if coupon is None:
         raise CouponNotFound()
@@ -537,6 +544,10 @@ def redeem_coupon(
             redeemed_at=coupon.redeemed_at,
             replayed=True,
         )
+    if stores is not None:
+        store = check_store(stores, request.store_id, request.tenant_id)
+        if store is not None and request.tenant_id is None:
+            request = request.model_copy(update={"tenant_id": store.tenant_id})
     discount = check_redeemable(coupon, request, now)
     if not repo.redeem(
         coupon,

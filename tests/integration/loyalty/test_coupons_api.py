@@ -183,6 +183,40 @@ def test_a_till_retrying_with_its_request_id_gets_the_same_redemption(loyalty: N
     assert len(outbox("CouponRedeemed")) == 1
 
 
+def test_the_till_is_checked_against_the_malls_store_directory(loyalty: None) -> None:
+    from services.loyalty.dal.loyalty_config import DynamoLoyaltyConfig, clear_config_cache
+    from services.loyalty.models.stores import Store
+    from tests.integration.loyalty.conftest import TABLE
+
+    config = DynamoLoyaltyConfig(TABLE)
+    config.put_store(Store(store_id="store-0101", tenant_id="tenant-7", name="Uniqlo"), expected_version=None)
+    config.put_store(
+        Store(store_id="store-0102", tenant_id="tenant-8", name="Closed", active=False), expected_version=None
+    )
+    clear_config_cache()
+    try:
+        given_template(tenant_ids=["tenant-7"])
+        coupon = given_coupon()
+
+        refusals = [
+            redeem(coupon["code"], store_id="store-0555"),
+            redeem(coupon["code"], store_id="store-0102"),
+            redeem(coupon["code"], tenant_id="tenant-8"),
+        ]
+        # The till sends no tenant: the directory's tenant of store-0101 makes the coupon valid.
+        status, done = redeem(coupon["code"])
+    finally:
+        clear_config_cache()
+
+    assert [(s, b["error"]["code"]) for s, b in refusals] == [
+        (422, "unknown_store"),
+        (422, "store_inactive"),
+        (422, "store_tenant_mismatch"),
+    ]
+    assert status == 200 and done["discount_cents"] == 2000
+    assert len(outbox("CouponRedeemed")) == 1
+
+
 def test_an_expired_coupon_is_refused_and_shown_expired(loyalty: None) -> None:
     given_template()
     coupon = given_coupon()

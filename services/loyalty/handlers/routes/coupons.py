@@ -217,10 +217,12 @@ def staff_issue() -> Any:
     description="RedeemRequest: the code, the member verified at the till (member code), store, "
     "tenant and purchase amount. 404 coupon_not_found; 403 coupon_not_yours; 409 "
     "coupon_already_redeemed, coupon_expired, coupon_not_yet_valid; 422 coupon_not_valid_here, "
-    "coupon_minimum_spend_not_met.",
+    "coupon_minimum_spend_not_met, unknown_store, store_inactive, store_tenant_mismatch (the mall's "
+    "store directory; a till that sends no tenant_id redeems under its store's tenant).",
     tags=["admin-coupons"],
 )
 def redeem() -> Any:
+    from services.loyalty.handlers.ledger_deps import store_check  # noqa: PLC0415 - cold start
     from services.loyalty.logic import coupons as logic  # noqa: PLC0415 - cold start
     from shared.events.contracts import CouponRedeemed  # noqa: PLC0415 - cold start
 
@@ -247,6 +249,7 @@ def redeem() -> Any:
         actor=actor,
         correlation_id=correlation_id(router.current_event.raw_event),
         make_event=event,
+        stores=store_check(deps.settings),
     )
     logger.info(
         "coupon redeemed",

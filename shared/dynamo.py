@@ -143,16 +143,20 @@ def batch_get_all(
     *,
     projection: str | None = None,
     names: Mapping[str, str] | None = None,
+    consistent: bool = False,
     attempts: int = 6,
     client: Any = None,
 ) -> list[dict[str, Any]]:
     """Every item of ``keys`` (plain key dicts, at most 100) that exists, deserialised, in no
     particular order; unprocessed keys are asked again with backoff, and still unprocessed after
-    ``attempts`` raise RuntimeError (the caller's request fails and is retried, nothing is lost)."""
+    ``attempts`` raise RuntimeError (the caller's request fails and is retried, nothing is lost:
+    a partial answer would read as "missing"). ``consistent``: strongly consistent reads."""
     if not keys:
         return []
     ddb = client if client is not None else aws.client("dynamodb")
     request: dict[str, Any] = {"Keys": [to_item(dict(key)) for key in keys]}
+    if consistent:
+        request["ConsistentRead"] = True
     if projection:
         request["ProjectionExpression"] = projection
     if names:

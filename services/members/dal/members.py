@@ -20,6 +20,7 @@ from services.members.logic.identity import IdentityKind, ident_key
 from shared.aws import client
 from shared.dynamo import (
     ConditionalCheckFailed,
+    batch_get_all,
     from_item,
     is_conditional_check_failed,
     put_op,
@@ -57,21 +58,14 @@ class DynamoMembersRepository:
 
     def profile_and_key(self, member_id: str) -> tuple[dict[str, Any] | None, bytes | None]:
         """The profile and the wrapped data key (one BatchGetItem, consistent)."""
-        keys = [to_item(member_key(member_id, "PROFILE")), to_item(member_key(member_id, "DATAKEY"))]
-        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        keys = [member_key(member_id, "PROFILE"), member_key(member_id, "DATAKEY")]
         profile: dict[str, Any] | None = None
         wrapped: bytes | None = None
-        for _ in range(5):
-            response = client("dynamodb").batch_get_item(RequestItems=request)
-            for raw in response.get("Responses", {}).get(self.table_name, []):
-                item = from_item(raw)
-                if item["sk"] == "PROFILE":
-                    profile = item
-                elif item["sk"] == "DATAKEY":
-                    wrapped = base64.b64decode(str(item["wrapped_key"]))
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
+        for item in batch_get_all(self.table_name, keys, consistent=True):
+            if item["sk"] == "PROFILE":
+                profile = item
+            elif item["sk"] == "DATAKEY":
+                wrapped = base64.b64decode(str(item["wrapped_key"]))
         return profile, wrapped
 
     def contact_facts(
@@ -84,22 +78,9 @@ class DynamoMembersRepository:
         tests/infra/test_contact_directory_iam.py)."""
         consent_sk = f"CONSENT#{purpose}#{channel}"
         keys = [member_key(member_id, sk) for sk in ("PROFILE", "DATAKEY", consent_sk)]
-        request: dict[str, Any] = {
-            self.table_name: {"Keys": [to_item(k) for k in keys], "ConsistentRead": True}
-        }
-        found: dict[str, dict[str, Any]] = {}
-        for _ in range(5):
-            response = client("dynamodb").batch_get_item(RequestItems=request)
-            for raw in response.get("Responses", {}).get(self.table_name, []):
-                item = from_item(raw)
-                found[str(item["sk"])] = item
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-        else:
-            # An answer from a partial read could say "not consented" or "missing" wrongly: fail
-            # the invocation instead (dispatch retries it).
-            raise RuntimeError("contact read left unprocessed keys")
+        # A partial read could say "not consented" or "missing" wrongly: batch_get_all raises
+        # instead, failing the invocation (dispatch retries it).
+        found = {str(item["sk"]): item for item in batch_get_all(self.table_name, keys, consistent=True)}
         datakey = found.get("DATAKEY")
         wrapped = base64.b64decode(str(datakey["wrapped_key"])) if datakey else None
         return found.get("PROFILE"), wrapped, found.get(consent_sk, {}).get("granted") is True

@@ -17,6 +17,7 @@ from services.tickets.models.entities import Agent, Message, RoutingRule, Ticket
 from shared import clock
 from shared.dynamo import (
     ConditionalCheckFailed,
+    batch_get_all,
     from_item,
     idempotency_put,
     is_conditional_check_failed,
@@ -146,14 +147,10 @@ class DynamoTicketsRepository(TableRepository):
         ids = [str(p["ticket_id"]) for p in self._pointers(member_id, limit)]
         found: dict[str, Ticket] = {}
         for start in range(0, len(ids), 100):
-            keys = [to_item({"pk": f"TICKET#{i}", "sk": "TICKET"}) for i in ids[start : start + 100]]
-            request: dict[str, Any] = {self.table: {"Keys": keys}}
-            while request:  # BatchGetItem may leave keys unprocessed under throttling
-                response = self.client.batch_get_item(RequestItems=request)
-                for raw in response["Responses"].get(self.table, []):
-                    ticket = Ticket.model_validate(from_item(raw))
-                    found[ticket.ticket_id] = ticket
-                request = response.get("UnprocessedKeys") or {}
+            keys = [{"pk": f"TICKET#{i}", "sk": "TICKET"} for i in ids[start : start + 100]]
+            for item in batch_get_all(self.table, keys, client=self.client):
+                ticket = Ticket.model_validate(item)
+                found[ticket.ticket_id] = ticket
         return [found[i] for i in ids if i in found]
 
     def member_ticket_ids(self, member_id: str) -> list[str]:
@@ -376,14 +373,9 @@ class DynamoTicketsRepository(TableRepository):
         ids = [str(r["agent_id"]) for r in roster]
         agents: list[Agent] = []
         for start in range(0, len(ids), 100):
-            keys = [to_item({"pk": f"AGENT#{i}", "sk": "AGENT"}) for i in ids[start : start + 100]]
-            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
-            while request:  # BatchGetItem may leave keys unprocessed under throttling
-                response = self.client.batch_get_item(RequestItems=request)
-                agents += [
-                    Agent.model_validate(from_item(i)) for i in response["Responses"].get(self.table, [])
-                ]
-                request = response.get("UnprocessedKeys") or {}
+            keys = [{"pk": f"AGENT#{i}", "sk": "AGENT"} for i in ids[start : start + 100]]
+            items = batch_get_all(self.table, keys, consistent=True, client=self.client)
+            agents += [Agent.model_validate(item) for item in items]
         return sorted(agents, key=lambda a: a.agent_id)
 
     def put_agent(self, agent: Agent, previous: Agent | None) -> None:

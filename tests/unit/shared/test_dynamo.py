@@ -178,3 +178,10 @@ class TestBatchGetAll:
         fake = _BatchGetClient([stuck, stuck])
         with pytest.raises(RuntimeError):
             dynamo.batch_get_all("T", [{"pk": "A"}], attempts=2, client=fake)
+
+    def test_consistent_reads_are_asked_for_when_wanted(self) -> None:
+        fake = _BatchGetClient([{"Responses": {"T": []}}, {"Responses": {"T": []}}])
+        dynamo.batch_get_all("T", [{"pk": "A"}], consistent=True, client=fake)
+        dynamo.batch_get_all("T", [{"pk": "A"}], client=fake)
+        assert fake.requests[0]["T"]["ConsistentRead"] is True
+        assert "ConsistentRead" not in fake.requests[1]["T"]

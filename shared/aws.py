@@ -26,7 +26,16 @@ import os
 import threading
 from typing import Any, Literal
 
-__all__ = ["TARGETS", "Target", "client", "parameter_validation", "reset_clients", "target"]
+__all__ = [
+    "LOCAL_S3_LINK_BASE",
+    "TARGETS",
+    "Target",
+    "client",
+    "local_link",
+    "parameter_validation",
+    "reset_clients",
+    "target",
+]
 
 Target = Literal["aws", "local", "localstack"]
 TARGETS: tuple[Target, ...] = ("aws", "local", "localstack")
@@ -48,6 +57,22 @@ def target() -> Target:
     if value not in TARGETS:
         raise ValueError(f"MALLCRM_AWS_TARGET must be one of {', '.join(TARGETS)}; got {value!r}")
     return value
+
+
+LOCAL_S3_LINK_BASE = "MALLCRM_LOCAL_S3_LINK_BASE"
+"""Set by the local dev server: where it serves the objects presigned S3 links name."""
+
+
+def local_link(presigned_url: str, bucket: str, key: str) -> str:
+    """A presigned S3 GET link as a person can open it: unchanged on AWS; on the local cloud (where
+    S3 is in-process moto, reachable by no browser) the same query on the dev server's
+    ``/_local/s3/<bucket>/<key>``, which serves the object while the link has not expired."""
+    base = os.environ.get(LOCAL_S3_LINK_BASE)
+    if not base or target() != "local":
+        return presigned_url
+    from urllib.parse import quote, urlsplit  # noqa: PLC0415 - only the local cloud needs it
+
+    return f"{base}/{bucket}/{quote(key)}?{urlsplit(presigned_url).query}"
 
 
 def _region(chosen: Target) -> str | None:

@@ -122,9 +122,12 @@ def serve(host: str, port: int, *, empty: bool, quiet: bool) -> int:
     cloud: Any = None
     try:
         from infra.localcloud.cloud import LocalCloud
-        from infra.localcloud.frontdoor import FrontDoor
+        from infra.localcloud.frontdoor import LOCAL_S3_PREFIX, FrontDoor
+        from shared.aws import LOCAL_S3_LINK_BASE
 
         cloud = LocalCloud.start(ROOT)
+        # Presigned S3 links (a member's data export) point at this server's /_local/s3/.
+        cloud.runner.shared_env[LOCAL_S3_LINK_BASE] = f"{url}{LOCAL_S3_PREFIX}"
         door = FrontDoor(cloud)
         server.front_door = door
         timings = {"boot": time.perf_counter() - began}

@@ -29,8 +29,10 @@ cloud what an API Gateway HTTP API with Lambda proxy integrations does on AWS:
   request id, which is what Powertools uses as the correlation id of an HTTP API event).
 
 It also answers the local-only routes under `/_local/` (health, the virtual clock, the channel
-outbox, recent bus events and invocations, and `POST /_local/ses-events`: what SES would publish
-for a recorded e-mail) before any API route.
+outbox, recent bus events and invocations, `POST /_local/ses-events`: what SES would publish
+for a recorded e-mail, and `GET /_local/s3/<bucket>/<key>?<presigned query>`: the object a
+presigned S3 link names, while the link has not expired — the signature is not checked) before any
+API route.
 
 Responses are `(status, headers, body)`; header names are lower case. Several `set-cookie` values
 are joined with a newline (a character no header value may contain) and the HTTP server writes one
@@ -50,7 +52,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
@@ -60,6 +62,9 @@ from shared.errors import error_body
 log = logging.getLogger("mallcrm.localcloud.frontdoor")
 
 Response = tuple[int, dict[str, str], bytes]
+
+LOCAL_S3_PREFIX = "/_local/s3"
+"""Where the local cloud serves the objects presigned S3 links name (shared.aws.local_link)."""
 
 LOCAL_ACCOUNT_ID = "123456789012"
 LOCAL_API_ID = "localapi"
@@ -829,6 +834,8 @@ class FrontDoor:
     # -- local-only routes ------------------------------------------------------------------------
 
     def _local_route(self, req: Request) -> Response:
+        if req.method == "GET" and req.path.startswith(LOCAL_S3_PREFIX + "/"):
+            return self._s3_object(req.path[len(LOCAL_S3_PREFIX) + 1 :], req.query)
         path = req.path.rstrip("/")
         handler = self._local.get((req.method, path))
         if handler is None:
@@ -840,6 +847,35 @@ class FrontDoor:
         except Exception:
             log.exception("local route failed", extra={"path": req.path})
             return _error(500, "internal_error", "The local cloud failed to answer this request.")
+
+    def _s3_object(self, bucket_and_key: str, query: str) -> Response:
+        """The object of a presigned GET link, as S3 would answer it: 403 once the link has expired
+        (``X-Amz-Date`` + ``X-Amz-Expires``; on the real clock, the one botocore signs with, not the
+        virtual one), 404 for a missing object."""
+        bucket, _, key = bucket_and_key.partition("/")
+        params = dict(parse_qsl(query))
+        try:
+            if "Expires" in params:  # SigV2 query string: an epoch second
+                expires_at = datetime.fromtimestamp(int(params["Expires"]), UTC)
+            else:  # SigV4: signed at, valid for
+                signed_at = datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+                expires_at = signed_at + timedelta(seconds=int(params["X-Amz-Expires"]))
+        except (KeyError, ValueError, OverflowError):
+            return _error(
+                403, "access_denied", "Not a presigned link (Expires, or X-Amz-Date and X-Amz-Expires)."
+            )
+        if datetime.now(UTC) > expires_at:
+            return _error(403, "access_denied", "Request has expired.")
+        cloud: Any = self.cloud
+        try:
+            answer = cloud.client("s3").get_object(Bucket=bucket, Key=unquote(key))
+        except Exception as exc:  # botocore's ClientError: the codes S3 would send
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "NoSuchBucket", "404"):
+                return _error(404, "not_found", "No such object.")
+            raise
+        content_type = str(answer.get("ContentType") or "application/octet-stream")
+        return 200, {"content-type": content_type}, answer["Body"].read()
 
     def _health(self, query: str, body: bytes) -> Response:
         functions = getattr(self.cloud, "functions", None)

@@ -212,6 +212,9 @@ class Runner:
         self._functions: dict[str, FunctionSpec] = {}
         self._by_name: dict[str, str] = {}
         self._env: dict[str, dict[str, str]] = {}
+        # Set for every function by the local tools (e.g. the dev server's address for download
+        # links); a function's own environment wins over it.
+        self.shared_env: dict[str, str] = {}
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
         self._history: deque[InvocationRecord] = deque(maxlen=history)
         self._listeners: list[Callable[[InvocationRecord], None]] = []
@@ -292,7 +295,7 @@ class Runner:
     def invoke(self, name: str, event: Any, trigger: str = "direct") -> InvokeResult:
         """Run one function on ``event``; never raises for handler errors."""
         spec = self.find(name)
-        overrides = self._env[spec.logical_id]
+        overrides = {**self.shared_env, **self._env[spec.logical_id]}
         with self.lock:
             started = time.perf_counter()
             at = self.clock.now()

@@ -10,10 +10,12 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from infra.localcloud.cloud import LocalCloud
+from shared.aws import LOCAL_S3_LINK_BASE
 from tests.local import platform_scenario as flow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +31,8 @@ def _call(cloud: LocalCloud, method: str, path: str, token: str) -> tuple[int, A
 @pytest.fixture(scope="module")
 def exported() -> Iterator[dict[str, Any]]:
     cloud = LocalCloud.start(ROOT)
+    # What the dev server sets (infra/localcloud/__main__.py): its own address for download links.
+    cloud.runner.shared_env[LOCAL_S3_LINK_BASE] = "http://127.0.0.1:3000/_local/s3"
     try:
         consent = {"purpose": "marketing", "channel": "sms", "granted": True, "text_version": "mkt-2026-11"}
         status, registered = flow.register(cloud, "o-cmp-export", "13900007777", [consent])
@@ -43,7 +47,17 @@ def exported() -> Iterator[dict[str, Any]]:
         body = cloud.client("s3").get_object(
             Bucket=cloud.physical_id("MemberExportsBucket"), Key=f"exports/{export_id}/campaigns.json"
         )["Body"]
-        yield {"member_id": member_id, "view": view, "part": json.loads(body.read())}
+        link = urlsplit(view[1]["parts"]["campaigns"]["url"])
+        downloaded = cloud.http("GET", f"{link.path}?{link.query}", {}, b"")
+        unsigned = cloud.http("GET", link.path, {}, b"")
+        yield {
+            "member_id": member_id,
+            "view": view,
+            "part": json.loads(body.read()),
+            "link": link,
+            "downloaded": downloaded,
+            "unsigned": unsigned,
+        }
     finally:
         cloud.stop()
 
@@ -64,3 +78,11 @@ def test_the_campaigns_part_holds_her_consent_in_clear(exported: dict[str, Any])
     assert [(c["purpose"], c["channel"], c["granted"]) for c in part["data"]["consents"]] == [
         ("marketing", "sms", True)
     ]
+
+
+def test_the_download_link_opens_on_the_local_cloud(exported: dict[str, Any]) -> None:
+    link, (status, _, raw) = exported["link"], exported["downloaded"]
+    assert (link.scheme, link.netloc) == ("http", "127.0.0.1:3000")
+    assert link.path.startswith("/_local/s3/") and "Expires=" in link.query
+    assert status == 200 and json.loads(raw) == exported["part"]
+    assert exported["unsigned"][0] == 403  # not a presigned link: S3 would refuse it too

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.members.logic.exports import ExportRequest, object_prefix, part_name
-from shared.aws import client
+from shared.aws import client, local_link
 from shared.dynamo import from_item, put_op, to_item, transact_write
 from shared.outbox import outbox_item
 
@@ -70,11 +70,10 @@ class ExportStore:
         return found
 
     def link(self, key: str) -> str:
-        return str(
-            client("s3").generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=LINK_SECONDS
-            )
+        presigned = client("s3").generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=LINK_SECONDS
         )
+        return local_link(str(presigned), self.bucket, key)
 
     def delete_parts(self, export_id: str) -> int:
         """Erasure: every object under the export's prefix."""

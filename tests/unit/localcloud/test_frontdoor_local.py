@@ -121,3 +121,18 @@ def test_values_that_are_not_json_are_rendered():
     doc = _json(door, "GET", "/_local/events")[1]
     assert doc["events"][0]["time"] == "2026-01-01T00:00:00.000000Z"
     assert doc["events"][0]["raw"] == "x"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "AWSAccessKeyId=K&Signature=S&Expires=1000000000",  # SigV2, 2001
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20010101T000000Z&X-Amz-Expires=3600&X-Amz-Signature=S",
+        "X-Amz-Date=yesterday&X-Amz-Expires=3600",
+        "",
+    ],
+)
+def test_a_presigned_link_that_expired_or_is_not_one_is_refused_before_any_read(query):
+    door, _ = fake_front_door()  # the fake has no S3: a read would fail with 500
+    status, doc = _json(door, "GET", "/_local/s3/exports-bucket/exports/01X/loyalty.json", query=query)
+    assert status == 403 and doc["error"]["code"] == "access_denied"

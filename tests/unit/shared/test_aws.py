@@ -104,3 +104,23 @@ def test_a_parameter_validation_setting_that_is_neither_on_nor_off_is_refused(mo
     monkeypatch.setenv("MALLCRM_SDK_PARAM_VALIDATION", "maybe")
     with pytest.raises(ValueError, match="on or off"):
         aws.client("dynamodb")
+
+
+def test_requests_carry_a_fixed_user_agent_naming_us_and_the_sdk():
+    class Sent(Exception):
+        pass
+
+    seen: list[str] = []
+
+    def capture(request: object, **_: object) -> None:
+        seen.append(request.headers["User-Agent"].decode())  # type: ignore[attr-defined]
+        raise Sent  # nothing leaves the process
+
+    ddb = aws.client("dynamodb")
+    ddb.meta.events.register_first("before-send", capture)
+    try:
+        with pytest.raises(Sent):
+            ddb.describe_limits()
+    finally:
+        ddb.meta.events.unregister("before-send", capture)
+    assert seen and seen[0].startswith("mallcrm/1 botocore/") and " Python/" in seen[0]

@@ -45,3 +45,18 @@ def test_is_ulid_rejects_lowercase_and_ambiguous_letters():
     assert not ids.is_ulid("01hx9zk3m5n7p9q1r3s5t7v9wx")
     assert not ids.is_ulid("01HX9ZK3M5N7P9Q1R3S5T7V9WI")  # I is not Crockford
     assert not ids.is_ulid("short")
+
+
+def _one_character_per_step(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        chars.append("0123456789ABCDEFGHJKMNPQRSTVWXYZ"[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+@given(st.integers(0, (1 << 48) - 1), st.integers(0, (1 << 80) - 1))
+def test_the_two_characters_per_step_encoder_is_plain_crockford_base32(ms: int, random_part: int) -> None:
+    expected = _one_character_per_step(ms, 10) + _one_character_per_step(random_part, 16)
+    assert ids._encode_ulid(ms, random_part) == expected
+    assert ids.is_ulid(expected)

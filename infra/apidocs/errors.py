@@ -103,15 +103,18 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "MalformedJson": {
         "description": "`malformed_json`: the body is not valid JSON.",
         "content": error_content(Error),
+        "x-error-codes": ["malformed_json"],
     },
     "UnsupportedMediaType": {
         "description": "`unsupported_media_type`: the body is not sent as `application/json`.",
         "content": error_content(Error),
+        "x-error-codes": ["unsupported_media_type"],
     },
     "ValidationFailed": {
         "description": "`validation_failed`: a parameter or the body did not pass validation; "
         "`error.fields` names each problem.",
         "content": error_content(Error),
+        "x-error-codes": ["validation_failed"],
     },
     "AuthorizerFailed": {
         "description": "The members service's Lambda authorizer failed: API Gateway answers "

@@ -13,9 +13,14 @@ route, and gateway routes no service documents, are reported on stderr.
 
 A route that reads its body itself (a signed integration, the loyalty API without validation, a
 provider's push) declares it with ``request_body=`` (shared.web): a model becomes a body parameter
-of the replayed signature, an OpenAPI Request Body Object is used as given. Every operation lists the
-errors it can answer (:func:`error_responses`): the ``Error`` envelope our functions send, and
-``GatewayError`` for what API Gateway answers itself (infra/apidocs/errors.py).
+of the replayed signature, an OpenAPI Request Body Object is used as given; a route that reads query
+parameters itself declares them with ``query=`` (a model: each field becomes a ``Query()`` parameter).
+Every operation lists the errors it can answer (:func:`error_responses`): the ``Error`` envelope our
+functions send, and ``GatewayError`` for what API Gateway answers itself (infra/apidocs/errors.py);
+the codes its code raises (infra/apidocs/raises.py) go in each response's ``x-error-codes`` and
+description. Its 2xx are the statuses its code answers (``raises.success_statuses``). Every operation
+has its ``security``: the gateway's authorizer, the signature its function checks (``SIGNED_BY``), or
+none (a login).
 
 `--check` writes nothing and exits 1 when the committed `openapi.json` differs from what the code
 generates (the drift test runs it).
@@ -42,7 +47,7 @@ from aws_lambda_powertools.event_handler import Response as PowertoolsResponse
 from aws_lambda_powertools.event_handler.openapi import params as powertools_params
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 
-from infra.apidocs import errors
+from infra.apidocs import errors, raises
 from infra.apidocs.errors import Error, GatewayError, error_content, response_ref
 from infra.localcloud.frontdoor import JwtAuthorizer, LambdaAuthorizer, Route, RouteTable, api_from_template
 from infra.localcloud.template import load_template
@@ -60,9 +65,45 @@ DESCRIPTION = (
     "authorizer, and its 5xx when a function or an authorizer fails (schema `GatewayError`)."
 )
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+QUERY = "query"  # a route's query= model: the parameters it reads by hand (document only)
 BODY_PARAMETER = "body"  # the signature parameter a route's request_body= model becomes (document only)
 # Signed by their source: no gateway authorizer, the function answers 401 to a bad signature.
 INTEGRATIONS_PREFIX = "/v1/integrations/"
+CODES = "x-error-codes"  # an error response's codes (ErrorDetail.code), for clients and the tests
+# Routes without a gateway authorizer that their function authenticates by a signature: the scheme
+# each is documented with. A `/v1/integrations/` operation missing here stops the generation.
+_SIGNED = "Checked by the function (no gateway authorizer): 401 when missing, invalid, stale or replayed."
+SIGNATURE_SCHEMES: dict[str, dict[str, Any]] = {
+    "IntegrationSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-MallCRM-Signature",
+        "description": "Hex HMAC-SHA256 under the source system's secret over the method, path, "
+        "X-MallCRM-Timestamp, X-MallCRM-Nonce and the body's SHA-256, with X-MallCRM-Source naming the "
+        f"source (services/loyalty/README.md). {_SIGNED}",
+    },
+    "WeChatPaySignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Wechatpay-Signature",
+        "description": "WeChat Pay API v3: base64 RSA-SHA256 of Wechatpay-Timestamp, Wechatpay-Nonce and "
+        f"the body under the platform key named by Wechatpay-Serial. {_SIGNED}",
+    },
+    "WeChatPushSignature": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "signature",
+        "description": "WeChat's message push: SHA-1 of the push Token, `timestamp` and `nonce`, sorted. "
+        f"{_SIGNED}",
+    },
+}
+SIGNED_BY = {
+    "/v1/integrations/purchases": "IntegrationSignature",
+    "/v1/integrations/refunds": "IntegrationSignature",
+    "/v1/integrations/parking-sessions": "IntegrationSignature",
+    "/v1/integrations/wechatpay/notifications": "WeChatPaySignature",
+    "/v1/integrations/wechat/message-push": "WeChatPushSignature",
+}
 _RULE_PARAM = re.compile(r"<(\w+)>")
 _POWERTOOLS_VALIDATION = "#/components/schemas/HTTPValidationError"
 _POWERTOOLS_SCHEMAS = ("HTTPValidationError", "ResponseValidationError", "ValidationError")
@@ -112,13 +153,14 @@ def _powertools_marker(marker: web.Param) -> Any:
     return _MARKERS[type(marker)](**kwargs)
 
 
-def _documented_function(func: Any, request_body: Any = None) -> Any:
+def _documented_function(func: Any, request_body: Any = None, query: Any = None) -> Any:
     """``func`` with a resolved ``__signature__`` in Powertools' terms (annotations are strings in our
     modules; Powertools would otherwise resolve them to our marker classes, which it does not know).
 
     ``request_body`` (a route's ``request_body=`` model, or ``Model | None``) becomes one more body
-    parameter of the signature, so Powertools documents it as it documents a typed body; only for the
-    document: the functions are never called with it."""
+    parameter of the signature, so Powertools documents it as it documents a typed body; ``query`` (a
+    route's ``query=`` model) becomes one query parameter per field. Only for the document: the
+    functions are never called with them."""
     hints = typing.get_type_hints(func, include_extras=True)
     signature = inspect.signature(func)
     parameters = [
@@ -137,6 +179,9 @@ def _documented_function(func: Any, request_body: Any = None) -> Any:
                 annotation=typing.Annotated[request_body, powertools_params.Body()],
             )
         )
+    if query is not None:
+        parameters.extend(_query_parameters(func, query, {p.name for p in parameters}))
+        parameters.sort(key=lambda p: p.kind)  # keyword-only after the rest
     returns = _translate(hints["return"]) if "return" in hints else inspect.Signature.empty
 
     @functools.wraps(func)
@@ -154,6 +199,36 @@ def _documented_function(func: Any, request_body: Any = None) -> Any:
     return documented
 
 
+_CONSTRAINT_NAMES = ("gt", "ge", "lt", "le", "min_length", "max_length", "pattern")
+
+
+def _query_parameters(func: Any, model: Any, taken: set[str]) -> list[inspect.Parameter]:
+    """A route's ``query=`` model as Powertools ``Query()`` parameters: each field's type, default,
+    bounds and description (a route that reads its query by hand declares it this way)."""
+    out = []
+    for name, field in model.model_fields.items():
+        if name in taken:
+            raise TypeError(f"{func.__qualname__}: query field {name!r} is also a parameter")
+        kwargs: dict[str, Any] = {"description": field.description} if field.description else {}
+        for item in field.metadata:
+            for constraint in _CONSTRAINT_NAMES:
+                value = getattr(item, constraint, None)
+                if value is not None:
+                    kwargs[constraint] = value
+        if field.alias:
+            kwargs["alias"] = field.alias
+        required = field.is_required()
+        out.append(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=inspect.Parameter.empty if required else field.default,
+                annotation=typing.Annotated[field.annotation, powertools_params.Query(**kwargs)],
+            )
+        )
+    return out
+
+
 def powertools_app(
     app: web.Resolver, *, document_bodies: bool = False, **resolver_options: Any
 ) -> APIGatewayHttpResolver:
@@ -166,8 +241,28 @@ def powertools_app(
     documented = APIGatewayHttpResolver(enable_validation=app.validation, **resolver_options)
     for route in app.routes:
         body = route.request_body if document_bodies and _is_model_body(route.request_body) else None
-        documented.route(route.rule, route.method, **route.doc)(_documented_function(route.func, body))
+        doc = {k: v for k, v in route.doc.items() if k != QUERY}
+        query = route.doc.get(QUERY) if document_bodies else None
+        if document_bodies:
+            responses = _success_responses(route)
+            if responses is not None:
+                doc["responses"] = responses
+        documented.route(route.rule, route.method, **doc)(_documented_function(route.func, body, query))
     return documented
+
+
+def _success_responses(route: web.Route) -> dict[int, Any] | None:
+    """``route``'s ``responses=`` with every 2xx its code answers (:func:`raises.success_statuses`);
+    None to keep Powertools' default (200 with the return annotation's schema). A 2xx without
+    ``content`` gets the return annotation's schema from Powertools (dropped again for a 204)."""
+    declared: dict[int, Any] = dict(route.doc.get("responses") or {})
+    statuses = raises.success_statuses(route.func)
+    if not declared and statuses == {200}:
+        return None
+    for status in sorted(statuses - {int(s) for s in declared}):
+        phrase = "Successful Response" if status == 200 else HTTPStatus(status).phrase
+        declared[status] = {"description": phrase}
+    return declared
 
 
 def _is_model_body(request_body: Any) -> bool:
@@ -240,9 +335,7 @@ def build_document(
             # Powertools lists a router's tags in set order; sorted, the document is reproducible.
             if "tags" in item[method]:
                 item[method]["tags"] = sorted(item[method]["tags"])
-            if route.authorizer is not None:
-                item[method]["security"] = [{route.authorizer.name: list(route.scopes)}]
-                schemes[route.authorizer.name] = _security_scheme(route.authorizer)
+            item[method]["security"] = _security(method, path, route, schemes)
     for route in routes:
         if route.key not in documented and route.function != "ApiDocsFunction":
             warn(f"openapi: the gateway routes {route.key} to {route.function}, which does not document it")
@@ -327,7 +420,8 @@ def error_responses(
     """``operation``'s responses with every error it can answer, each with its body's schema.
 
     Derived, not listed by hand: the 4xx/5xx the route declares (``responses=``) or names in its summary
-    or description (with the codes after them); 400 ``malformed_json`` for a JSON body; 415 for a body
+    or description (with the codes after them); every error its code raises, with its code
+    (:mod:`infra.apidocs.raises`); 400 ``malformed_json`` for a JSON body; 415 for a body
     the router validates; 422 for parameters or a body; 404 for a path parameter; 401/403 from the
     route's authorizer in template.yaml (GatewayError from the gateway, Error from the function); 401
     for a signed integration route; 500 when a Lambda authorizer fails; 502 when the function fails.
@@ -337,9 +431,13 @@ def error_responses(
     if default_422.get("$ref") == _POWERTOOLS_VALIDATION:
         del responses["422"]  # Powertools' own: a body we never send
     success = {k: v for k, v in responses.items() if not k.startswith(("4", "5"))}
+    if "204" in success:  # no body: Powertools gave it the return annotation's schema
+        success["204"] = {k: v for k, v in success["204"].items() if k != "content"}
     found = _named_errors(operation, responses)
     _request_errors(operation, path, ours, found)
     _caller_errors(path, gateway, found)
+    if ours is not None:
+        _raised_errors(raises.codes_by_status(raises.route_errors(ours[1].func)), found)
     found.setdefault(502, response_ref("FunctionFailed"))
     return {**success, **{str(status): found[status] for status in sorted(found)}}
 
@@ -356,6 +454,8 @@ def _named_errors(operation: dict[str, Any], responses: dict[str, Any]) -> dict[
         else:
             text = HTTPStatus(status).phrase + (f": {_codes_text(codes)}" if codes else "")
         found[status] = _error(text.strip())
+        if named.get(status):
+            found[status][CODES] = sorted(named[status])
     return found
 
 
@@ -374,6 +474,7 @@ def _request_errors(
         if 400 in found and "malformed_json" not in found[400]["description"]:
             text = found[400]["description"].rstrip(".")
             found[400]["description"] = f"{text}. Or `malformed_json`: the body is not valid JSON."
+            found[400][CODES] = sorted({*found[400].get(CODES, []), "malformed_json"})
         found.setdefault(400, response_ref("MalformedJson"))
     # A typed body parameter (not request_body=) of a validating router: the router checks the type.
     if body and ours is not None and ours[0].validation and ours[1].request_body is None:
@@ -383,6 +484,40 @@ def _request_errors(
     path_names = re.findall(r"{(\w+)}", path)
     if path_names:
         found.setdefault(404, _error(f"Not found: nothing has this {', '.join(path_names)}."))
+
+
+def _raised_errors(raised: dict[int, list[str]], found: dict[int, dict[str, Any]]) -> None:
+    """The errors the route's code raises (:mod:`infra.apidocs.raises`), each status with its codes
+    in ``x-error-codes`` and, those not written yet, in its description."""
+    for status, codes in raised.items():
+        response = found.get(status)
+        if response is None:
+            response = _error(HTTPStatus(status).phrase + ".")
+        elif "$ref" in response:
+            shared = errors.RESPONSES[response["$ref"].rsplit("/", 1)[-1]]
+            if set(codes) <= set(shared.get(CODES, [])):
+                continue  # the shared response already says it
+            response = json.loads(json.dumps(shared))
+        schema = response["content"][errors.JSON]["schema"]
+        options = schema.get("oneOf", [schema])
+        new = [c for c in codes if f"`{c}`" not in response["description"]]
+        text = response["description"].rstrip(".")
+        if errors.schema_ref(Error) not in options:  # a gateway-only response that the function also sends
+            response["content"] = error_content(*(_model_of(o) for o in options), Error)
+            text += ". Or the function's own Error"
+        elif "`" in text:
+            text += ". Also"
+        else:
+            text += ". Codes"
+        if new:
+            response["description"] = f"{text}: {_codes_text(new)}."
+        response[CODES] = sorted({*response.get(CODES, []), *codes})
+        found[status] = response
+
+
+def _model_of(schema: dict[str, Any]) -> type[Any]:
+    name = schema["$ref"].rsplit("/", 1)[-1]
+    return next(m for m in errors.ERROR_MODELS if m.__name__ == name)
 
 
 def _caller_errors(path: str, gateway: Route | None, found: dict[int, dict[str, Any]]) -> None:
@@ -417,6 +552,20 @@ def _add_error_components(doc: dict[str, Any]) -> None:
             }
             if f'"#/components/schemas/{name}"' not in json.dumps(rest):
                 del schemas[name]
+
+
+def _security(method: str, path: str, route: Route, schemes: dict[str, dict[str, Any]]) -> list[Any]:
+    """The operation's security requirement, its scheme added to ``schemes``: the gateway's
+    authorizer, else the signature its function checks (SIGNED_BY), else none (a login)."""
+    if route.authorizer is not None:
+        schemes[route.authorizer.name] = _security_scheme(route.authorizer)
+        return [{route.authorizer.name: list(route.scopes)}]
+    if path in SIGNED_BY:
+        schemes[SIGNED_BY[path]] = SIGNATURE_SCHEMES[SIGNED_BY[path]]
+        return [{SIGNED_BY[path]: []}]
+    if path.startswith(INTEGRATIONS_PREFIX):
+        raise ValueError(f"openapi: {method.upper()} {path}: no authorizer, and no scheme in SIGNED_BY")
+    return []  # public: a login
 
 
 def _security_scheme(authorizer: JwtAuthorizer | LambdaAuthorizer) -> dict[str, Any]:

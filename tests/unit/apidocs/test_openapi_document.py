@@ -67,7 +67,9 @@ def test_gateway_authorizers_become_security_requirements_and_mismatches_are_rep
     assert doc["info"]["version"] == "9.9.9"
     assert doc["paths"]["/v1/admin/members/{member_id}"]["get"]["security"] == [{"StaffJwt": []}]
     assert doc["paths"]["/v1/admin/tiers"]["post"]["security"] == [{"StaffJwt": ["mallcrm/admin"]}]
-    assert "security" not in doc["paths"]["/v1/integrations/purchases"]["post"]
+    # Signed by its source, checked by the function: documented with its signature scheme.
+    assert doc["paths"]["/v1/integrations/purchases"]["post"]["security"] == [{"IntegrationSignature": []}]
+    assert doc["components"]["securitySchemes"]["IntegrationSignature"]["name"] == "X-MallCRM-Signature"
     assert doc["components"]["securitySchemes"]["StaffJwt"]["scheme"] == "bearer"
     assert warnings == [
         "openapi: GET /v1/unrouted is documented but the gateway has no route for it",
@@ -79,3 +81,28 @@ def test_two_services_documenting_one_operation_is_an_error():
     apps = [("a", _App({"/x": {"get": _op("a")}})), ("b", _App({"/x": {"get": _op("b")}}))]
     with pytest.raises(Exception, match="Conflict"):
         generate.build_document(apps, (Route("GET", "/x", "F"),), version="1", warn=lambda m: None)
+
+
+def test_an_integration_route_without_a_signature_scheme_stops_the_generation():
+    apps = [("a", _App({"/v1/integrations/new-thing": {"post": _op("new")}}))]
+    routes = (Route("POST", "/v1/integrations/new-thing", "F"),)
+    with pytest.raises(ValueError, match="SIGNED_BY"):
+        generate.build_document(apps, routes, version="1", warn=lambda m: None)
+
+
+def test_every_operation_has_an_id_a_summary_tags_and_its_security():
+    doc = json.loads(generate.OUTPUT.read_text(encoding="utf-8"))
+    schemes = doc["components"]["securitySchemes"]
+    public = []
+    ids = []
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            ids.append(op["operationId"])
+            assert op["summary"] and op["tags"], (method, path)
+            assert "security" in op, (method, path)
+            for requirement in op["security"]:
+                assert set(requirement) <= set(schemes), (method, path)
+            if not op["security"]:
+                public.append(f"{method.upper()} {path}")
+    assert len(ids) == len(set(ids))
+    assert sorted(public) == ["POST /v1/auth/staff", "POST /v1/auth/wechat"]

@@ -33,6 +33,8 @@ from shared.web import Path, Query, Response, Router
 
 router = Router()
 ID = r"^[0-9A-HJKMNP-TV-Z]{26}$"
+# The body of a route that answers one campaign (`_out`), for the OpenAPI document.
+_CAMPAIGN = {"application/json": {"model": Campaign}}
 
 
 def _out(campaign: Campaign) -> dict[str, Any]:
@@ -44,7 +46,7 @@ def _out(campaign: Campaign) -> dict[str, Any]:
     summary="Create a campaign (one-off, scheduled or triggered)",
     tags=["campaigns"],
     responses={
-        201: {"description": "Created"},
+        201: {"description": "Created", "content": _CAMPAIGN},
         422: {"description": "Not valid; error.fields names each problem"},
     },
 )
@@ -83,7 +85,12 @@ def list_campaigns(
     return CampaignPage(items=[_out(c) for c in items], next_token=encode_token(last))
 
 
-@router.get("/v1/admin/campaigns/<campaign_id>", summary="One campaign", tags=["campaigns"])
+@router.get(
+    "/v1/admin/campaigns/<campaign_id>",
+    summary="One campaign",
+    tags=["campaigns"],
+    responses={200: {"description": "The campaign", "content": _CAMPAIGN}},
+)
 def get_one(campaign_id: Annotated[str, Path(pattern=ID)]) -> dict[str, Any]:
     from services.campaigns.dal.planning import DynamoCampaignRepository  # noqa: PLC0415
     from services.campaigns.logic.campaigns import get_campaign  # noqa: PLC0415
@@ -97,6 +104,7 @@ def get_one(campaign_id: Annotated[str, Path(pattern=ID)]) -> dict[str, Any]:
     summary="Edit a draft campaign",
     tags=["campaigns"],
     responses={
+        200: {"description": "The edited campaign", "content": _CAMPAIGN},
         409: {"description": "Not a draft (campaign_not_editable), or edited meanwhile (campaign_changed)"},
         422: {"description": "The edited campaign is not valid; error.fields names each problem"},
     },
@@ -127,7 +135,10 @@ def edit(campaign_id: Annotated[str, Path(pattern=ID)], body: CampaignPatch) -> 
     "/v1/admin/campaigns/<campaign_id>/cancel",
     summary="Cancel a campaign (any state; idempotent)",
     tags=["campaigns"],
-    responses={200: {"description": "Cancelled"}, 404: {"description": "No campaign has this id"}},
+    responses={
+        200: {"description": "Cancelled", "content": _CAMPAIGN},
+        404: {"description": "No campaign has this id"},
+    },
 )
 def cancel(campaign_id: Annotated[str, Path(pattern=ID)]) -> dict[str, Any]:
     from services.campaigns.dal.planning import DynamoCampaignRepository  # noqa: PLC0415
@@ -151,7 +162,11 @@ def cancel(campaign_id: Annotated[str, Path(pattern=ID)]) -> dict[str, Any]:
     "/v1/admin/campaigns/<campaign_id>/launch",
     summary="Launch a campaign (queued) or activate a triggered one",
     tags=["campaigns"],
-    responses={202: {"description": "Launch queued"}, 409: {"description": "Not launchable"}},
+    responses={
+        202: {"description": "Launch queued", "content": _CAMPAIGN},
+        200: {"description": "A triggered campaign, now active", "content": _CAMPAIGN},
+        409: {"description": "Not launchable"},
+    },
 )
 def launch(campaign_id: Annotated[str, Path(pattern=ID)]) -> Response[str]:
     from services.campaigns.dal.planning import DynamoCampaignRepository  # noqa: PLC0415

@@ -106,8 +106,9 @@ def verify_url(
     summary="WeChat message push: subscription message results (signed by WeChat)",
     description="Plaintext mode, XML or JSON. `subscribe_msg_sent_event`: ErrorCode 0 → the send "
     "named by MsgID is delivered; otherwise bounced with ErrorStatus as the reason; once per send. "
-    "Other pushes are acknowledged. 200 `success` (text/plain); 401 bad signature; 400 safe mode "
-    "(encrypt_type=aes) or an unreadable body; 5xx makes WeChat retry.",
+    "Other pushes are acknowledged. 200 `success` (text/plain); 401 bad signature; 400 "
+    "wechat_safe_mode_unsupported (safe mode, encrypt_type=aes) or wechat_push_unreadable (an "
+    "unreadable body); 5xx makes WeChat retry.",
     tags=["integrations"],
 )
 def push(

@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.loyalty.handlers.routes.wallet_deps import WalletDeps, correlation_id, parse_body, query_param
 from services.loyalty.models.coupons import (
@@ -41,6 +43,26 @@ REDEEM_ROLES = ("admin", "loyalty_ops", "store_staff")
 _STATUSES = ("issued", "redeemed", "expired", "revoked")
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
+CURSOR_PATTERN = r"^[A-Za-z0-9]+$"  # as `wallet` checks it: alphanumeric, at most 40 characters
+
+
+class WalletQuery(BaseModel):
+    """The query of ``GET /v1/members/me/coupons``, for the OpenAPI document: ``wallet`` reads these
+    by hand (the loyalty API does not validate parameters) and ignores any other parameter; an empty
+    value counts as absent. tests/unit/apidocs checks this model accepts what the route accepts."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)  # built by the generator, not at cold start
+
+    status: Literal["issued", "redeemed", "expired", "revoked"] | None = Field(
+        None, description="Only coupons in this status (the page may then hold fewer than `limit`)."
+    )
+    limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Coupons read for this page.")
+    cursor: str | None = Field(
+        None,
+        max_length=40,
+        pattern=CURSOR_PATTERN,
+        description="`next_cursor` of the previous page; absent for the first page.",
+    )
 
 
 def _iso(value: Any) -> str | None:
@@ -275,11 +297,12 @@ def redeem() -> Any:
 
 @router.get(
     "/v1/members/me/coupons",
-    summary="The member's coupon wallet, newest first (?status=issued|redeemed|expired, limit, cursor)",
+    summary="The member's coupon wallet, newest first (?status, limit, cursor)",
     description=f"Paginated: limit 1-{MAX_PAGE} (default {DEFAULT_PAGE}), cursor = next_cursor of the "
     "previous page (null on the last page). With status, a page holds the matching coupons of the "
     "page read, so it may be shorter than limit while next_cursor is not null.",
     tags=["member-coupons"],
+    query=WalletQuery,
 )
 def wallet() -> Any:
     member_id = require_member(principal_from_event(router.current_event.raw_event))

@@ -48,6 +48,10 @@ if TYPE_CHECKING:  # pragma: no cover - typing only; imported by the routes that
     from shared.events.contracts import EventData
 
 router = Router()
+# The bodies of the routes that answer one rule or one tier (`model_dump(mode="json")`), for the
+# OpenAPI document.
+_RULE = {"application/json": {"model": EarningRule}}
+_TIER = {"application/json": {"model": Tier}}
 logger = get_logger("loyalty")
 TIER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
@@ -74,6 +78,7 @@ def _rule_id(rule_id: str) -> str:
     request_body=EarningRuleIn,
     summary="Create an earning rule",
     tags=["admin-earning"],
+    responses={201: {"description": "The rule, with its id and version 1", "content": _RULE}},
 )
 def create_rule() -> Any:
     from services.loyalty.dal.loyalty_config import clear_config_cache  # noqa: PLC0415 - cold start
@@ -93,7 +98,12 @@ def list_rules() -> Any:
     return json_response(200, {"rules": [r.model_dump(mode="json") for r in _config().list_rules()]})
 
 
-@router.get("/v1/admin/earning-rules/<rule_id>", summary="Read an earning rule", tags=["admin-earning"])
+@router.get(
+    "/v1/admin/earning-rules/<rule_id>",
+    summary="Read an earning rule",
+    tags=["admin-earning"],
+    responses={200: {"description": "The rule", "content": _RULE}},
+)
 def get_rule(rule_id: str) -> Any:
     _staff(*ADMIN_READ_ROLES)
     rule = _config().get_rule(_rule_id(rule_id))
@@ -107,6 +117,7 @@ def get_rule(rule_id: str) -> Any:
     request_body=EarningRuleIn,
     summary="Replace an earning rule (409 when it changed concurrently)",
     tags=["admin-earning"],
+    responses={200: {"description": "The rule, its version one more", "content": _RULE}},
 )
 def replace_rule(rule_id: str) -> Any:
     from services.loyalty.dal.loyalty_config import clear_config_cache  # noqa: PLC0415 - cold start
@@ -142,7 +153,7 @@ def delete_rule(rule_id: str) -> Any:
     request_body=DryRunRequest,
     summary="What a purchase would earn under the current rules, and why",
     description="DryRunRequest; answers points, pending_days and the steps of the calculation. "
-    "422 amount_exceeds_items when amount_cents is more than the items add up to (as at the till).",
+    "422 amount_exceeds_items when the amount is more than the items add up to (as at the till).",
     tags=["admin-earning"],
 )
 def dry_run() -> Any:
@@ -220,6 +231,7 @@ def put_program() -> Any:
     request_body=TierIn,
     summary="Create or replace a tier",
     tags=["admin-tiers"],
+    responses={200: {"description": "The tier", "content": _TIER}},
 )
 def put_tier(tier_id: str) -> Any:
     from services.loyalty.dal.loyalty_config import clear_config_cache  # noqa: PLC0415 - cold start

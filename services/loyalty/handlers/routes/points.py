@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from services.loyalty.handlers.routes.ledger_common import balance_view, movement_view
 from services.loyalty.models.settings import LoyaltyApiSettings
 from shared.api import json_response
@@ -19,6 +21,24 @@ from shared.web import Router
 
 router = Router()
 MAX_PAGE = 100
+DEFAULT_PAGE = 20  # `my_movements`' default, written there as "20"
+CURSOR_PATTERN = r"^[A-Za-z0-9]+$"  # as `my_movements` checks it: alphanumeric, at most 40 characters
+
+
+class MovementsQuery(BaseModel):
+    """The query of ``GET /v1/members/me/points/movements``, for the OpenAPI document:
+    ``my_movements`` reads these by hand (the loyalty API does not validate parameters) and ignores
+    any other parameter. tests/unit/apidocs checks this model accepts what the route accepts."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)  # built by the generator, not at cold start
+
+    limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Movements in this page.")
+    cursor: str | None = Field(
+        None,
+        max_length=40,
+        pattern=CURSOR_PATTERN,
+        description="`next_cursor` of the previous page; absent for the first page.",
+    )
 
 
 @router.get(
@@ -41,6 +61,7 @@ def my_points() -> Any:
     "/v1/members/me/points/movements",
     summary="The member's points movements, newest first (paginated: limit, cursor)",
     tags=["points"],
+    query=MovementsQuery,
 )
 def my_movements() -> Any:
     from services.loyalty.handlers.ledger_deps import ledger_id_of, ledger_repo  # noqa: PLC0415 - cold start

@@ -9,9 +9,11 @@ Method (one child interpreter, so nothing else warms it):
 1. **The AWS layer is moto** (``mock_aws``), in-process: the store's reads depend on what earlier
    writes left (send record versions, cap holders, the due index), which a stateless stub cannot
    answer. Every call is a real botocore call through the ``shared.aws`` clients (parameters
-   validated, request signed and serialised, response parsed); moto answers from ``before-send``.
-   The time spent inside moto (``BotocoreStubber.__call__``, wall and CPU) stands for the network
-   and the service and is subtracted. The garbage collector is run before each timed step and
+   not validated client-side, as on AWS, unless ``--param-validation``; request signed and
+   serialised, response parsed); moto answers from ``before-send``. The time spent inside moto
+   (``BotocoreStubber.__call__``, wall and CPU) stands for the network and the service and is
+   subtracted, and so is the bench's own counting of the requests (``before-call``: calls,
+   transaction items, keys, JSON values). The garbage collector is run before each timed step and
    paused during it: moto's deep-copied tables put millions of objects on the heap, and a full
    collection walking them would otherwise be charged to the handler (a Lambda's heap is small).
 2. **The load**: each round is one SQS batch of ``BATCH`` (100, the template's ``BatchSize``)
@@ -144,21 +146,52 @@ class Meter:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.transact_items = 0
+        self.condition_checks = 0
         self.batch_get_keys = 0
+        self.request_values = 0  # JSON values in the request bodies: botocore's work per request
         self.moto_seconds = 0.0
         self.moto_cpu = 0.0
         self.on = False
+        self.profiling: list[Any] = []  # the active cProfile.Profile (--profile), paused while counting
 
     def before_call(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         if not self.on:
             return
+        # The counting is the bench's, not the handler's: its time is removed with moto's.
+        for profiler in self.profiling:
+            profiler.disable()
+        began, began_cpu = time.perf_counter(), time.process_time()
+        try:
+            self._count(model, params)
+        finally:
+            self.moto_seconds += time.perf_counter() - began
+            self.moto_cpu += time.process_time() - began_cpu
+            for profiler in self.profiling:
+                profiler.enable()
+
+    def _count(self, model: Any, params: dict[str, Any]) -> None:
         service = model.service_model.endpoint_prefix
         self.calls[f"{service}.{model.name}"] += 1
+        try:
+            body = json.loads(params["body"] or b"{}")
+        except ValueError:  # not a JSON protocol request (a Lambda payload that is not JSON)
+            body = {}
+        self.request_values += _values(body)
         if model.name == "TransactWriteItems":  # ``params`` is the serialised request here
-            self.transact_items += len(json.loads(params["body"])["TransactItems"])
+            self.transact_items += len(body["TransactItems"])
+            self.condition_checks += sum("ConditionCheck" in item for item in body["TransactItems"])
         if model.name == "BatchGetItem":
-            tables = json.loads(params["body"])["RequestItems"].values()
+            tables = body["RequestItems"].values()
             self.batch_get_keys += sum(len(t["Keys"]) for t in tables)
+
+
+def _values(node: Any) -> int:
+    """How many JSON values (objects, arrays, scalars) a request body holds."""
+    if isinstance(node, dict):
+        return 1 + sum(_values(v) for v in node.values())
+    if isinstance(node, list):
+        return 1 + sum(_values(v) for v in node)
+    return 1
 
 
 def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one scripted run, read top down
@@ -168,7 +201,7 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
     meter = Meter()
     original = BotocoreStubber.__call__
 
-    profiling: list[Any] = []  # the active cProfile.Profile (--profile): moto is left out of it
+    profiling = meter.profiling  # the active cProfile.Profile (--profile): moto is left out of it
 
     def timed(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
         for profiler in profiling:
@@ -328,6 +361,8 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
         "moto": moto_by_step,
         "calls": dict(meter.calls),
         "transact_items": meter.transact_items,
+        "condition_checks": meter.condition_checks,
+        "request_values": meter.request_values,
         "batch_get_keys": meter.batch_get_keys,
         "batch": BATCH,
         "outcomes": dict(outcomes),
@@ -514,7 +549,9 @@ def run(rounds: int = ROUNDS, batch: int = BATCH) -> list[Table]:
         f"outcomes of the send records: {result['outcomes']} (every message held in pass 1, sent in pass 2)",
         f"AWS calls per message ({total_calls:.2f}): "
         + ", ".join(f"{k} {v:.3f}" for k, v in per_message.items()),
-        f"TransactWriteItems items per message {result['transact_items'] / n:.1f}; largest item by kind "
+        f"TransactWriteItems items per message {result['transact_items'] / n:.1f} (of which "
+        f"ConditionCheck {result['condition_checks'] / n:.1f}, counted as writes); JSON values in the "
+        f"request bodies per message {result['request_values'] / n:.0f}; largest item by kind "
         f"(bytes): {result['item_sizes']}",
         f"request units per message: {units['wru']:.1f} WRU (transactional x 2), "
         f"{units['rru']:.1f} RRU; "

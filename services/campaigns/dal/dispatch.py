@@ -10,7 +10,11 @@
 | last marketing contact  | ``MEMBER#<member_id>``               | ``LAST_CONTACT``           |
 | inbox message           | ``MEMBER#<member_id>``               | ``INBOX#<message ulid>``   |
 
-The campaign counters' layout (sharded) belongs to ``dal/campaign_stats.py``. Inbox and last
+A cap counter's ``holders`` map a send id to ``{p: priority, s: held|sent, at: hold time, u: end
+of its window less the clock margin}``; the second pass leaves it as it is (it only checks, in its
+lease, that it still holds the slot) unless the holder has no ``u`` (written before it existed),
+which is marked ``sent`` as before. The campaign counters' layout (sharded) belongs to
+``dal/campaign_stats.py``. Inbox and last
 contact live in the member's partition, so erasure (which deletes ``MEMBER#<id>``
 items) removes them too. Send records drop the request body (names, texts) once terminal.
 
@@ -53,6 +57,7 @@ from services.campaigns.logic.dispatch import (
     Slots,
 )
 from services.campaigns.logic.guardrails import (
+    CLOCK_MARGIN,
     Consents,
     Holder,
     ceil_minute,
@@ -197,6 +202,32 @@ def consents_from(items: list[dict[str, Any]]) -> Consents:
     return Consents(frozenset(channels), personalisation_withdrawn, known=bool(items))
 
 
+# What the batch reads use of the items they fetch — the send record's state
+# (:func:`record_from_item`), a consent's purpose, channel and grant (:func:`consents_from`), a cap
+# counter's holders and version, a cancelled marker's key — and nothing else: a send record's
+# request body and bookkeeping, a consent's history and index keys are not parsed per message.
+_BATCH_ATTRIBUTES = (
+    *("pk", "sk", "send_id", "status", "version", "due_at", "channel", "attempts", "reason"),
+    *("day", "week", "coupon_id", "tried", "purpose", "granted", "holders"),
+)
+_BATCH_NAMES = {f"#a{i}": name for i, name in enumerate(_BATCH_ATTRIBUTES)}
+_BATCH_PROJECTION = ", ".join(_BATCH_NAMES)
+
+
+# Send-record attributes that are not DynamoDB reserved words (``status``, ``day``, ``request``
+# and ``ttl`` are): written in update expressions as they are. Anything else is aliased.
+_PLAIN_NAMES = frozenset(
+    {
+        *("version", "due_at", "channel", "attempts", "reason", "week", "tried", "coupon_id"),
+        *("sent_at", "provider_message_id", "delivered_at", "finished_at", "gsi1pk", "gsi1sk"),
+    }
+)
+
+
+def _name(attribute: str) -> str:
+    return attribute if attribute in _PLAIN_NAMES else f"#{attribute}"
+
+
 @dataclass
 class _RecordChange:
     """The buffered change of one send record: created in this batch (``new_item``) or updated from
@@ -288,7 +319,7 @@ def _holders(item: dict[str, Any] | None) -> tuple[dict[str, Holder], int]:
         return {}, -1
     raw = item.get("holders") or {}
     holders = {
-        sid: Holder(send_id=sid, priority=int(h["p"]), state=h["s"], at=str(h["at"]))
+        sid: Holder(send_id=sid, priority=int(h["p"]), state=h["s"], at=str(h["at"]), until=h.get("u"))
         for sid, h in raw.items()
     }
     return holders, int(item.get("version", 0))
@@ -365,6 +396,8 @@ class DynamoDispatchStore:
                 self.table_name: {
                     "Keys": [_key(pk, sk) for pk, sk in unique[start : start + BATCH_GET_KEYS]],
                     "ConsistentRead": True,
+                    "ProjectionExpression": _BATCH_PROJECTION,
+                    "ExpressionAttributeNames": _BATCH_NAMES,
                 }
             }
             for attempt in range(10):
@@ -626,24 +659,26 @@ class DynamoDispatchStore:
         removes: set[str] | tuple[str, ...],
         attempts: int,
     ) -> dict[str, Any]:
-        names = {f"#{k}": k for k in sets} | {f"#{k}": k for k in removes} | {"#version": "version"}
+        # Names are aliased only where DynamoDB reserves the word (every alias is two more
+        # strings in the request, and dispatch writes a record update per message per pass).
+        names = {f"#{k}": k for k in (*sets, *removes) if k not in _PLAIN_NAMES}
         values = {f":{k}": v for k, v in sets.items()} | {":v": version, ":v1": version + moves}
-        expression = "SET " + ", ".join([f"#{k} = :{k}" for k in sets] + ["#version = :v1"])
+        expression = "SET " + ", ".join([f"{_name(k)} = :{k}" for k in sets] + ["version = :v1"])
         if attempts:
             expression += ", attempts = if_not_exists(attempts, :zero) + :one"
             values |= {":zero": 0, ":one": attempts}
         if removes:
-            expression += " REMOVE " + ", ".join(f"#{k}" for k in sorted(removes))
-        return {
-            "Update": {
-                "TableName": self.table_name,
-                "Key": _fast_item(send_key(send_id)),
-                "UpdateExpression": expression,
-                "ConditionExpression": "#version = :v",
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": _fast_item(values),
-            }
+            expression += " REMOVE " + ", ".join(_name(k) for k in sorted(removes))
+        update: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": _fast_item(send_key(send_id)),
+            "UpdateExpression": expression,
+            "ConditionExpression": "version = :v",
+            "ExpressionAttributeValues": _fast_item(values),
         }
+        if names:
+            update["ExpressionAttributeNames"] = names
+        return {"Update": update}
 
     def _record_update(
         self,
@@ -868,7 +903,14 @@ class DynamoDispatchStore:
         until: datetime,
         now: datetime,
     ) -> SendRecord:
-        holder = {"p": request.priority, "s": "held", "at": clock.to_utc_iso(now)}
+        # ``u``: from then on the slot is not taken (guardrails' module doc): the second pass
+        # need not write the counters again to keep it.
+        holder = {
+            "p": request.priority,
+            "s": "held",
+            "at": clock.to_utc_iso(now),
+            "u": clock.to_utc_iso(until - CLOCK_MARGIN),
+        }
         remove = [victim] if victim else []
         ttl = clock.epoch_seconds(now + CAP_TTL)
         items: list[dict[str, Any] | None] = []
@@ -887,6 +929,8 @@ class DynamoDispatchStore:
                 {"status": "held", "due_at": _iso(until), "channel": channel, "day": day, "week": week},
             ),
         ]
+        if victim:
+            items.append(self._victim_held_op(victim))
         if until > now:
             items.append(self._due(request, until))
         self._write(items, record.send_id)
@@ -897,6 +941,7 @@ class DynamoDispatchStore:
             due_at=until,
             channel=channel,
             attempts=record.attempts,
+            reason=record.reason,
             day=day,
             week=week,
             tried=record.tried,
@@ -961,6 +1006,7 @@ class DynamoDispatchStore:
             due_at=until,
             channel=record.channel,
             attempts=record.attempts,
+            reason=reason,
             tried=tried or record.tried,
         )
 
@@ -994,13 +1040,10 @@ class DynamoDispatchStore:
     def start_sending(
         self, record: SendRecord, request: SendRequest, *, channel: Channel, lease_until: datetime
     ) -> SendRecord:
-        items: list[dict[str, Any] | None] = [
-            self._record_update(
-                record,
-                {"status": "sending", "due_at": _iso(lease_until), "channel": channel},
-                add_attempt=True,
-            )
-        ]
+        sets: dict[str, Any] = {"status": "sending", "due_at": _iso(lease_until)}
+        if channel != record.channel:  # a held or retried record has its channel already
+            sets["channel"] = channel
+        items: list[dict[str, Any] | None] = [self._record_update(record, sets, add_attempt=True)]
         if record.status == "held" and record.day and record.week:
             for period in (f"DAY#{record.day}", f"WEEK#{record.week}"):
                 key = cap_key(request.member_id, channel, period)
@@ -1008,7 +1051,19 @@ class DynamoDispatchStore:
                     items.append(self._mark_sent_op(key["pk"], key["sk"], record.send_id))
                     continue
                 caps = self._pending(record.send_id).caps
-                change = caps.setdefault((key["pk"], key["sk"]), _CapChange(None))
+                folded = caps.get((key["pk"], key["sk"]))
+                if folded is None and self._window_closes(key, record.send_id):
+                    # Its window is over (the lease is written at or after ``due_at``): no arrival
+                    # picks this slot any more, so it is not written again. The lease only checks
+                    # that the slot is still ours (an eviction decided in the window may commit
+                    # late); an eviction committing after the lease fails on the victim's record
+                    # (:meth:`hold`). One check suffices: evictions free day and week together.
+                    if period.startswith("DAY#"):
+                        self._pending(record.send_id).ops.append(
+                            self._still_holds_op(key["pk"], key["sk"], record.send_id)
+                        )
+                    continue
+                change = folded or caps.setdefault((key["pk"], key["sk"]), _CapChange(None))
                 change.mark_sent.append(record.send_id)
         self._write(items, record.send_id)
         return SendRecord(
@@ -1018,10 +1073,44 @@ class DynamoDispatchStore:
             due_at=lease_until,
             channel=channel,
             attempts=record.attempts + 1,
+            reason=record.reason,
             day=record.day,
             week=record.week,
             tried=record.tried,
         )
+
+    def _still_holds_op(self, pk: str, sk: str, send_id: str) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {
+                "TableName": self.table_name,
+                "Key": _key(pk, sk),
+                "ConditionExpression": "attribute_exists(holders.#sid)",
+                "ExpressionAttributeNames": {"#sid": send_id},
+            }
+        }
+
+    def _victim_held_op(self, victim: str) -> dict[str, Any]:
+        """The evicted message has not started sending: an eviction decided during its window but
+        committed after its lease fails here (and is decided again) instead of freeing a slot
+        whose message is on its way."""
+        return {
+            "ConditionCheck": {
+                "TableName": self.table_name,
+                "Key": _key(f"SEND#{victim}", "SEND"),
+                "ConditionExpression": "#status = :held",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {":held": {"S": "held"}},
+            }
+        }
+
+    def _window_closes(self, key: dict[str, str], send_id: str) -> bool:
+        """The counter read in this batch holds ``send_id`` with a window end (``u``): it stops
+        being takeable by the clock. A holder without one (written before ``u`` existed) is marked
+        sent, as it always was."""
+        assert self._batch is not None
+        item = self._batch.caps.get((key["pk"], key["sk"]))
+        holder = ((item or {}).get("holders") or {}).get(send_id)
+        return isinstance(holder, dict) and holder.get("u") is not None
 
     def retry(self, record: SendRecord, request: SendRequest, *, until: datetime, reason: str) -> SendRecord:
         self._write(
@@ -1038,6 +1127,7 @@ class DynamoDispatchStore:
             due_at=until,
             channel=record.channel,
             attempts=record.attempts,
+            reason=reason,
             tried=record.tried,
         )
 
@@ -1088,7 +1178,11 @@ class DynamoDispatchStore:
             if delivery.delivered:
                 sets["delivered_at"] = clock.to_utc_iso(now)
         items: list[dict[str, Any] | None] = [
-            self._record_update(record, sets, remove=("request", "due_at", "reason")),
+            # ``reason`` is removed only where a deferral or a retry left one (REMOVE of an absent
+            # attribute costs a name in every request for nothing).
+            self._record_update(
+                record, sets, remove=("request", "due_at", *(("reason",) if record.reason else ()))
+            ),
             *self._outbox(sent, request, now),
         ]
         counters = {"sent": 1}

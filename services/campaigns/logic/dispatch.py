@@ -64,6 +64,7 @@ from services.campaigns.models.dispatch import (
     offer_fields,
     render,
 )
+from shared import clock
 
 MAX_PRIORITY = 100  # SendRequest.priority's bound
 NO_ADDRESS = "no_address"  # the adapters' ProviderError reason: members holds no address there
@@ -498,7 +499,9 @@ def _marketing(  # noqa: PLR0911, PLR0912 - one return per guardrail
         )
     day, week = day_key(now, policy.zone), week_key(now, policy.zone)
     slots = store.slots(request.member_id, channel, day, week)
-    plan = plan_hold(slots.day, slots.week, policy.limits, request.send_id, request.priority)
+    plan = plan_hold(
+        slots.day, slots.week, policy.limits, request.send_id, request.priority, now=clock.to_utc_iso(now)
+    )
     if not plan.ok:
         if plan.reason == "frequency_cap_week":
             until = next_week_start(now, policy.zone)

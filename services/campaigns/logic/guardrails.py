@@ -12,6 +12,13 @@ and a campaign on the same morning — and first come, first served beyond that.
 finds no slot is deferred to the start of the next period (local day, or ISO week) and checked
 again there like a new arrival.
 
+The window ends by the clock: a holder carries ``until`` (its window's end less
+:data:`CLOCK_MARGIN`) and is not taken from then on, whether or not its second pass has run yet,
+so that pass need not write the counters again to keep its slot. The store keeps it exact against
+late commits (an eviction decided in the window and committed after the victim's lease fails on
+the victim's record; see ``dal/dispatch.py``). Holders written before ``until`` existed are taken
+while ``held``, as before.
+
 Periods are the mall's local day and ISO week (``MALL_TIMEZONE``): members carry no time zone of
 their own yet.
 """
@@ -27,6 +34,11 @@ from services.campaigns.models.dispatch import Channel, SendRequest
 
 HolderState = Literal["held", "sent"]
 
+# How much earlier than its window's end a holder stops being taken: the second pass (one
+# function's clock) sends once the window is over, an arrival (another function's clock) must
+# already see it closed. Lambda clocks are synchronised far closer than this.
+CLOCK_MARGIN = timedelta(seconds=5)
+
 
 @dataclass(frozen=True)
 class Holder:
@@ -34,6 +46,13 @@ class Holder:
     priority: int
     state: HolderState
     at: str  # ISO UTC of the hold: the later of two equal priorities loses first
+    # ISO UTC (``clock.to_utc_iso``, fixed width) from which the slot is no longer taken; None for
+    # holders written before it existed (taken while ``held``).
+    until: str | None = None
+
+    def takeable(self, now: str | None) -> bool:
+        """Still in its decision window at ``now`` (ISO UTC; None: ignore the clock)."""
+        return self.state == "held" and (self.until is None or now is None or now < self.until)
 
 
 @dataclass(frozen=True)
@@ -52,9 +71,16 @@ class HoldPlan:
 
 
 def plan_hold(
-    day: dict[str, Holder], week: dict[str, Holder], limits: Limits, send_id: str, priority: int
+    day: dict[str, Holder],
+    week: dict[str, Holder],
+    limits: Limits,
+    send_id: str,
+    priority: int,
+    *,
+    now: str | None = None,
 ) -> HoldPlan:
-    """Decide whether ``send_id`` may hold a slot in the day and week counters (see module doc)."""
+    """Decide whether ``send_id`` may hold a slot in the day and week counters (see module doc);
+    ``now`` (ISO UTC) closes the windows of holders whose ``until`` has passed."""
     if send_id in day and send_id in week:
         return HoldPlan(ok=True)
     day_full = len(day) >= limits.per_day
@@ -63,9 +89,7 @@ def plan_hold(
         return HoldPlan(ok=True)
     # A victim must free both counters at once: only a holder of this very day (it is in the
     # week too). Holds last a minute or two, so a holder from another day has been sent by now.
-    candidates = [
-        h for h in day.values() if h.state == "held" and h.priority < priority and h.send_id in week
-    ]
+    candidates = [h for h in day.values() if h.takeable(now) and h.priority < priority and h.send_id in week]
     if not candidates:
         return HoldPlan(ok=False, reason="frequency_cap_day" if day_full else "frequency_cap_week")
     victim = min(candidates, key=lambda h: (h.priority, _reverse(h.at)))

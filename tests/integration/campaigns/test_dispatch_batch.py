@@ -293,3 +293,130 @@ def test_a_batch_falls_back_per_member_when_a_channel_has_no_address(table: None
     assert [m.send_id for m in wechat.sent] == ["cmp#c1#m0"]
     sms_day = [i for i in all_items(TABLE) if i["pk"] == "CAP#m0#sms" and i["sk"].startswith("DAY#")]
     assert all("cmp#c1#m0" not in i.get("holders", {}) for i in sms_day)
+
+
+def _day_counter(member_id: str = "m1", channel: str = "sms") -> dict[str, Any]:
+    return next(
+        i for i in all_items(TABLE) if i["pk"] == f"CAP#{member_id}#{channel}" and i["sk"].startswith("DAY#")
+    )
+
+
+def test_the_window_closes_by_the_clock_and_the_send_writes_no_counter(table: None) -> None:
+    from shared import clock
+
+    consent("m1", "sms")
+    low = request("cmp#low#m1", priority=20, campaign_id="low")
+    assert Batch(policy()).run([low], MORNING) == ["held"]
+    window_end = MORNING + timedelta(minutes=1)
+    held = _day_counter()
+    assert held["holders"]["cmp#low#m1"]["u"] == clock.to_utc_iso(window_end - timedelta(seconds=5))
+    # The second pass is late (a busy queue): a higher priority arriving after the window closed
+    # finds the slot decided — first come, first served — and is deferred, not given the slot.
+    high = request("cmp#high#m1", priority=90, campaign_id="high")
+    assert Batch(policy()).run([high], window_end + timedelta(seconds=10)) == ["deferred"]
+    assert [e["reason"] for e in events("MessageSuppressed")] == ["frequency_cap_day"]
+    later = Batch(policy())
+    assert later.run([low], window_end + timedelta(seconds=20)) == ["sent"]
+    assert [m.send_id for m in later.sms.sent] == ["cmp#low#m1"]
+    # Neither the deferral nor the lease and the send wrote the counter again.
+    assert _day_counter() == held
+
+
+def test_a_holder_without_a_window_end_is_still_marked_sent(table: None) -> None:
+    consent("m1", "sms")
+    low = request("cmp#low#m1", priority=20, campaign_id="low")
+    assert Batch(policy()).run([low], MORNING) == ["held"]
+    # As a counter written before holders carried ``u`` (taken while "held" whatever the time):
+    ddb = shared_aws.client("dynamodb")
+    for item in all_items(TABLE):
+        if item["pk"] == "CAP#m1#sms":
+            ddb.update_item(
+                TableName=TABLE,
+                Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}},
+                UpdateExpression="REMOVE holders.#sid.u",
+                ExpressionAttributeNames={"#sid": "cmp#low#m1"},
+            )
+    assert Batch(policy()).run([low], MORNING + timedelta(minutes=1)) == ["sent"]
+    counters = [i for i in all_items(TABLE) if i["pk"] == "CAP#m1#sms"]
+    assert len(counters) == 2
+    assert all(i["holders"]["cmp#low#m1"]["s"] == "sent" for i in counters)
+    # so a higher priority arriving later cannot take the slot of a message already sent
+    high = request("cmp#high#m1", priority=90, campaign_id="high")
+    assert Batch(policy()).run([high], MORNING + timedelta(minutes=1, seconds=30)) == ["deferred"]
+
+
+def _evict(victim: str, by: str, priority: int = 90) -> None:
+    """What another dispatcher's eviction writes to the member's SMS counters (day and week)."""
+    ddb = shared_aws.client("dynamodb")
+    for item in all_items(TABLE):
+        if item["pk"] == "CAP#m1#sms":
+            ddb.update_item(
+                TableName=TABLE,
+                Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}},
+                UpdateExpression="REMOVE holders.#v SET holders.#b = :h, version = version + :one",
+                ExpressionAttributeNames={"#v": victim, "#b": by},
+                ExpressionAttributeValues={
+                    ":h": {"M": {"p": {"N": str(priority)}, "s": {"S": "held"}, "at": {"S": "x"}}},
+                    ":one": {"N": "1"},
+                },
+            )
+
+
+def test_an_eviction_committed_before_the_lease_stops_the_send(table: None) -> None:
+    consent("m1", "sms")
+    low = request("cmp#low#m1", priority=20, campaign_id="low")
+    assert Batch(policy()).run([low], MORNING) == ["held"]
+    later = Batch(policy())
+    evicted: list[bool] = []
+
+    def late_eviction(**_: Any) -> None:
+        # decided during the window by another dispatcher, committed just before this lease
+        if not evicted:
+            evicted.append(True)
+            _evict("cmp#low#m1", "cmp#high#m1")
+
+    ddb = shared_aws.client("dynamodb")
+    ddb.meta.events.register("before-call.dynamodb.TransactWriteItems", late_eviction)
+    try:
+        assert later.run([low], MORNING + timedelta(minutes=1)) == ["deferred"]
+    finally:
+        ddb.meta.events.unregister("before-call.dynamodb.TransactWriteItems", late_eviction)
+    assert later.sms.sent == []
+    assert [e["reason"] for e in events("MessageSuppressed")] == ["bumped"]
+
+
+def test_an_eviction_committing_after_the_lease_fails_on_the_victims_record(table: None) -> None:
+    consent("m1", "sms")
+    low = request("cmp#low#m1", priority=20, campaign_id="low")
+    assert Batch(policy()).run([low], MORNING) == ["held"]
+    # The victim's lease is written (its clock ran ahead), while the counters still show it held
+    # within its window to an arrival: the eviction must not commit.
+    shared_aws.client("dynamodb").update_item(
+        TableName=TABLE,
+        Key={"pk": {"S": "SEND#cmp#low#m1"}, "sk": {"S": "SEND"}},
+        UpdateExpression="SET #s = :sending",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":sending": {"S": "sending"}},
+    )
+    high = request("cmp#high#m1", priority=90, campaign_id="high")
+    [outcome] = Batch(policy()).run([high], MORNING + timedelta(seconds=30))
+    assert isinstance(outcome, Conflict)  # redelivered by SQS, decided again then
+    assert set(_day_counter()["holders"]) == {"cmp#low#m1"}
+    assert not [i for i in all_items(TABLE) if i["pk"] == "SEND#cmp#high#m1"]  # nothing of it written
+
+
+def test_a_deferral_reason_is_removed_when_the_message_goes_out(table: None) -> None:
+    # mark_sent removes ``reason`` only when the record has one: the record carried through the
+    # hold and the lease must still know it (a deferral's reason never outlives the send)
+    consent("m1", "sms")
+    consent("m2", "sms")
+    night = MORNING - timedelta(hours=2)  # 08:00 in Shanghai: quiet hours until 09:00
+    normal = request("cmp#c1#m1", priority=50)
+    urgent = request("cmp#c1#m2", member_id="m2", priority=100)
+    assert Batch(policy()).run([normal, urgent], night) == ["deferred", "deferred"]
+    assert record("cmp#c1#m1")["reason"] == "quiet_hours"
+    assert Batch(policy()).run([normal, urgent], MORNING) == ["held", "sent"]  # 100: one pass
+    assert Batch(policy()).run([normal], MORNING + timedelta(minutes=1)) == ["sent"]
+    for send_id in ("cmp#c1#m1", "cmp#c1#m2"):
+        assert record(send_id)["status"] == "sent"
+        assert "reason" not in record(send_id)

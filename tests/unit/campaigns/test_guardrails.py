@@ -163,3 +163,16 @@ def test_send_request_contract_refuses_what_dispatch_cannot_send() -> None:
         request(send_id="nope")
     assert SendRequest.parse(request().model_dump_json()[:-1] + ',"future_field": 1}').send_id == "cmp#c#m"
     assert render("{name}, {unknown}", {"name": "Li"}) == "Li, {unknown}"
+
+
+def test_a_holder_is_taken_only_until_its_window_closes() -> None:
+    # ``until``: the window's end (less the clock margin), fixed-width ISO like clock.to_utc_iso
+    until = "2026-11-23T02:00:55.000000Z"
+    day = {"a": Holder("a", 10, "held", "2026-11-23T02:00:00.000000Z", until)}
+    before = plan_hold(day, day, LIMITS, "new", 90, now="2026-11-23T02:00:54.999999Z")
+    assert (before.ok, before.victim) == (True, "a")
+    closed = plan_hold(day, day, LIMITS, "new", 90, now=until)
+    assert (closed.ok, closed.reason) == (False, "frequency_cap_day")
+    # a holder written before windows carried their end is taken while held, whatever the time
+    legacy = {"a": holder("a", 10)}
+    assert plan_hold(legacy, legacy, LIMITS, "new", 90, now="2026-11-30T00:00:00.000000Z").victim == "a"

@@ -13,7 +13,8 @@ L2. Warm handler time without I/O. ``LoyaltyApiFunction``'s handler called direc
     Gateway 2.0 events; every boto3 client that ``shared.aws`` creates answers from a
     ``before-call`` responder (serialisation runs, nothing is signed or sent): secrets, the cached
     configuration (Query, only on the first call), the balance (GetItem: a member with history,
-    month buckets and a tier), the due calendar (UpdateItem, first call of the day only) and the
+    month buckets and a tier; each member's answer is built once, as a server's would not be
+    built by the client), the due calendar (UpdateItem, first call of the day only) and the
     transaction. HMAC check, validation, earning rules, tier logic, item building, Powertools
     logging and metrics all run; the Tracer is disabled. Target: p50 <= 1 ms. A second row
     subtracts the time spent inside the SDK's client calls (botocore's validation, serialisation,
@@ -264,22 +265,18 @@ def stubbed_child(out: str, n: int, with_member: int = 1, warmup: int = 50) -> N
         ),
     ]
     state: dict[str, Any] = {"calls": {}}
+    ok = AWSResponse(None, 200, {}, None)
+    # The fake service answers a balance read from a table built once per request (per member):
+    # building the answer each time (reading the request, a Balance, its item, boto3's serialiser)
+    # took ~0.07 ms per purchase, inside the timed call, yet it is the server's work, not the
+    # handler's. (botocore does not parse a before-call answer: response parsing, like signing and
+    # sending, is outside what L2 measures.)
+    balance_items: dict[bytes, dict[str, Any]] = {}
 
-    def respond(model: Any, params: Any, **_: Any) -> tuple[Any, dict[str, Any]]:
-        op = model.name
-        state["calls"][op] = state["calls"].get(op, 0) + 1
-        meta = {"ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": "bench"}}
-        ok = AWSResponse(None, 200, {}, None)
-        if op == "GetSecretValue":
-            secret_id = json.loads(params["body"])["SecretId"]
-            keys = secret_id == os.environ.get("INTEGRATION_KEYS_SECRET_ARN")
-            value = json.dumps({SOURCE: KEY}) if keys else "bench-pseudonym-key-" + "x" * 40
-            return ok, {"ARN": "arn", "Name": "bench", "VersionId": "v", "SecretString": value, **meta}
-        if op == "Query":
-            pk = json.loads(params["body"])["ExpressionAttributeValues"][":pk"]["S"]
-            return ok, {"Items": [i for i in config_items if i["pk"]["S"] == pk], "Count": 1, **meta}
-        if op == "GetItem":
-            ledger_id = json.loads(params["body"])["Key"]["pk"]["S"].removeprefix("LEDGER#")
+    def balance_answer(request_body: bytes) -> dict[str, Any]:
+        item = balance_items.get(request_body)
+        if item is None:
+            ledger_id = json.loads(request_body)["Key"]["pk"]["S"].removeprefix("LEDGER#")
             balance = Balance(
                 ledger_id=ledger_id,
                 member_id=member_id(1),
@@ -290,7 +287,23 @@ def stubbed_child(out: str, n: int, with_member: int = 1, warmup: int = 50) -> N
                 spend_by_month={month: 120000},
                 tier="normal",
             )
-            return ok, {"Item": to_item(balance_item(balance)), **meta}
+            item = balance_items[request_body] = to_item(balance_item(balance))
+        return item
+
+    def respond(model: Any, params: Any, **_: Any) -> tuple[Any, dict[str, Any]]:
+        op = model.name
+        state["calls"][op] = state["calls"].get(op, 0) + 1
+        meta = {"ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": "bench"}}
+        if op == "GetSecretValue":
+            secret_id = json.loads(params["body"])["SecretId"]
+            keys = secret_id == os.environ.get("INTEGRATION_KEYS_SECRET_ARN")
+            value = json.dumps({SOURCE: KEY}) if keys else "bench-pseudonym-key-" + "x" * 40
+            return ok, {"ARN": "arn", "Name": "bench", "VersionId": "v", "SecretString": value, **meta}
+        if op == "Query":
+            pk = json.loads(params["body"])["ExpressionAttributeValues"][":pk"]["S"]
+            return ok, {"Items": [i for i in config_items if i["pk"]["S"] == pk], "Count": 1, **meta}
+        if op == "GetItem":
+            return ok, {"Item": balance_answer(params["body"]), **meta}
         if op in ("TransactWriteItems", "UpdateItem", "PutItem"):
             return ok, meta
         raise RuntimeError(f"the stub has no answer for {op}")

@@ -40,7 +40,17 @@ def attr(value: Any) -> dict[str, Any]:  # noqa: PLR0911 - one return per Dynamo
 
 def item_attrs(data: Mapping[str, Any]) -> dict[str, Any]:
     """As ``shared.dynamo.to_item``: top-level ``None`` values are dropped."""
-    return {key: attr(value) for key, value in data.items() if value is not None}
+    # Most attributes are strings and numbers: mapped here without a call per attribute.
+    result: dict[str, Any] = {}
+    for key, value in data.items():
+        kind = type(value)
+        if kind is str:
+            result[key] = {"S": value}
+        elif kind is int and -_MAX_EXACT < value < _MAX_EXACT:
+            result[key] = {"N": str(value)}
+        elif value is not None:
+            result[key] = attr(value)
+    return result
 
 
 def put(

@@ -29,7 +29,6 @@ ISO>#<lot_id>``, ``<date>`` = the UTC date of the due time.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -172,7 +171,7 @@ class DynamoLedgerRepository:
 
     def balance_op(self, before: Balance, after: Balance) -> dict[str, Any]:
         """Put the balance with ``version`` + 1, conditioned on the version read."""
-        item = balance_item(replace(after, version=before.version + 1))
+        item = balance_item(after, version=before.version + 1)
         if before.version == 0:
             return put(self.table_name, item, condition=NOT_EXISTS)
         return put(

@@ -46,7 +46,8 @@ def _dt(value: Any) -> datetime | None:
 # --- items ---------------------------------------------------------------------------------------
 
 
-def balance_item(balance: Balance) -> dict[str, Any]:
+def balance_item(balance: Balance, *, version: int | None = None) -> dict[str, Any]:
+    """The balance's item; ``version``: stored instead of the balance's own (a write bumps it)."""
     return {
         "pk": ledger_pk(balance.ledger_id),
         "sk": BALANCE_SK,
@@ -56,7 +57,7 @@ def balance_item(balance: Balance) -> dict[str, Any]:
         "available": balance.available,
         "pending": balance.pending,
         "debt": balance.debt,
-        "version": balance.version,
+        "version": balance.version if version is None else version,
         "lifetime_earned": balance.lifetime_earned,
         "earned_by_month": dict(balance.earned_by_month),
         "spend_by_month": dict(balance.spend_by_month),

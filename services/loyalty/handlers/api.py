@@ -10,6 +10,7 @@ request learns nothing about the body's validation.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,7 +26,7 @@ from services.loyalty.handlers.routes import refunds as ledger_refunds
 from services.loyalty.handlers.routes import rewards as wallet_rewards
 from services.loyalty.handlers.routes import stores_admin as ledger_stores
 from services.loyalty.handlers.routes import wechatpay as wallet_wechatpay
-from services.loyalty.models.api import PurchaseItemOut, PurchaseRequest, PurchaseResponse
+from services.loyalty.models.api import PurchaseRequest, PurchaseResponse
 from services.loyalty.models.settings import LoyaltyApiSettings
 from shared import clock
 from shared.api import make_resolver, validation_fields
@@ -72,29 +73,34 @@ def _parse_purchase(raw: bytes) -> PurchaseRequest:
         raise Unprocessable(fields=validation_fields(errors)) from None
 
 
-def _response_body(recorded: RecordedPurchase) -> PurchaseResponse:
+def _response_json(recorded: RecordedPurchase) -> str:
+    """The response's JSON text: what the resolver gives for a ``PurchaseResponse`` (same keys,
+    order and values; tests/integration/loyalty/test_api_purchases.py and ledger_support.py hold
+    them equal), without validating our own record once more and dumping it twice (model, then
+    dict) on the hot path."""
     p = recorded.purchase
-    return PurchaseResponse(
-        purchase_id=p.purchase_id,
-        external_id=p.external_id,
-        source_system=p.source_system,
-        store_id=p.store_id,
-        tenant_id=p.tenant_id,
-        member_id=p.member_id,
-        amount_cents=p.amount_cents,
-        currency=p.currency,
-        channel=p.channel,
-        items=[
-            PurchaseItemOut(sku=i.sku, category=i.category, quantity=i.quantity, amount_cents=i.amount_cents)
+    body = {
+        "purchase_id": p.purchase_id,
+        "external_id": p.external_id,
+        "source_system": p.source_system,
+        "store_id": p.store_id,
+        "tenant_id": p.tenant_id,
+        "member_id": p.member_id,
+        "amount_cents": p.amount_cents,
+        "currency": p.currency,
+        "channel": p.channel,
+        "items": [
+            {"sku": i.sku, "category": i.category, "quantity": i.quantity, "amount_cents": i.amount_cents}
             for i in p.items
         ],
-        occurred_at=clock.to_utc_iso(p.occurred_at),
-        recorded_at=clock.to_utc_iso(p.recorded_at),
-        replayed=recorded.replayed,
-        member_status=p.member_status,
-        points_earned=p.points_earned,
-        points_status=_points_status(recorded),
-    )
+        "occurred_at": clock.to_utc_iso(p.occurred_at),
+        "recorded_at": clock.to_utc_iso(p.recorded_at),
+        "replayed": recorded.replayed,
+        "member_status": p.member_status,
+        "points_earned": p.points_earned,
+        "points_status": _points_status(recorded),
+    }
+    return json.dumps(body, separators=(",", ":"))
 
 
 def _points_status(recorded: RecordedPurchase) -> Literal["pending", "available"] | None:
@@ -195,11 +201,11 @@ def post_purchase() -> Response[PurchaseResponse]:
     )
     if recorded.purchase.member_status and not recorded.replayed:
         metrics.add_metric(name="PurchaseOfErasedMember", unit="Count", value=1)
-    return Response(
-        status_code=200 if recorded.replayed else 201,
-        content_type=content_types.APPLICATION_JSON,
-        body=_response_body(recorded),
+    response: Response[PurchaseResponse] = Response(
+        status_code=200 if recorded.replayed else 201, content_type=content_types.APPLICATION_JSON
     )
+    response.body = _response_json(recorded)  # a PurchaseResponse's JSON; a str body is sent as is
+    return response
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -58,7 +58,8 @@ def plan_purchase_points(
     purchase: Purchase, balance: Balance, config: LoyaltyConfig, *, movement_id: str, now: datetime
 ) -> PurchaseLedgerPlan:
     tier = tier_logic.current_tier(balance, config.tiers)
-    benefits = tier_logic.benefits_of(balance, config.tiers)
+    # What tier_logic.benefits_of gives, without finding the member's tier a second time.
+    benefits = tier.benefits if tier is not None else tier_logic.benefits_of(balance, config.tiers)
     calc = calculate(
         facts_of(purchase),
         config.rules,

@@ -8,12 +8,14 @@ from typing import Any
 
 from services.loyalty.dal.loyalty_config import DynamoLoyaltyConfig, clear_config_cache
 from services.loyalty.handlers import api
+from services.loyalty.models.api import PurchaseResponse
 from services.loyalty.models.earning import EarningRule, Tier, TierBenefits, TierProgram
 from tests.integration.helpers import FakeContext, http_event, signed_headers
 from tests.integration.loyalty.conftest import KEY, NOW, TABLE
 
 ALICE = "01HX9ZK3M5N7P9Q1R3S5T7V9WX"
 BOB = "01HX9ZK3M5N7P9Q1R3S5T7V9WY"
+PURCHASES = "/v1/integrations/purchases"
 
 
 def purchase(external_id: str = "POS-1", **overrides: Any) -> dict[str, Any]:
@@ -58,11 +60,16 @@ def signed(path: str, body: dict[str, Any], *, timestamp: int | None = None) -> 
         timestamp=timestamp if timestamp is not None else int(NOW.timestamp()),
     )
     response = api.handler(http_event("POST", path, body=raw, headers=headers), FakeContext())
+    if path == PURCHASES and response["statusCode"] in (200, 201):
+        # The route writes its JSON text itself (hot path): every answer, whatever its shape
+        # (pending, erased, replayed), is what dumping a validated PurchaseResponse gives.
+        model = PurchaseResponse.model_validate_json(response["body"])
+        assert response["body"] == json.dumps(model.model_dump(mode="json"), separators=(",", ":"))
     return response["statusCode"], json.loads(response["body"])
 
 
 def post_purchase(body: dict[str, Any], **kw: Any) -> tuple[int, dict[str, Any]]:
-    return signed("/v1/integrations/purchases", body, **kw)
+    return signed(PURCHASES, body, **kw)
 
 
 def post_refund(body: dict[str, Any], **kw: Any) -> tuple[int, dict[str, Any]]:

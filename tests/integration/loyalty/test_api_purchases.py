@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from services.loyalty.handlers import api
+from services.loyalty.models.api import PurchaseResponse
 from shared.aws import client
 from shared.events import PurchaseRecorded, consume
 from tests.integration.helpers import FakeContext, all_items, http_event, signed_headers
@@ -235,3 +236,49 @@ def test_integration_keys_are_cached_per_container() -> None:
     # Each secret once: the integration keys and (purchases with a member) the pseudonym key.
     assert len(calls) == len(set(calls)) == 2
     assert any("integration-keys" in c for c in calls)
+
+
+def raw_post(body: dict[str, Any]) -> tuple[int, str]:
+    raw = json.dumps(body).encode()
+    headers = signed_headers(
+        KEY, source="pos-main", method="POST", path=PATH, body=raw, timestamp=int(NOW.timestamp())
+    )
+    response = api.handler(http_event("POST", PATH, body=raw, headers=headers), FakeContext())
+    return response["statusCode"], response["body"]
+
+
+def as_the_model_dumps(text: str) -> str:
+    """The body as the resolver would have dumped a validated PurchaseResponse."""
+    model = PurchaseResponse.model_validate(json.loads(text))
+    return json.dumps(model.model_dump(mode="json"), separators=(",", ":"))
+
+
+@pytest.mark.usefixtures("loyalty")
+class TestResponseBodyIsThePurchaseResponse:
+    """The route writes its JSON text itself (hot path): it must be byte for byte what dumping a
+    validated PurchaseResponse gives, for every shape of answer (with points: ledger_support.signed
+    checks every purchase the points tests post)."""
+
+    def test_new_purchase_of_a_member(self) -> None:
+        status, text = raw_post(purchase_body())
+        assert status == 201
+        assert text == as_the_model_dumps(text)
+
+    def test_replay_and_purchase_without_member(self) -> None:
+        raw_post(purchase_body())
+        status, replay = raw_post(purchase_body())
+        assert status == 200
+        assert replay == as_the_model_dumps(replay)
+        status, anonymous = raw_post(
+            purchase_body(external_id="POS-3", member_id=None, tenant_id=None, store_id="store-0101")
+        )
+        assert status == 201
+        assert anonymous == as_the_model_dumps(anonymous)
+        assert json.loads(anonymous)["points_status"] is None
+
+    def test_non_ascii_line_text_is_escaped_as_before(self) -> None:
+        lines = [{"sku": "衬衫-1", "category": "服装", "quantity": 1, "amount_cents": 25900}]
+        status, text = raw_post(purchase_body(external_id="POS-4", items=lines))
+        assert status == 201
+        assert text == as_the_model_dumps(text)
+        assert "\\u886c" in text

@@ -29,13 +29,22 @@ Patches (installed by :func:`install`, removed by :func:`uninstall`):
   token fetched after ``advance(days)`` is not already expired for the front door.
 * ``untracked-models`` - ``BaseModel.__new__`` no longer appends every model instance moto creates
   to its class's ``instances_tracked`` list (kept for moto server's dashboard, which the local
-  cloud does not run). moto deep-copies whole tables on every TransactWriteItems and the results
-  of every Query, and each copied ``Item`` was kept there forever: the local cloud grew by tens of
-  MiB per virtual day (docs/performance.md, "memory over virtual time").
+  cloud does not run). moto deep-copies the results of every Query (and, without
+  ``transact-rollback``, whole tables on every TransactWriteItems), and each copied ``Item`` was
+  kept there forever: the local cloud grew by tens of MiB per virtual day (docs/performance.md,
+  "memory over virtual time").
 * ``stream-trim`` - ``StreamShard.add`` drops records older than
   :data:`STREAM_RETENTION_SECONDS` (24 h of virtual time, what DynamoDB Streams keeps) from the
   front of the shard, moving ``starting_sequence_number`` on, so sequence numbers stay what they
   were; moto never trims a stream.
+* ``transact-rollback`` - ``DynamoDBBackend.transact_write_items`` snapshots only the items a
+  transaction touches (a deep copy of each, or "absent") and the length of each touched table's
+  stream, and on cancellation puts exactly those back; moto deep-copied every touched table once
+  per item of every transaction, so the local cloud slowed down as its tables grew. The rest is
+  moto's own loop, line for line (conditions, ``CancellationReasons``, ALL_OLD, the 100-item and
+  one-operation-per-item rules); a stream's 24 h trim (``stream-trim``) waits until the
+  transaction has committed. ``tests/unit/localcloud/test_transact_rollback.py`` pins moto's
+  source and compares both on random transactions.
 
 It also holds the few read-only looks into moto's internals the engine needs (visible message
 counts, unread stream records, schedules, busy interpreter threads) and the few things it drops
@@ -178,6 +187,13 @@ PATCHES: tuple[Patch, ...] = (
     ),
     Patch("untracked-models", "moto.core.common_models", "BaseModel", "__new__", "cls, *args, **kwargs"),
     Patch("stream-trim", "moto.dynamodb.models.table", "StreamShard", "add", "self, old, new"),
+    Patch(
+        "transact-rollback",
+        "moto.dynamodb.models",
+        "DynamoDBBackend",
+        "transact_write_items",
+        "self, transact_items",
+    ),
 )
 
 # What DynamoDB Streams keeps: a stream record is readable for 24 hours, then trimmed.
@@ -441,10 +457,20 @@ def _stream_record_init(self: Any, *args: Any, **kwargs: Any) -> None:
 
 def _stream_shard_add(self: Any, old: Any, new: Any) -> None:
     _original("stream-trim")(self, old, new)
+    deferred: dict[int, Any] | None = getattr(_applying, "deferred_trims", None)
+    if deferred is not None:
+        # A transaction is being applied on this thread: its rollback only truncates the shard
+        # back to its length, so nothing may leave the front until it has committed.
+        deferred[id(self)] = self
+        return
+    _trim_now(self)
+
+
+def _trim_now(shard: Any) -> None:
     hooks = _hooks
     if hooks is not None:
         trim_stream_shard(
-            self, hooks.clock.now() - _datetime_module.timedelta(seconds=STREAM_RETENTION_SECONDS)
+            shard, hooks.clock.now() - _datetime_module.timedelta(seconds=STREAM_RETENTION_SECONDS)
         )
 
 
@@ -467,6 +493,217 @@ def trim_stream_shard(shard: Any, older_than: _datetime_module.datetime) -> int:
         del items[:drop]
         shard.starting_sequence_number += drop
     return drop
+
+
+# ----------------------------------------------------------------------------------------------
+# DynamoDB TransactWriteItems: roll back the touched items, not deep copies of whole tables
+# ----------------------------------------------------------------------------------------------
+# While a transaction is applied on a thread: the stream shards whose 24 h trim waits for it.
+_applying = threading.local()
+
+
+@dataclass
+class _TouchedItem:
+    """One item a transaction is about to change, as it was: ``item`` is a deep copy (moto's
+    UpdateItem changes the stored ``Item`` in place) or None when it was absent; ``partition`` says
+    whether the hash key had an entry in a hash-and-range table's ``items`` (moto's defaultdict
+    adds an empty one on a mere lookup, and its whole-table copy would have dropped it again)."""
+
+    table: Any
+    hash_key: Any
+    range_key: Any
+    partition: bool
+    item: Any
+
+
+@dataclass
+class _TouchedStream:
+    """A touched table's stream before the transaction: its record list and where it ended."""
+
+    shard: Any
+    records: list[Any]
+    length: int
+    start: int
+
+
+class _Rollback:
+    """What a transaction changed, so that a cancelled one leaves no trace."""
+
+    def __init__(self) -> None:
+        self.items: list[_TouchedItem] = []
+        self.streams: dict[int, _TouchedStream] = {}
+
+    def touch(self, backend: Any, table_name: str, key: dict[str, Any], *, changes: bool) -> None:
+        """Remember the item at ``key`` before the transaction reaches it (``changes``: deep-copy
+        it; a condition check only reads it). Raises exactly what moto's ``get_item(table_name,
+        key)`` would raise first (unknown table, incomplete key), and changes nothing."""
+        table = backend.get_table(table_name)
+        hash_key, range_key = backend.get_keys_value(table, key)
+        if table.range_key_attr is not None:
+            partition = table.items.get(hash_key)
+            before = partition.get(range_key) if partition is not None else None
+            present = partition is not None
+        else:
+            before = table.items.get(hash_key)
+            present = before is not None
+        kept = copy.deepcopy(before) if changes else before
+        self.items.append(_TouchedItem(table, hash_key, range_key, present, kept))
+        shard = table.stream_shard
+        if shard is not None and id(table) not in self.streams:
+            self.streams[id(table)] = _TouchedStream(
+                shard, shard.items, len(shard.items), shard.starting_sequence_number
+            )
+
+    def restore(self) -> None:
+        # Newest first: an item that created a partition is restored after the ones added to it.
+        for touched in reversed(self.items):
+            items = touched.table.items
+            if touched.table.range_key_attr is None:
+                if touched.item is None:
+                    items.pop(touched.hash_key, None)
+                else:
+                    items[touched.hash_key] = touched.item
+                continue
+            if touched.item is not None:
+                items[touched.hash_key][touched.range_key] = touched.item
+                continue
+            partition = items.get(touched.hash_key)
+            if partition is not None:
+                partition.pop(touched.range_key, None)
+                if not partition and not touched.partition:
+                    del items[touched.hash_key]
+        # The records the partial application emitted. moto replaces the list after handing it to
+        # its own (unused here) event source mappings; the old one still holds the records before.
+        for stream in self.streams.values():
+            del stream.records[stream.length :]
+            stream.shard.items = stream.records
+            stream.shard.starting_sequence_number = stream.start
+
+
+def _transact_write_items(  # noqa: PLR0912, PLR0915 - moto's loop, kept line for line to compare
+    self: Any, transact_items: list[dict[str, Any]]
+) -> None:
+    """moto 5.2.5's ``DynamoDBBackend.transact_write_items`` with :class:`_Rollback` in place of a
+    deep copy of every touched table. Everything else is moto's loop, unchanged.
+
+    Two deliberate differences, both cases where moto left a cancelled transaction's writes in
+    place (DynamoDB writes nothing): a table named by its ARN is rolled back too (moto only copied
+    tables it found by name), and so is an item with more than one operation, which moto rejects
+    outside its rollback.
+    """
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    rollback = _Rollback()
+    outer: dict[int, Any] | None = getattr(_applying, "deferred_trims", None)
+    deferred: dict[int, Any] = {}
+    _applying.deferred_trims = deferred
+    try:
+        target_items: set[tuple[str, str]] = set()
+
+        def check_unicity(table_name: str, key: dict[str, Any]) -> None:
+            item = (str(table_name), str(dict(sorted(key.items()))))
+            if item in target_items:
+                raise MultipleTransactionsException()
+            target_items.add(item)
+
+        errors: list[tuple[str, str, dict[str, Any] | None] | tuple[None, None, None]] = []
+        for item in transact_items:
+            original_item: dict[str, Any] | None = None
+            if len(list(item.keys())) > 1:
+                rollback.restore()
+                raise TransactWriteSingleOpException
+
+            try:
+                op_type, op = next(iter(item.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+
+                table_name = op["TableName"]
+                condition_expression = op.get("ConditionExpression")
+                expression_attribute_names = op.get("ExpressionAttributeNames")
+                expression_attribute_values = op.get("ExpressionAttributeValues")
+                return_values_on_condition_check_failure = op.get("ReturnValuesOnConditionCheckFailure")
+
+                if op_type == "Put":
+                    attrs = op["Item"]
+                    table = self.get_table(table_name)
+                    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = attrs[table.range_key_attr]
+                else:
+                    key = op["Key"]
+
+                check_unicity(table_name, key)
+                rollback.touch(self, table_name, key, changes=op_type != "ConditionCheck")
+
+                current = self.get_item(table_name, key)
+                if condition_expression is not None:
+                    condition_op = get_filter_expression(
+                        condition_expression,
+                        expression_attribute_names,
+                        expression_attribute_values,
+                    )
+                    if not condition_op.expr(current):
+                        if return_values_on_condition_check_failure == "ALL_OLD" and current:
+                            original_item = current.to_json()["Attributes"]
+                        raise ConditionalCheckFailed(item=original_item)
+
+                if op_type == "Put":
+                    attrs = op["Item"]
+                    self.put_item(
+                        table_name,
+                        attrs,
+                        condition_expression=condition_expression,
+                        expression_attribute_names=expression_attribute_names,
+                        expression_attribute_values=expression_attribute_values,
+                    )
+                elif op_type == "Delete":
+                    self.delete_item(
+                        table_name,
+                        key,
+                        condition_expression=condition_expression,
+                        expression_attribute_names=expression_attribute_names,
+                        expression_attribute_values=expression_attribute_values,
+                    )
+                elif op_type == "Update":
+                    update_expression = op["UpdateExpression"]
+                    self.update_item(
+                        table_name,
+                        key,
+                        update_expression=update_expression,
+                        condition_expression=condition_expression,
+                        expression_attribute_names=expression_attribute_names,
+                        expression_attribute_values=expression_attribute_values,
+                    )
+                errors.append((None, None, None))
+            except (MultipleTransactionsException, MockValidationException):
+                rollback.restore()
+                raise
+            except ConditionalCheckFailed as e:
+                errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+            except Exception as e:  # moto's own catch-all: any other failure cancels with its name
+                errors.append((type(e).__name__, str(e), original_item))
+
+        if any(code is not None for code, _, _ in errors):
+            rollback.restore()
+            raise TransactionCanceledException(errors)
+    finally:
+        _applying.deferred_trims = outer
+    for shard in deferred.values():
+        if outer is not None:
+            outer[id(shard)] = shard
+        else:
+            _trim_now(shard)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -520,6 +757,7 @@ _REPLACEMENTS: dict[str, Any] = {
     "stream-record-time": _stream_record_init,
     "untracked-models": staticmethod(_untracked_new),
     "stream-trim": _stream_shard_add,
+    "transact-rollback": _transact_write_items,
 }
 
 

@@ -415,7 +415,10 @@ def run(stub_n: int = 500, sustained: int = 300, members: int = 40) -> list[Tabl
     t1.notes.append(
         "warm purchase target: 1 TransactWriteItems (purchase, nonce, outbox, balance, lot, movement, "
         "events, each conditional) + GetItem of the balance item only; secrets and configuration are "
-        "cached per container; the due calendar UpdateItem happens once per container per new due day"
+        "cached per container. The due calendar UpdateItem counted here on every purchase is the local "
+        "cloud's (its tables can be recreated inside one process, so it never remembers a day); on AWS "
+        "it happens once per container per new due day (services/loyalty/dal/ledger.py DueCalendar), "
+        "as L2 (target aws) shows"
     )
 
     stub = _child("stubbed_child", stub_n, 1)

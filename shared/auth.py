@@ -232,7 +232,8 @@ def verify_signed_request(  # noqa: PLR0917 - the signature is the documented co
 
     if not _SOURCE_RE.match(source):
         raise Unauthorized("signature_source_invalid", f"Header {HEADER_SOURCE} is not a valid source name.")
-    if not raw_timestamp.isdigit() or len(raw_timestamp) > 12:
+    # isdigit() alone accepts '²', which int() refuses: ASCII digits only.
+    if not (raw_timestamp.isascii() and raw_timestamp.isdigit()) or len(raw_timestamp) > 12:
         raise Unauthorized("signature_timestamp_invalid", f"Header {HEADER_TIMESTAMP} must be epoch seconds.")
     timestamp = int(raw_timestamp)
     if abs(now.timestamp() - timestamp) > max_skew_seconds:

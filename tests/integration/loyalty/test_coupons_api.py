@@ -275,7 +275,18 @@ def test_the_wallet_is_paginated_newest_first(loyalty: None) -> None:
     assert len(everything["coupons"]) == 5 and everything["next_cursor"] is None
 
 
-@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"cursor": "../x"}])
+@pytest.mark.parametrize(
+    "query",
+    # '²' and 'é' pass str.isdigit / str.isalnum; '²' then made int() raise (a 500).
+    [
+        {"limit": "0"},
+        {"limit": "101"},
+        {"limit": "x"},
+        {"limit": "\u00b2"},
+        {"cursor": "../x"},
+        {"cursor": "\u00e9"},
+    ],
+)
 def test_a_bad_page_request_is_422(loyalty: None, query: dict[str, str]) -> None:
     status, body = member("GET", "/v1/members/me/coupons", ALICE, query=query)
     assert (status, body["error"]["code"]) == (422, "validation_failed")

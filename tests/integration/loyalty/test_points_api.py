@@ -200,8 +200,13 @@ class TestMemberPoints:
         status, points = as_member("GET", "/v1/members/me/points", "01HX9ZK3M5N7P9Q1R3S5T7V9WZ")
         assert status == 200 and points["available"] == 0
 
-    def test_bad_paging_is_a_422(self) -> None:
-        status, body = as_member("GET", "/v1/members/me/points/movements", query={"limit": "1000"})
+    @pytest.mark.parametrize(
+        "query",
+        # '²' and 'é' pass str.isdigit / str.isalnum; '²' then made int() raise (a 500).
+        [{"limit": "1000"}, {"limit": "\u00b2"}, {"cursor": "\u00e9t\u00e9"}, {"cursor": "../x"}],
+    )
+    def test_bad_paging_is_a_422(self, query: dict[str, str]) -> None:
+        status, body = as_member("GET", "/v1/members/me/points/movements", query=query)
         assert status == 422 and body["error"]["code"] == "validation_failed"
 
 

@@ -311,10 +311,10 @@ def wallet() -> Any:
     if status is not None and status not in _STATUSES:
         raise Unprocessable(fields=[{"field": "status", "message": "One of " + ", ".join(_STATUSES) + "."}])
     raw_limit = query_param(event, "limit") or str(DEFAULT_PAGE)
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= MAX_PAGE:
         raise Unprocessable(fields=[{"field": "limit", "message": f"An integer from 1 to {MAX_PAGE}."}])
     cursor = query_param(event, "cursor")
-    if cursor is not None and (len(cursor) > 40 or not cursor.isalnum()):
+    if cursor is not None and (len(cursor) > 40 or not (cursor.isascii() and cursor.isalnum())):
         raise Unprocessable(fields=[{"field": "cursor", "message": "Not a cursor from this API."}])
     now = clock.now()
     page, next_cursor = WalletDeps.load().coupons().wallet_page(member_id, limit=int(raw_limit), after=cursor)

@@ -69,10 +69,10 @@ def my_movements() -> Any:
     member_id = require_member(principal_from_event(router.current_event.raw_event))
     query = router.current_event.query_string_parameters or {}
     raw_limit = query.get("limit", "20")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= MAX_PAGE:
         raise Unprocessable(fields=[{"field": "limit", "message": f"An integer from 1 to {MAX_PAGE}."}])
     cursor = query.get("cursor") or None
-    if cursor is not None and (len(cursor) > 40 or not cursor.isalnum()):
+    if cursor is not None and (len(cursor) > 40 or not (cursor.isascii() and cursor.isalnum())):
         raise Unprocessable(fields=[{"field": "cursor", "message": "Not a cursor from this API."}])
     settings = load(LoyaltyApiSettings)
     movements, next_cursor = ledger_repo(settings).movements(

@@ -210,45 +210,58 @@ class DynamoEpisodeRepository:
         return True
 
     def newest_first(self, journey: str, limit: int, next_token: str | None) -> EpisodePageResult:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :journey",
-            "ExpressionAttributeValues": to_item({":journey": journey_partition(journey)}),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if next_token:
-            kwargs["ExclusiveStartKey"] = decode_token(next_token, journey)
-        page = client("dynamodb").query(**kwargs)
-        last_key = page.get("LastEvaluatedKey")
-        return EpisodePageResult(
-            episodes=[episode_from_item(from_item(item)) for item in page.get("Items", [])],
-            next_token=encode_token(last_key) if last_key else None,
-        )
+        items, token = journey_page(self.table_name, journey, limit, next_token)
+        return EpisodePageResult(episodes=[episode_from_item(item) for item in items], next_token=token)
 
     def member_newest_first(
         self, journey: str, member_id: str, limit: int, next_token: str | None
     ) -> EpisodePageResult:
-        """A page of one member's episodes of the journey, newest first: the member's references
-        (a Query on ``MEMBER#<member_id>``, filtered on the journey, so a page may hold fewer than
-        ``limit``), then the episodes they name in one BatchGetItem."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :episode)",
-            "FilterExpression": "journey = :journey",
-            "ExpressionAttributeValues": to_item(
-                {":pk": f"MEMBER#{member_id}", ":episode": "EPISODE#", ":journey": journey}
-            ),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if next_token:
-            kwargs["ExclusiveStartKey"] = decode_token(next_token, journey, member_id)
-        ddb = client("dynamodb")
-        page = ddb.query(**kwargs)
-        keys = [episode_key(str(from_item(item)["episode_id"])) for item in page.get("Items", [])]
-        found = [episode_from_item(item) for item in batch_get_all(self.table_name, keys)]
+        """A page of one member's episodes of the journey, newest first (:func:`member_page`)."""
+        items, token = member_page(self.table_name, journey, member_id, limit, next_token)
+        found = [episode_from_item(item) for item in items]
         found.sort(key=lambda episode: (episode.started_at, episode.episode_id), reverse=True)
-        last_key = page.get("LastEvaluatedKey")
-        return EpisodePageResult(episodes=found, next_token=encode_token(last_key) if last_key else None)
+        return EpisodePageResult(episodes=found, next_token=token)
+
+
+def journey_page(
+    table_name: str, journey: str, limit: int, next_token: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of a journey's items (episodes or occurrences), newest first, from its gsi1
+    partition: the items and the next page's token."""
+    kwargs: dict[str, Any] = {
+        "TableName": table_name,
+        "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :journey",
+        "ExpressionAttributeValues": to_item({":journey": journey_partition(journey)}),
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if next_token:
+        kwargs["ExclusiveStartKey"] = decode_token(next_token, journey)
+    page = client("dynamodb").query(**kwargs)
+    last_key = page.get("LastEvaluatedKey")
+    return [from_item(item) for item in page.get("Items", [])], encode_token(last_key) if last_key else None
+
+
+def member_page(
+    table_name: str, journey: str, member_id: str, limit: int, next_token: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of one member's items of a journey: the member's references (a Query on
+    ``MEMBER#<member_id>``, filtered on the journey, so a page may hold fewer than ``limit``), then
+    the items they name in one BatchGetItem (in no particular order), and the next page's token."""
+    kwargs: dict[str, Any] = {
+        "TableName": table_name,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :episode)",
+        "FilterExpression": "journey = :journey",
+        "ExpressionAttributeValues": to_item(
+            {":pk": f"MEMBER#{member_id}", ":episode": "EPISODE#", ":journey": journey}
+        ),
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if next_token:
+        kwargs["ExclusiveStartKey"] = decode_token(next_token, journey, member_id)
+    page = client("dynamodb").query(**kwargs)
+    keys = [episode_key(str(from_item(item)["episode_id"])) for item in page.get("Items", [])]
+    last_key = page.get("LastEvaluatedKey")
+    return batch_get_all(table_name, keys), encode_token(last_key) if last_key else None

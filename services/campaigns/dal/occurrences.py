@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.campaigns.dal.episodes import decode_token, encode_token, episode_key, journey_partition
+from services.campaigns.dal.episodes import episode_key, journey_page, journey_partition, member_page
 from services.campaigns.logic.journeys import OccurrencePageResult, SendState
 from services.campaigns.models.entities import Occurrence
 from shared import clock
@@ -97,44 +97,17 @@ class DynamoOccurrenceRepository:
     def occurrences_newest_first(
         self, journey: str, limit: int, next_token: str | None
     ) -> OccurrencePageResult:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :journey",
-            "ExpressionAttributeValues": to_item({":journey": journey_partition(journey)}),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if next_token:
-            kwargs["ExclusiveStartKey"] = decode_token(next_token, journey)
-        page = client("dynamodb").query(**kwargs)
-        found = [occurrence_from_item(from_item(item)) for item in page.get("Items", [])]
-        last_key = page.get("LastEvaluatedKey")
-        return OccurrencePageResult(self._with_sends(found), encode_token(last_key) if last_key else None)
+        items, token = journey_page(self.table_name, journey, limit, next_token)
+        return OccurrencePageResult(self._with_sends([occurrence_from_item(item) for item in items]), token)
 
     def member_occurrences_newest_first(
         self, journey: str, member_id: str, limit: int, next_token: str | None
     ) -> OccurrencePageResult:
-        """The member's references (Query on ``MEMBER#<member_id>``, filtered on the journey, so a
-        page may hold fewer than ``limit``), then the occurrences in one BatchGetItem."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :episode)",
-            "FilterExpression": "journey = :journey",
-            "ExpressionAttributeValues": to_item(
-                {":pk": f"MEMBER#{member_id}", ":episode": "EPISODE#", ":journey": journey}
-            ),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if next_token:
-            kwargs["ExclusiveStartKey"] = decode_token(next_token, journey, member_id)
-        page = client("dynamodb").query(**kwargs)
-        keys = [episode_key(str(from_item(item)["episode_id"])) for item in page.get("Items", [])]
-        found = [occurrence_from_item(item) for item in batch_get_all(self.table_name, keys)]
+        """A page of one member's occurrences of the journey, newest first (``member_page``)."""
+        items, token = member_page(self.table_name, journey, member_id, limit, next_token)
+        found = [occurrence_from_item(item) for item in items]
         found.sort(key=lambda o: (o.started_at, o.occurrence_id), reverse=True)
-        last_key = page.get("LastEvaluatedKey")
-        return OccurrencePageResult(self._with_sends(found), encode_token(last_key) if last_key else None)
+        return OccurrencePageResult(self._with_sends(found), token)
 
     def _with_sends(self, found: list[Occurrence]) -> list[tuple[Occurrence, SendState | None]]:
         send_ids = sorted({o.send_id for o in found if o.send_id})

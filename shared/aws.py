@@ -26,6 +26,8 @@ import os
 import threading
 from typing import Any, Literal
 
+from shared import aws_json
+
 __all__ = [
     "LOCAL_S3_LINK_BASE",
     "TARGETS",
@@ -41,7 +43,7 @@ Target = Literal["aws", "local", "localstack"]
 TARGETS: tuple[Target, ...] = ("aws", "local", "localstack")
 
 _lock = threading.Lock()
-_clients: dict[tuple[str, str, str | None, str | None, bool], Any] = {}
+_clients: dict[tuple[str, str, str | None, str | None, bool, bool], Any] = {}
 _session: Any = None  # one boto3 Session: its loader caches service models across clients
 
 # Seconds. A Lambda behind API Gateway has ~29 s in all; a call that takes longer than this has
@@ -149,6 +151,8 @@ def _create(chosen: Target, service_name: str, region: str | None, endpoint: str
 
         _session = boto3.session.Session()
     created = _session.client(service_name, region_name=region, config=_config(chosen))
+    if service_name == "dynamodb" and aws_json.enabled():
+        aws_json.install(created)
     if chosen == "local":
         # In-process moto intercepts through a botocore hook that only clients created after moto
         # was imported carry; patch explicitly so import order cannot leak a call to real AWS.
@@ -163,7 +167,7 @@ def client(service_name: str) -> Any:
     chosen = target()
     region = _region(chosen)
     endpoint = _endpoint(chosen, service_name)
-    key = (service_name, chosen, region, endpoint, parameter_validation(chosen))
+    key = (service_name, chosen, region, endpoint, parameter_validation(chosen), aws_json.enabled())
     cached = _clients.get(key)
     if cached is not None:
         return cached

@@ -203,7 +203,15 @@ class TestMemberPoints:
     @pytest.mark.parametrize(
         "query",
         # '²' and 'é' pass str.isdigit / str.isalnum; '²' then made int() raise (a 500).
-        [{"limit": "1000"}, {"limit": "\u00b2"}, {"cursor": "\u00e9t\u00e9"}, {"cursor": "../x"}],
+        [
+            {"limit": "1000"},
+            {"limit": "\u00b2"},
+            {"limit": "-1"},
+            {"limit": "1.0"},  # pydantic's lax int would take it; the route never did
+            {"limit": ""},
+            {"cursor": "\u00e9t\u00e9"},
+            {"cursor": "../x"},
+        ],
     )
     def test_bad_paging_is_a_422(self, query: dict[str, str]) -> None:
         status, body = as_member("GET", "/v1/members/me/points/movements", query=query)

@@ -1,9 +1,9 @@
-"""Query parameters a route reads by hand are documented, and as the route reads them.
+"""Query parameters a route reads itself are documented, and as the route reads them.
 
-The loyalty API does not validate parameters (its signed routes read the raw body), so two of its
-routes parse their query themselves and declare it with ``query=`` (a model, for the OpenAPI
-document only; docs/decisions.md, session 8). These tests check the declaration against the route:
-the same values accepted, the same defaults, the same 422s.
+The loyalty API does not inject parameters (its signed routes read the raw body), so two of its
+routes validate their query themselves with the model they declare with ``query=`` for the OpenAPI
+document (``parse_query``; docs/decisions.md, sessions 8 and 9). These tests check the declaration
+against the route: the same values accepted, the same defaults, the same 422s.
 """
 
 from __future__ import annotations
@@ -32,7 +32,12 @@ API_MODULES = [
     "services.tickets.handlers.api",
 ]
 # How a route reads its query without declaring it.
-QUERY_READERS = ("query_param(", "query_string_parameters", "queryStringParameters", "rawQueryString")
+QUERY_READERS = (
+    "parse_query(",
+    "query_string_parameters",
+    "queryStringParameters",
+    "rawQueryString",
+)
 MEMBER = {"kind": "member", "subject": "openid-m1", "member_id": "m1"}
 LIMITS = [None, "1", "20", "50", "100", "0", "101", "-1", "1.5", "abc", "1e2"]
 CURSORS = [None, "01JABCDEF", "a" * 40, "a" * 41, "ab-c", "ab_c", "a b"]

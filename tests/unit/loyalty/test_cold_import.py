@@ -100,3 +100,18 @@ def test_models_build_their_validators_on_first_use() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120
     )
     assert json.loads(done.stdout.splitlines()[-1]) == [False, False]
+
+
+def test_the_query_models_are_built_by_the_first_request_that_validates_one() -> None:
+    # ~1 ms for WalletQuery, ~0.4 ms for MovementsQuery (QRY-performance.md): paid by the first
+    # wallet or movements request, not by every cold start of the API.
+    code = (
+        "import json\nfrom services.loyalty.handlers import api\n"
+        "from services.loyalty.handlers.routes import coupons, points\n"
+        "print(json.dumps([coupons.WalletQuery.__pydantic_complete__,"
+        " points.MovementsQuery.__pydantic_complete__]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == [False, False]

@@ -11,11 +11,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
-from services.loyalty.handlers.routes.wallet_deps import WalletDeps, correlation_id, parse_body, query_param
+from services.loyalty.handlers.routes.query import (
+    CURSOR_PATTERN,
+    empty_is_absent,
+    one_of,
+    page_cursor,
+    page_limit,
+    parse_query,
+)
+from services.loyalty.handlers.routes.wallet_deps import WalletDeps, correlation_id, parse_body
 from services.loyalty.models.coupons import (
     Coupon,
     CouponTemplate,
@@ -27,7 +42,6 @@ from services.loyalty.models.coupons import (
 from shared import clock
 from shared.api import json_response
 from shared.auth import principal_from_event, require_member, require_roles
-from shared.errors import Unprocessable
 from shared.ids import new_ulid
 from shared.observability import get_logger, get_metrics
 from shared.web import Router
@@ -40,20 +54,21 @@ WRITE_ROLES = ("admin", "loyalty_ops")
 READ_ROLES = ("admin", "loyalty_ops", "marketer")
 ISSUE_ROLES = ("admin", "loyalty_ops", "service_agent")
 REDEEM_ROLES = ("admin", "loyalty_ops", "store_staff")
-_STATUSES = ("issued", "redeemed", "expired", "revoked")
+WalletStatus = Literal["issued", "redeemed", "expired", "revoked"]
+_STATUSES: tuple[str, ...] = get_args(WalletStatus)
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
-CURSOR_PATTERN = r"^[A-Za-z0-9]+$"  # as `wallet` checks it: alphanumeric, at most 40 characters
 
 
 class WalletQuery(BaseModel):
-    """The query of ``GET /v1/members/me/coupons``, for the OpenAPI document: ``wallet`` reads these
-    by hand (the loyalty API does not validate parameters) and ignores any other parameter; an empty
-    value counts as absent. tests/unit/apidocs checks this model accepts what the route accepts."""
+    """The query of ``GET /v1/members/me/coupons``: ``wallet`` validates it with this model
+    (``parse_query``) and the OpenAPI document describes it (``query=``). Other parameters are
+    ignored; an empty value counts as absent."""
 
-    model_config = ConfigDict(extra="ignore", defer_build=True)  # built by the generator, not at cold start
+    # Built by the first request that validates a query, not at cold start.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
-    status: Literal["issued", "redeemed", "expired", "revoked"] | None = Field(
+    status: WalletStatus | None = Field(
         None, description="Only coupons in this status (the page may then hold fewer than `limit`)."
     )
     limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Coupons read for this page.")
@@ -63,6 +78,26 @@ class WalletQuery(BaseModel):
         pattern=CURSOR_PATTERN,
         description="`next_cursor` of the previous page; absent for the first page.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_absent(cls, data: Any) -> Any:
+        return empty_is_absent(data)
+
+    @field_validator("status", mode="wrap")
+    @classmethod
+    def _status(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return one_of(value, handler, _STATUSES)
+
+    @field_validator("limit", mode="wrap")
+    @classmethod
+    def _limit(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return page_limit(value, handler, MAX_PAGE)
+
+    @field_validator("cursor", mode="wrap")
+    @classmethod
+    def _cursor(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return page_cursor(value, handler)
 
 
 def _iso(value: Any) -> str | None:
@@ -306,19 +341,12 @@ def redeem() -> Any:
 )
 def wallet() -> Any:
     member_id = require_member(principal_from_event(router.current_event.raw_event))
-    event = router.current_event.raw_event
-    status = query_param(event, "status")
-    if status is not None and status not in _STATUSES:
-        raise Unprocessable(fields=[{"field": "status", "message": "One of " + ", ".join(_STATUSES) + "."}])
-    raw_limit = query_param(event, "limit") or str(DEFAULT_PAGE)
-    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= MAX_PAGE:
-        raise Unprocessable(fields=[{"field": "limit", "message": f"An integer from 1 to {MAX_PAGE}."}])
-    cursor = query_param(event, "cursor")
-    if cursor is not None and (len(cursor) > 40 or not (cursor.isascii() and cursor.isalnum())):
-        raise Unprocessable(fields=[{"field": "cursor", "message": "Not a cursor from this API."}])
+    query = parse_query(WalletQuery, router.current_event.raw_event)
     now = clock.now()
-    page, next_cursor = WalletDeps.load().coupons().wallet_page(member_id, limit=int(raw_limit), after=cursor)
+    page, next_cursor = (
+        WalletDeps.load().coupons().wallet_page(member_id, limit=query.limit, after=query.cursor)
+    )
     coupons = [coupon_view(c, now) for c in page]
-    if status is not None:
-        coupons = [c for c in coupons if c["status"] == status]
+    if query.status is not None:
+        coupons = [c for c in coupons if c["status"] == query.status]
     return json_response(200, {"coupons": coupons, "next_cursor": next_cursor})

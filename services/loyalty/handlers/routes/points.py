@@ -9,28 +9,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, field_validator
 
 from services.loyalty.handlers.routes.ledger_common import balance_view, movement_view
+from services.loyalty.handlers.routes.query import CURSOR_PATTERN, page_cursor, page_limit, parse_query
 from services.loyalty.models.settings import LoyaltyApiSettings
 from shared.api import json_response
 from shared.auth import principal_from_event, require_member
-from shared.errors import Unprocessable
 from shared.settings import load
 from shared.web import Router
 
 router = Router()
 MAX_PAGE = 100
-DEFAULT_PAGE = 20  # `my_movements`' default, written there as "20"
-CURSOR_PATTERN = r"^[A-Za-z0-9]+$"  # as `my_movements` checks it: alphanumeric, at most 40 characters
+DEFAULT_PAGE = 20
 
 
 class MovementsQuery(BaseModel):
-    """The query of ``GET /v1/members/me/points/movements``, for the OpenAPI document:
-    ``my_movements`` reads these by hand (the loyalty API does not validate parameters) and ignores
-    any other parameter. tests/unit/apidocs checks this model accepts what the route accepts."""
+    """The query of ``GET /v1/members/me/points/movements``: ``my_movements`` validates it with this
+    model (``parse_query``) and the OpenAPI document describes it (``query=``). Other parameters are
+    ignored; an empty cursor is the first page, an empty limit is refused (as before session 9)."""
 
-    model_config = ConfigDict(extra="ignore", defer_build=True)  # built by the generator, not at cold start
+    # Built by the first request that validates a query, not at cold start.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Movements in this page.")
     cursor: str | None = Field(
@@ -39,6 +39,16 @@ class MovementsQuery(BaseModel):
         pattern=CURSOR_PATTERN,
         description="`next_cursor` of the previous page; absent for the first page.",
     )
+
+    @field_validator("limit", mode="wrap")
+    @classmethod
+    def _limit(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return page_limit(value, handler, MAX_PAGE)
+
+    @field_validator("cursor", mode="wrap")
+    @classmethod
+    def _cursor(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return page_cursor(value, handler)
 
 
 @router.get(
@@ -67,16 +77,10 @@ def my_movements() -> Any:
     from services.loyalty.handlers.ledger_deps import ledger_id_of, ledger_repo  # noqa: PLC0415 - cold start
 
     member_id = require_member(principal_from_event(router.current_event.raw_event))
-    query = router.current_event.query_string_parameters or {}
-    raw_limit = query.get("limit", "20")
-    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= MAX_PAGE:
-        raise Unprocessable(fields=[{"field": "limit", "message": f"An integer from 1 to {MAX_PAGE}."}])
-    cursor = query.get("cursor") or None
-    if cursor is not None and (len(cursor) > 40 or not (cursor.isascii() and cursor.isalnum())):
-        raise Unprocessable(fields=[{"field": "cursor", "message": "Not a cursor from this API."}])
+    query = parse_query(MovementsQuery, router.current_event.raw_event)
     settings = load(LoyaltyApiSettings)
     movements, next_cursor = ledger_repo(settings).movements(
-        ledger_id_of(settings.pseudonym_key_secret_arn, member_id), limit=int(raw_limit), after=cursor
+        ledger_id_of(settings.pseudonym_key_secret_arn, member_id), limit=query.limit, after=query.cursor
     )
     return json_response(
         200, {"movements": [movement_view(m) for m in movements], "next_cursor": next_cursor}

@@ -120,9 +120,3 @@ def parse_body(model: type[ModelT], event: Mapping[str, Any]) -> ModelT:
 def correlation_id(event: Mapping[str, Any]) -> str:
     headers = event.get("headers") or {}
     return str(headers.get("x-correlation-id") or (event.get("requestContext") or {}).get("requestId") or "")
-
-
-def query_param(event: Mapping[str, Any], name: str) -> str | None:
-    params = event.get("queryStringParameters") or {}
-    value = params.get(name)
-    return str(value) if value else None

@@ -10,7 +10,8 @@ Method (one child interpreter, so nothing else warms it):
    writes left (send record versions, cap holders, the due index), which a stateless stub cannot
    answer. Every call is a real botocore call through the ``shared.aws`` clients (parameters
    not validated client-side, as on AWS, unless ``--param-validation``; request signed and
-   serialised, response parsed); moto answers from ``before-send``. The time spent inside moto
+   serialised, response parsed — DynamoDB's through ``shared.aws_json`` as deployed, unless
+   ``--botocore-json``); moto answers from ``before-send``. The time spent inside moto
    (``BotocoreStubber.__call__``, wall and CPU) stands for the network and the service and is
    subtracted, and so is the bench's own counting of the requests (``before-call``: calls,
    transaction items, keys, JSON values). The garbage collector is run before each timed step and
@@ -57,7 +58,9 @@ ROUNDS = 6  # about 5 minutes here: moto deep-copies the tables on every transac
 QUICK_ROUNDS = 4
 WARM_ROUNDS = 2
 BATCHES_PER_ROUND = 1
-LAUNCH_CPU_MS = 1000 / 9442  # bench/campaigns_launch.py, 1 M members (docs/performance.md)
+# bench/campaigns_launch.py, 1 M members, 2026-11-23 22:23 UTC on a quiet VM (load 0.6-0.8):
+# 16,732 messages per CPU second (docs/performance.md; 9,442 when first measured, at load 5-9).
+LAUNCH_CPU_MS = 1000 / 16732
 CAMPAIGN = "01J3BENCHCAMPA1GN000000000"
 MEMORY_MB = 512  # CampaignsDispatchFunction: the template's Globals MemorySize
 # us-east-1 list prices, 2026-11 (on-demand; free tiers ignored).
@@ -486,6 +489,8 @@ def run(rounds: int = ROUNDS, batch: int = BATCH) -> list[Table]:
                 "CHANNEL_MODE": "local",
                 # As on AWS (off) unless --param-validation asks for botocore's client-side check.
                 "MALLCRM_SDK_PARAM_VALIDATION": os.environ.get("MALLCRM_SDK_PARAM_VALIDATION", ""),
+                # shared.aws_json's wrappers on (as deployed) unless --botocore-json turns them off.
+                "MALLCRM_SDK_FAST_JSON": os.environ.get("MALLCRM_SDK_FAST_JSON", ""),
                 "BENCH_PROFILE": os.environ.get("BENCH_PROFILE", ""),
             }
         ),
@@ -500,7 +505,8 @@ def run(rounds: int = ROUNDS, batch: int = BATCH) -> list[Table]:
     n = int(result["messages"])
     table = Table(
         title=f"Dispatch at send time: {n:,} marketing messages, batches of {BATCH} (moto; its time removed)"
-        + (" — botocore validation on" if os.environ.get("MALLCRM_SDK_PARAM_VALIDATION") == "on" else ""),
+        + (" — botocore validation on" if os.environ.get("MALLCRM_SDK_PARAM_VALIDATION") == "on" else "")
+        + (" — botocore's own JSON walk" if os.environ.get("MALLCRM_SDK_FAST_JSON") == "off" else ""),
         headers=["step", "wall ms/msg", "CPU ms/msg", "per CPU second", "moto CPU removed s"],
     )
     cpu_total = 0.0
@@ -587,12 +593,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="botocore's client-side parameter validation on (off on AWS, as deployed)",
     )
+    parser.add_argument(
+        "--botocore-json",
+        action="store_true",
+        help="DynamoDB requests and answers through botocore's own serializer and parser "
+        "(shared.aws_json off), to compare",
+    )
     parser.add_argument("--profile", metavar="FILE", help="also write cProfile stats of the timed steps")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     _set_batch(args.batch)
     if args.param_validation:
         os.environ["MALLCRM_SDK_PARAM_VALIDATION"] = "on"  # passed to the child by run()
+    if args.botocore_json:
+        os.environ["MALLCRM_SDK_FAST_JSON"] = "off"  # passed to the child by run()
     if args.profile:
         os.environ["BENCH_PROFILE"] = os.path.abspath(args.profile)
     if args.rounds <= WARM_ROUNDS:

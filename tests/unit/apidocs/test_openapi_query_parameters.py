@@ -21,6 +21,7 @@ from infra.apidocs import generate
 from services.loyalty.handlers import api as loyalty_api
 from services.loyalty.handlers.routes import coupons as coupon_routes
 from services.loyalty.handlers.routes import points as points_routes
+from services.loyalty.handlers.routes import query as page_query
 from services.loyalty.handlers.routes.wallet_deps import WalletDeps
 from tests.unit.shared.helpers import http_event
 
@@ -70,7 +71,7 @@ def test_the_declared_parameters_are_in_the_document() -> None:
     coupons = {p["name"]: p for p in DOC["paths"]["/v1/members/me/coupons"]["get"]["parameters"]}
     assert set(coupons) == {"status", "limit", "cursor"}
     assert coupons["limit"]["schema"]["minimum"] == 1
-    assert coupons["limit"]["schema"]["maximum"] == coupon_routes.MAX_PAGE
+    assert coupons["limit"]["schema"]["maximum"] == page_query.MAX_PAGE
     assert coupons["limit"]["schema"]["default"] == coupon_routes.DEFAULT_PAGE
     assert coupons["cursor"]["schema"]["anyOf"][0]["maxLength"] == 40
     assert all(p["description"] and p["required"] is False for p in coupons.values())

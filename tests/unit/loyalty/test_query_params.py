@@ -95,7 +95,7 @@ def test_an_unknown_wallet_status_is_a_422(pages: list[dict[str, Any]], value: s
 def test_every_bad_parameter_is_named_at_once(pages: list[dict[str, Any]]) -> None:
     status, body = _get(WALLET, {"status": "x", "limit": "abc", "cursor": "-"})
     assert status == 422
-    assert [f["field"] for f in body["error"]["fields"]] == ["status", "limit", "cursor"]
+    assert sorted(f["field"] for f in body["error"]["fields"]) == ["cursor", "limit", "status"]
     assert "abc" not in json.dumps(body)  # the value sent is never echoed
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 from typing import Any, Literal, get_args
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidatorFunctionWrapHandler,
     field_validator,
@@ -23,11 +21,10 @@ from pydantic import (
 )
 
 from services.loyalty.handlers.routes.query import (
-    CURSOR_PATTERN,
+    MAX_PAGE,
+    PageQuery,
     empty_is_absent,
     one_of,
-    page_cursor,
-    page_limit,
     parse_query,
 )
 from services.loyalty.handlers.routes.wallet_deps import WalletDeps, correlation_id, parse_body
@@ -57,27 +54,17 @@ REDEEM_ROLES = ("admin", "loyalty_ops", "store_staff")
 WalletStatus = Literal["issued", "redeemed", "expired", "revoked"]
 _STATUSES: tuple[str, ...] = get_args(WalletStatus)
 DEFAULT_PAGE = 50
-MAX_PAGE = 100
 
 
-class WalletQuery(BaseModel):
+class WalletQuery(PageQuery):
     """The query of ``GET /v1/members/me/coupons``: ``wallet`` validates it with this model
     (``parse_query``) and the OpenAPI document describes it (``query=``). Other parameters are
     ignored; an empty value counts as absent."""
-
-    # Built by the first request that validates a query, not at cold start.
-    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     status: WalletStatus | None = Field(
         None, description="Only coupons in this status (the page may then hold fewer than `limit`)."
     )
     limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Coupons read for this page.")
-    cursor: str | None = Field(
-        None,
-        max_length=40,
-        pattern=CURSOR_PATTERN,
-        description="`next_cursor` of the previous page; absent for the first page.",
-    )
 
     @model_validator(mode="before")
     @classmethod
@@ -88,16 +75,6 @@ class WalletQuery(BaseModel):
     @classmethod
     def _status(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         return one_of(value, handler, _STATUSES)
-
-    @field_validator("limit", mode="wrap")
-    @classmethod
-    def _limit(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        return page_limit(value, handler, MAX_PAGE)
-
-    @field_validator("cursor", mode="wrap")
-    @classmethod
-    def _cursor(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        return page_cursor(value, handler)
 
 
 def _iso(value: Any) -> str | None:

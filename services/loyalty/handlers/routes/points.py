@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, field_validator
+from pydantic import Field
 
 from services.loyalty.handlers.routes.ledger_common import balance_view, movement_view
-from services.loyalty.handlers.routes.query import CURSOR_PATTERN, page_cursor, page_limit, parse_query
+from services.loyalty.handlers.routes.query import MAX_PAGE, PageQuery, parse_query
 from services.loyalty.models.settings import LoyaltyApiSettings
 from shared.api import json_response
 from shared.auth import principal_from_event, require_member
@@ -20,35 +20,15 @@ from shared.settings import load
 from shared.web import Router
 
 router = Router()
-MAX_PAGE = 100
 DEFAULT_PAGE = 20
 
 
-class MovementsQuery(BaseModel):
+class MovementsQuery(PageQuery):
     """The query of ``GET /v1/members/me/points/movements``: ``my_movements`` validates it with this
     model (``parse_query``) and the OpenAPI document describes it (``query=``). Other parameters are
     ignored; an empty cursor is the first page, an empty limit is refused (as before session 9)."""
 
-    # Built by the first request that validates a query, not at cold start.
-    model_config = ConfigDict(extra="ignore", defer_build=True)
-
     limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Movements in this page.")
-    cursor: str | None = Field(
-        None,
-        max_length=40,
-        pattern=CURSOR_PATTERN,
-        description="`next_cursor` of the previous page; absent for the first page.",
-    )
-
-    @field_validator("limit", mode="wrap")
-    @classmethod
-    def _limit(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        return page_limit(value, handler, MAX_PAGE)
-
-    @field_validator("cursor", mode="wrap")
-    @classmethod
-    def _cursor(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        return page_cursor(value, handler)
 
 
 @router.get(

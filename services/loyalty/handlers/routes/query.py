@@ -16,7 +16,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError, ValidatorFunctionWrapHandler
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from shared.api import validation_fields
@@ -26,6 +33,7 @@ QueryT = TypeVar("QueryT", bound=BaseModel)
 
 CURSOR_PATTERN = r"^[A-Za-z0-9]+$"  # what the DAL's next_cursor looks like (at most 40 characters)
 CURSOR_MESSAGE = "Not a cursor from this API."
+MAX_PAGE = 100
 
 
 def parse_query(model: type[QueryT], event: Mapping[str, Any]) -> QueryT:
@@ -77,3 +85,29 @@ def one_of(value: Any, handler: ValidatorFunctionWrapHandler, allowed: tuple[str
         return handler(value)
     except ValidationError:
         raise PydanticCustomError("one_of", "One of " + ", ".join(allowed) + ".") from None
+
+
+class PageQuery(BaseModel):
+    """A page of one of the member's lists: ``limit`` (a subclass gives its own default and
+    description) and ``cursor``, validated by :func:`page_limit` and :func:`page_cursor`."""
+
+    # Built by the first request that validates a query, not at cold start.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    limit: int = Field(20, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(
+        None,
+        max_length=40,
+        pattern=CURSOR_PATTERN,
+        description="`next_cursor` of the previous page; absent for the first page.",
+    )
+
+    @field_validator("limit", mode="wrap")
+    @classmethod
+    def _limit(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return page_limit(value, handler, MAX_PAGE)
+
+    @field_validator("cursor", mode="wrap")
+    @classmethod
+    def _cursor(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return page_cursor(value, handler)

@@ -17,13 +17,11 @@ from pydantic import (
     Field,
     ValidatorFunctionWrapHandler,
     field_validator,
-    model_validator,
 )
 
 from services.loyalty.handlers.routes.query import (
     MAX_PAGE,
     PageQuery,
-    empty_is_absent,
     one_of,
     parse_query,
 )
@@ -65,11 +63,6 @@ class WalletQuery(PageQuery):
         None, description="Only coupons in this status (the page may then hold fewer than `limit`)."
     )
     limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Coupons read for this page.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_is_absent(cls, data: Any) -> Any:
-        return empty_is_absent(data)
 
     @field_validator("status", mode="wrap")
     @classmethod

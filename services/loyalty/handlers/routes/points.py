@@ -26,7 +26,7 @@ DEFAULT_PAGE = 20
 class MovementsQuery(PageQuery):
     """The query of ``GET /v1/members/me/points/movements``: ``my_movements`` validates it with this
     model (``parse_query``) and the OpenAPI document describes it (``query=``). Other parameters are
-    ignored; an empty cursor is the first page, an empty limit is refused (as before session 9)."""
+    ignored; an empty value counts as absent."""
 
     limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Movements in this page.")
 

@@ -23,6 +23,7 @@ from pydantic import (
     ValidationError,
     ValidatorFunctionWrapHandler,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -89,7 +90,9 @@ def one_of(value: Any, handler: ValidatorFunctionWrapHandler, allowed: tuple[str
 
 class PageQuery(BaseModel):
     """A page of one of the member's lists: ``limit`` (a subclass gives its own default and
-    description) and ``cursor``, validated by :func:`page_limit` and :func:`page_cursor`."""
+    description) and ``cursor``, validated by :func:`page_limit` and :func:`page_cursor`. An empty
+    value counts as absent (``?limit=&cursor=`` is the first page at the default size), on every
+    list alike (docs/decisions.md, session 9)."""
 
     # Built by the first request that validates a query, not at cold start.
     model_config = ConfigDict(extra="ignore", defer_build=True)
@@ -101,6 +104,11 @@ class PageQuery(BaseModel):
         pattern=CURSOR_PATTERN,
         description="`next_cursor` of the previous page; absent for the first page.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_absent(cls, data: Any) -> Any:
+        return empty_is_absent(data)
 
     @field_validator("limit", mode="wrap")
     @classmethod

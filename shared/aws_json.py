@@ -10,17 +10,18 @@ value both ways: on campaigns' send path that walk was about a third of the SDK'
 
 :func:`install` puts two thin wrappers on one DynamoDB client:
 
-* **requests** — for the operations in :data:`FAST_OPERATIONS`, the body is ``json.dumps`` of the
-  parameters; parameter validation still runs first when the client validates (tests, local cloud).
-  Anything ``json`` cannot encode as botocore would (bytes, datetimes, decimals) goes to botocore's
-  own serializer, unchanged;
+* **requests** — for the operations in :data:`FAST_OPERATIONS`, the body is the parameters encoded
+  by orjson (the same JSON document as ``json.dumps``, written compactly and in UTF-8, ~14x
+  faster); parameter validation still runs first when the client validates (tests, local cloud).
+  Anything botocore would render its own way (bytes, datetimes, decimals) goes to botocore's own
+  serializer, unchanged;
 * **answers** — a successful answer to one of those operations whose body holds no binary value is
-  ``json.loads`` of the body with the ``ResponseMetadata`` botocore adds. Errors (including
+  the body decoded by orjson with the ``ResponseMetadata`` botocore adds. Errors (including
   transaction cancellations and their reasons), binary values and every other operation go to
   botocore's own parser, unchanged.
 
 Equivalence with botocore is a test (``tests/unit/shared/test_aws_json.py``: generated requests and
-answers, byte for byte and value for value). The hooks are two attributes of botocore's client and
+answers, document for document and value for value). The hooks are two attributes of botocore's client and
 endpoint that have not changed in years; when a botocore release renames them, :func:`install`
 leaves the client as botocore made it (and the tests say so) rather than failing.
 ``MALLCRM_SDK_FAST_JSON=off`` turns the wrappers off (docs/decisions.md).
@@ -28,7 +29,6 @@ leaves the client as botocore made it (and the tests say so) rather than failing
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -73,6 +73,12 @@ class FastJSONSerializer:
         self._standard = standard
         self._validator = validator
         self._headers: dict[str, dict[str, str]] = {}
+        import orjson  # noqa: PLC0415 - with the first DynamoDB client, not at every cold start
+
+        self._dumps = orjson.dumps
+        # Datetimes and dataclasses raise as with ``json`` (botocore decides what they become)
+        # instead of orjson's own renderings.
+        self._options = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
     def serialize_to_request(self, parameters: dict[str, Any], operation_model: Any) -> dict[str, Any]:
         name = operation_model.name
@@ -85,10 +91,13 @@ class FastJSONSerializer:
             if report.has_errors():
                 raise ParamValidationError(report=report.generate_report())
         try:
-            body = json.dumps(parameters).encode("utf-8")
-        except (TypeError, ValueError):
-            # bytes, datetimes, decimals: botocore knows what each becomes on the wire (validated
-            # above already).
+            # orjson: ~14x faster than ``json`` on a 100-item transaction (docs/performance.md).
+            # The same JSON document as botocore's; compact, and UTF-8 where ``json`` writes \u
+            # escapes — the same request to DynamoDB, signed over the bytes actually sent.
+            body = self._dumps(parameters, option=self._options)
+        except TypeError:
+            # bytes, datetimes, decimals, integers beyond 64 bits, lone surrogates: botocore knows
+            # what each becomes on the wire (validated above already).
             return self._standard.serialize_to_request(parameters, operation_model)  # type: ignore[no-any-return]
         headers = self._headers.get(name)
         if headers is None:
@@ -111,6 +120,10 @@ class FastJSONParser:
 
     def __init__(self, standard: Any) -> None:
         self._standard = standard
+        import orjson  # noqa: PLC0415 - with the first DynamoDB client, not at every cold start
+
+        self._loads = orjson.loads
+        self._decode_error = orjson.JSONDecodeError
 
     def parse(self, response: dict[str, Any], shape: Any) -> Any:
         body = response["body"]
@@ -122,7 +135,10 @@ class FastJSONParser:
             or any(marker in body for marker in _BINARY_MARKERS)
         ):
             return self._standard.parse(response, shape)
-        parsed = json.loads(body) if body else {}
+        try:
+            parsed = self._loads(body) if body else {}
+        except self._decode_error:
+            return self._standard.parse(response, shape)
         headers = response["headers"]
         metadata: dict[str, Any] = {}
         request_id = headers.get("x-amzn-requestid")

@@ -29,6 +29,7 @@ leaves the client as botocore made it (and the tests say so) rather than failing
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -55,6 +56,14 @@ _FAST_OUTPUT_SHAPES = frozenset(f"{name}Output" for name in FAST_OPERATIONS)
 _BINARY_MARKERS = (b'"B":', b'"BS":')
 
 
+@functools.cache
+def _orjson() -> Any:
+    """orjson, imported with the first DynamoDB client rather than at every handler's cold start."""
+    import orjson  # noqa: PLC0415
+
+    return orjson
+
+
 def enabled() -> bool:
     """Whether clients get the wrappers: yes unless ``MALLCRM_SDK_FAST_JSON`` says off."""
     value = os.environ.get("MALLCRM_SDK_FAST_JSON", "").strip().lower()
@@ -73,8 +82,7 @@ class FastJSONSerializer:
         self._standard = standard
         self._validator = validator
         self._headers: dict[str, dict[str, str]] = {}
-        import orjson  # noqa: PLC0415 - with the first DynamoDB client, not at every cold start
-
+        orjson = _orjson()
         self._dumps = orjson.dumps
         # Datetimes and dataclasses raise as with ``json`` (botocore decides what they become)
         # instead of orjson's own renderings.
@@ -120,8 +128,7 @@ class FastJSONParser:
 
     def __init__(self, standard: Any) -> None:
         self._standard = standard
-        import orjson  # noqa: PLC0415 - with the first DynamoDB client, not at every cold start
-
+        orjson = _orjson()  # botocore asks for a parser per answer: imported once, not per answer
         self._loads = orjson.loads
         self._decode_error = orjson.JSONDecodeError
 

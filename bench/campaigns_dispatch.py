@@ -11,7 +11,8 @@ Method (one child interpreter, so nothing else warms it):
    answer. Every call is a real botocore call through the ``shared.aws`` clients (parameters
    not validated client-side, as on AWS, unless ``--param-validation``; request signed and
    serialised, response parsed — DynamoDB's through ``shared.aws_json`` as deployed, unless
-   ``--botocore-json``); moto answers from ``before-send``. The time spent inside moto
+   ``--botocore-json``; signed by ``shared.aws_sign`` as deployed, unless ``--botocore-sign``);
+   moto answers from ``before-send``. The time spent inside moto
    (``BotocoreStubber.__call__``, wall and CPU) stands for the network and the service and is
    subtracted, and so is the bench's own counting of the requests (``before-call``: calls,
    transaction items, keys, JSON values). The garbage collector is run before each timed step and
@@ -40,12 +41,13 @@ Method (one child interpreter, so nothing else warms it):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -154,6 +156,8 @@ class Meter:
         self.request_values = 0  # JSON values in the request bodies: botocore's work per request
         self.moto_seconds = 0.0
         self.moto_cpu = 0.0
+        self.call_cpu = 0.0  # CPU inside botocore's _make_api_call, moto's and the counting included
+        self.sdk_by_operation: dict[str, float] = defaultdict(float)  # the same, moto's removed, timed rounds
         self.on = False
         self.profiling: list[Any] = []  # the active cProfile.Profile (--profile), paused while counting
 
@@ -220,7 +224,34 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
 
     BotocoreStubber.__call__ = timed  # type: ignore[method-assign]
 
-    with mock_aws():
+    from botocore.client import BaseClient
+
+    make_api_call = BaseClient._make_api_call
+    depth = [0]
+
+    def timed_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        """The SDK's share: the CPU of each outermost client call (moto's and counting's removed later)."""
+        depth[0] += 1
+        began_cpu, moto_before = time.process_time(), meter.moto_cpu
+        try:
+            return make_api_call(self, operation_name, api_params)
+        finally:
+            depth[0] -= 1
+            if depth[0] == 0:
+                spent = time.process_time() - began_cpu
+                meter.call_cpu += spent
+                if meter.on:
+                    key = f"{self.meta.service_model.endpoint_prefix}.{operation_name}"
+                    meter.sdk_by_operation[key] += spent - (meter.moto_cpu - moto_before)
+
+    BaseClient._make_api_call = timed_call
+
+    storage: Any = contextlib.nullcontext()
+    if os.environ.get("BENCH_STOCK_MOTO") != "1":
+        from infra.localcloud.moto_patches import storage_patches
+
+        storage = storage_patches()
+    with mock_aws(), storage:
         import boto3
 
         from services.campaigns.dal.dispatch import DUE_SHARDS, DueIndex, bucket_of
@@ -243,6 +274,7 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
         outcomes: Counter[str] = Counter()
         timing = {"pass1": [0.0, 0.0], "due": [0.0, 0.0], "pass2": [0.0, 0.0]}
         moto_by_step = {"pass1": [0.0, 0.0], "due": [0.0, 0.0], "pass2": [0.0, 0.0]}
+        sdk_by_step = {"pass1": 0.0, "due": 0.0, "pass2": 0.0}  # CPU in botocore's calls, moto's removed
         messages = 0
         profile_path = os.environ.get("BENCH_PROFILE")
         profiler = None
@@ -250,11 +282,13 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
             import cProfile
 
             profiler = cProfile.Profile()
+        table = ""  # this round's (read back after the last)
         for round_no in range(rounds):
             timed_round = round_no >= WARM_ROUNDS
             batches = [_bodies(round_no, b) for b in range(BATCHES_PER_ROUND)]
-            # A fresh table per round: moto deep-copies every table on each TransactWriteItems (for
-            # its rollback), so a growing table would make moto's time, not ours, grow.
+            # A fresh table per round: stock moto deep-copies every touched table on each item of a
+            # TransactWriteItems (for its rollback), so a growing table would make moto's time, not
+            # ours, grow.
             table = _fresh_table(setup_ddb, round_no)
             os.environ["TABLE_NAME"] = table
             due = DueIndex(table, queue_url)
@@ -276,7 +310,7 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
             meter.on = timed_round
 
             def step(name: str, work: Any) -> Any:
-                m0, c0 = meter.moto_seconds, meter.moto_cpu
+                m0, c0, s0 = meter.moto_seconds, meter.moto_cpu, meter.call_cpu
                 # moto's tables (deep-copied on every transaction) fill the heap with millions of
                 # objects; a full collection walking them would be charged to the handler. Collect
                 # before the step and not during it: a Lambda's heap is a few MB.
@@ -298,6 +332,7 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
                     timing[name][1] += time.process_time() - began_cpu
                     moto_by_step[name][0] += meter.moto_seconds - m0
                     moto_by_step[name][1] += meter.moto_cpu - c0
+                    sdk_by_step[name] += (meter.call_cpu - s0) - (meter.moto_cpu - c0)
                 return result
 
             current[0] = NOW
@@ -355,6 +390,7 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
                 outcomes[item.get("status", {}).get("S", "?")] += 1
             sizes.setdefault(kind, []).append(_item_size(item))
     BotocoreStubber.__call__ = original  # type: ignore[method-assign]
+    BaseClient._make_api_call = make_api_call
     if profiler is not None and profile_path:
         profiler.dump_stats(profile_path)
     return {
@@ -362,6 +398,8 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
         "messages": messages,
         "timing": timing,
         "moto": moto_by_step,
+        "sdk": sdk_by_step,
+        "sdk_by_operation": dict(meter.sdk_by_operation),
         "calls": dict(meter.calls),
         "transact_items": meter.transact_items,
         "condition_checks": meter.condition_checks,
@@ -491,7 +529,10 @@ def run(rounds: int = ROUNDS, batch: int = BATCH) -> list[Table]:
                 "MALLCRM_SDK_PARAM_VALIDATION": os.environ.get("MALLCRM_SDK_PARAM_VALIDATION", ""),
                 # shared.aws_json's wrappers on (as deployed) unless --botocore-json turns them off.
                 "MALLCRM_SDK_FAST_JSON": os.environ.get("MALLCRM_SDK_FAST_JSON", ""),
+                # shared.aws_sign's signer on (as deployed) unless --botocore-sign turns it off.
+                "MALLCRM_SDK_FAST_SIGN": os.environ.get("MALLCRM_SDK_FAST_SIGN", ""),
                 "BENCH_PROFILE": os.environ.get("BENCH_PROFILE", ""),
+                "BENCH_STOCK_MOTO": os.environ.get("BENCH_STOCK_MOTO", ""),
             }
         ),
         capture_output=True,
@@ -506,7 +547,9 @@ def run(rounds: int = ROUNDS, batch: int = BATCH) -> list[Table]:
     table = Table(
         title=f"Dispatch at send time: {n:,} marketing messages, batches of {BATCH} (moto; its time removed)"
         + (" — botocore validation on" if os.environ.get("MALLCRM_SDK_PARAM_VALIDATION") == "on" else "")
-        + (" — botocore's own JSON walk" if os.environ.get("MALLCRM_SDK_FAST_JSON") == "off" else ""),
+        + (" — botocore's own JSON walk" if os.environ.get("MALLCRM_SDK_FAST_JSON") == "off" else "")
+        + (" — botocore's own signer" if os.environ.get("MALLCRM_SDK_FAST_SIGN") == "off" else "")
+        + (" — stock moto" if os.environ.get("BENCH_STOCK_MOTO") == "1" else ""),
         headers=["step", "wall ms/msg", "CPU ms/msg", "per CPU second", "moto CPU removed s"],
     )
     cpu_total = 0.0
@@ -551,7 +594,17 @@ def run(rounds: int = ROUNDS, batch: int = BATCH) -> list[Table]:
         "Lambda GB-s": gb_s * PRICES["lambda_gb_second_arm"] * 1e6,
         "Scheduler": units["scheduler"] * PRICES["scheduler_invocation"] * 1e6,
     }
+    sdk_ms = sum(result["sdk"].values()) / n * 1000
     table.notes += [
+        f"of which the AWS SDK (botocore's client calls, moto's answer and the counting removed): "
+        f"{sdk_ms:.2f} ms per message ({sdk_ms / cpu_ms:.0%}), "
+        + ", ".join(f"{k} {v / n * 1000:.2f}" for k, v in result["sdk"].items())
+        + "; by operation, ms per call: "
+        + ", ".join(
+            f"{k} {v / calls[k] * 1000:.2f}"
+            for k, v in sorted(result["sdk_by_operation"].items(), key=lambda kv: -kv[1])
+            if calls.get(k)
+        ),
         f"outcomes of the send records: {result['outcomes']} (every message held in pass 1, sent in pass 2)",
         f"AWS calls per message ({total_calls:.2f}): "
         + ", ".join(f"{k} {v:.3f}" for k, v in per_message.items()),
@@ -599,6 +652,17 @@ def main(argv: list[str] | None = None) -> int:
         help="DynamoDB requests and answers through botocore's own serializer and parser "
         "(shared.aws_json off), to compare",
     )
+    parser.add_argument(
+        "--botocore-sign",
+        action="store_true",
+        help="requests signed by botocore's own SigV4 code (shared.aws_sign off), to compare",
+    )
+    parser.add_argument(
+        "--stock-moto",
+        action="store_true",
+        help="moto without the local cloud's storage patches (whole-table deep copies per transaction "
+        "item, which leave the measured code's CPU caches cold), to compare",
+    )
     parser.add_argument("--profile", metavar="FILE", help="also write cProfile stats of the timed steps")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -607,6 +671,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["MALLCRM_SDK_PARAM_VALIDATION"] = "on"  # passed to the child by run()
     if args.botocore_json:
         os.environ["MALLCRM_SDK_FAST_JSON"] = "off"  # passed to the child by run()
+    if args.botocore_sign:
+        os.environ["MALLCRM_SDK_FAST_SIGN"] = "off"  # passed to the child by run()
+    if args.stock_moto:
+        os.environ["BENCH_STOCK_MOTO"] = "1"  # passed to the child by run()
     if args.profile:
         os.environ["BENCH_PROFILE"] = os.path.abspath(args.profile)
     if args.rounds <= WARM_ROUNDS:

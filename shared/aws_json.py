@@ -30,8 +30,9 @@ leaves the client as botocore made it (and the tests say so) rather than failing
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any
+
+from shared.switches import switch
 
 __all__ = ["FAST_OPERATIONS", "enabled", "install"]
 
@@ -66,12 +67,7 @@ def _orjson() -> Any:
 
 def enabled() -> bool:
     """Whether clients get the wrappers: yes unless ``MALLCRM_SDK_FAST_JSON`` says off."""
-    value = os.environ.get("MALLCRM_SDK_FAST_JSON", "").strip().lower()
-    if value in ("", "on", "true", "1"):
-        return True
-    if value in ("off", "false", "0"):
-        return False
-    raise ValueError(f"MALLCRM_SDK_FAST_JSON must be on or off; got {value!r}")
+    return switch("MALLCRM_SDK_FAST_JSON") is not False
 
 
 class FastJSONSerializer:

@@ -67,7 +67,7 @@ import sys
 import threading
 import time as _time_module
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -79,11 +79,13 @@ if TYPE_CHECKING:
 __all__ = [
     "MOTO_VERSION",
     "PATCHES",
+    "STORAGE_PATCHES",
     "Hooks",
     "Patch",
     "check_version",
     "install",
     "installed",
+    "storage_patches",
     "uninstall",
 ]
 
@@ -219,6 +221,7 @@ _THREADING_FILE = threading.__file__
 _BLOCKING_CALLS = frozenset({"wait", "join", "_wait_for_tstate_lock"})
 
 _hooks: Hooks | None = None
+_storage_only = False  # storage_patches() is applying STORAGE_PATCHES without a cloud
 _originals: dict[tuple[str, str | None, str], Any] = {}
 _install_lock = threading.Lock()
 
@@ -771,6 +774,8 @@ def install(hooks: Hooks) -> None:
     with _install_lock:
         if _hooks is not None:
             raise RuntimeError("another LocalCloud is running in this process; stop it first")
+        if _storage_only:
+            raise RuntimeError("moto's storage patches are applied on their own; leave that block first")
         try:
             for patch in PATCHES:
                 owner = _owner(patch)
@@ -787,6 +792,46 @@ def install(hooks: Hooks) -> None:
             raise
         _client_cache.clear()
         _hooks = hooks
+
+
+# The patches that change only how moto keeps its tables, not what any call answers, and need no
+# running cloud: what a benchmark on plain moto wants (bench/campaigns_dispatch.py).
+STORAGE_PATCHES = ("transact-rollback", "untracked-models")
+
+
+@contextlib.contextmanager
+def storage_patches() -> Iterator[None]:
+    """:data:`STORAGE_PATCHES` applied for the duration of the block, without a local cloud.
+
+    Stock moto deep-copies every touched table once per item of every TransactWriteItems and keeps
+    every model instance it creates; in a process that also runs the code being measured, those
+    copies evict that code's data and instructions from the CPU caches, and it runs up to 4x slower
+    (docs/performance.md, session 10). Refused while a cloud has the full set installed.
+    """
+    global _storage_only  # noqa: PLW0603 - the patches are process-wide by nature
+    check_version()
+    with _install_lock:
+        if _hooks is not None or _storage_only:
+            raise RuntimeError("the moto patches are installed already; stop that cloud or block first")
+        saved: list[tuple[Any, str, Any]] = []
+        try:
+            for name in STORAGE_PATCHES:
+                patch = _BY_NAME[name]
+                owner = _owner(patch)
+                saved.append((owner, patch.attribute, _current(owner, patch.attribute)))
+                setattr(owner, patch.attribute, _REPLACEMENTS[name])
+        except BaseException:
+            for owner, attribute, value in reversed(saved):
+                setattr(owner, attribute, value)
+            raise
+        _storage_only = True
+    try:
+        yield
+    finally:
+        with _install_lock:
+            for owner, attribute, value in reversed(saved):
+                setattr(owner, attribute, value)
+            _storage_only = False
 
 
 def uninstall() -> None:

@@ -390,3 +390,12 @@ def test_trim_stream_shard_keeps_records_of_the_last_day() -> None:
     assert moto_patches.trim_stream_shard(shard, datetime(2026, 1, 5, 3, tzinfo=UTC)) == 1
     assert shard.starting_sequence_number == 102
     assert [r.record["dynamodb"]["ApproximateCreationDateTime"].hour for r in shard.items] == [3, 2]
+
+
+# -- the storage patches on their own (tests/unit/localcloud/test_moto_storage_patches.py) ---------
+
+
+def test_storage_patches_are_refused_while_a_cloud_runs(cloud: LocalCloud) -> None:
+    with pytest.raises(RuntimeError, match="installed already"), moto_patches.storage_patches():
+        pass
+    assert moto_patches.installed()

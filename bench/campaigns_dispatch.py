@@ -20,7 +20,8 @@ Method (one child interpreter, so nothing else warms it):
    whole tables, no tracking of every model instance), which answer as moto does but no longer
    flood the CPU caches between the handler's steps; ``--stock-moto`` measures without them. What
    moto still does between calls costs the handler some cold-cache time all the same (the SDK's
-   per-call CPU here is 2-4x what the same call costs warm): the figures are on the high side. The
+   per-call CPU here is 2-4x what the same call costs warm), about what the HTTP work moto's
+   interception skips costs a deployed client (docs/performance.md, session 10). The
    garbage collector is run before each timed step and paused during it: moto's tables put millions
    of objects on the heap, and a full collection walking them would otherwise be charged to the
    handler (a Lambda's heap is small). The SDK's share is reported too: the CPU of each outermost

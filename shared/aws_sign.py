@@ -3,8 +3,8 @@
 botocore signs every request with ``SigV4Auth.add_auth``, which builds the signed headers twice
 in an ``email.message.Message`` (a header store made for e-mail, slow to fill and to read),
 prepares the whole request a second time only to read its body for the payload hash, splits the
-URL twice and derives the signing key with four HMACs. On campaigns' send path that was about a
-sixth of the dispatch function's CPU per message (docs/performance.md, session 10).
+URL twice and derives the signing key with four HMACs: 0.067 ms a request here, 0.013 ms in one
+pass, about 5 % of the dispatch function's CPU per message (docs/performance.md, session 10).
 
 :func:`install` changes one thing on one client: when botocore's signer has chosen plain SigV4
 (``SigV4Auth``, what DynamoDB, SQS, EventBridge and the rest of our JSON services use), the

@@ -31,9 +31,11 @@ messages are reported as :class:`Conflict` and the rest are written again withou
 
 The per-campaign rate counter is sharded: ``ceil(rate / 30,000)`` items per minute (the rate per
 minute; a shard sees at most ~500 messages/s even if every message wrote alone, half a
-partition's 1,000 writes/s), the shard picked by a hash of the send id, each allowing its share.
-A batch takes the tokens of one shard in one ``ADD`` (``ReturnValues=UPDATED_NEW``): the new total
-says how many of the ``k`` asked were within the limit, with no condition to fail.
+partition's 1,000 writes/s), each allowing its share. A batch takes the tokens of a campaign's
+messages in one ``ADD`` on one shard (``ReturnValues=UPDATED_NEW``), picked by a hash of the first
+send id: the new total says how many of the ``k`` asked were within the share, with no condition
+to fail; what that shard could not grant is asked of the next shard (so a minute's last tokens are
+used wherever they are).
 """
 
 from __future__ import annotations
@@ -418,17 +420,32 @@ class DynamoDispatchStore:
         return self._batch.pending.setdefault(send_id, _Pending())
 
     def take_rate_tokens(self, demands: list[NeedRateToken]) -> dict[str, bool]:
-        """One ``ADD`` per (campaign, minute, shard) for the tokens the batch's messages asked."""
-        groups: dict[tuple[str, datetime, int, int], list[str]] = {}
+        """The tokens the batch's messages asked for, one ``ADD`` per (campaign, minute) as long as
+        the first shard tried has room: it is picked by a hash of the group's first send id (so
+        batches spread over the shards), and what it cannot grant is asked of the next shard, and
+        so on (a minute's last tokens may take a call per shard)."""
+        groups: dict[tuple[str, datetime, int], list[str]] = {}
         for need in demands:
-            shards = rate_shards(need.limit)
-            shard = rate_shard(need.send_id, shards)
-            groups.setdefault((need.campaign_id, need.minute, need.limit, shard), []).append(need.send_id)
-        for (campaign_id, minute, limit, shard), send_ids in groups.items():
-            granted = self._add_tokens(campaign_id, minute, limit, shard, len(send_ids))
+            groups.setdefault((need.campaign_id, need.minute, need.limit), []).append(need.send_id)
+        for (campaign_id, minute, limit), send_ids in groups.items():
+            granted = self._take_tokens(campaign_id, minute, limit, send_ids[0], len(send_ids))
             for i, send_id in enumerate(send_ids):
                 self._grants[send_id] = i < granted
         return {need.send_id: self._grants[need.send_id] for need in demands}
+
+    def _take_tokens(
+        self, campaign_id: str, minute: datetime, limit: int, first_send_id: str, wanted: int
+    ) -> int:
+        """How many of ``wanted`` tokens the minute still has, shard after shard from the one
+        ``first_send_id`` hashes to."""
+        shards = rate_shards(limit)
+        first = rate_shard(first_send_id, shards)
+        granted = 0
+        for step in range(shards):
+            if granted == wanted:
+                break
+            granted += self._add_tokens(campaign_id, minute, limit, (first + step) % shards, wanted - granted)
+        return granted
 
     def _add_tokens(self, campaign_id: str, minute: datetime, limit: int, shard: int, wanted: int) -> int:
         """Add ``wanted`` to the shard's count; how many of them fall within its share."""
@@ -970,8 +987,7 @@ class DynamoDispatchStore:
             if send_id not in self._grants:
                 raise NeedRateToken(send_id, campaign_id, minute, limit)
             return self._grants[send_id]
-        shards = rate_shards(limit)
-        return self._add_tokens(campaign_id, minute, limit, rate_shard(send_id, shards), 1) == 1
+        return self._take_tokens(campaign_id, minute, limit, send_id, 1) == 1
 
     def defer(
         self,

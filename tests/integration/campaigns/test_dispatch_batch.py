@@ -214,15 +214,42 @@ def test_the_rate_counter_is_sharded_for_a_fast_campaign() -> None:
 def test_a_sharded_rate_grants_each_shard_its_share(table: None) -> None:
     for i in range(40):
         consent(f"m{i}", "sms")
-    # 2 shards of 10 per minute: whatever the hash spread, 20 at most go out this minute
+    # 2 shards of RATE_PER_SHARD: the minute is nearly used up, 10 tokens left in each shard,
+    # so 20 go out this minute and no more
     limit = 2 * RATE_PER_SHARD
     store = DynamoDispatchStore(TABLE)
-    for shard in range(2):  # the minute is nearly used up: 10 tokens left in each shard
+    for shard in range(2):
         store._add_tokens("c1", MORNING, limit, shard, RATE_PER_SHARD - 10)
     outcomes = Batch(policy(rate_per_minute=limit, limits=Limits(5, 10))).run(members(40), MORNING)
-    by_shard = Counter(rate_shard(f"cmp#c1#m{i}", 2) for i in range(40))
-    expected_held = sum(min(10, n) for n in by_shard.values())
-    assert Counter(outcomes) == Counter({"held": expected_held, "deferred": 40 - expected_held})
+    assert Counter(outcomes) == Counter({"held": 20, "deferred": 20})
+
+
+def test_what_a_shard_cannot_grant_is_asked_of_the_next(table: None) -> None:
+    for i in range(20):
+        consent(f"m{i}", "sms")
+    # shard 0 has 2 tokens left, shard 1 has 30: all 20 go out, whatever shard they hash to
+    limit = 2 * RATE_PER_SHARD
+    store = DynamoDispatchStore(TABLE)
+    store._add_tokens("c1", MORNING, limit, 0, RATE_PER_SHARD - 2)
+    store._add_tokens("c1", MORNING, limit, 1, RATE_PER_SHARD - 30)
+    assert {rate_shard(f"cmp#c1#m{i}", 2) for i in range(20)} == {0, 1}  # the old rule would defer some
+    outcomes = Batch(policy(rate_per_minute=limit, limits=Limits(5, 10))).run(members(20), MORNING)
+    assert Counter(outcomes) == Counter({"held": 20})
+
+
+def test_a_batch_takes_its_tokens_in_one_call_while_its_shard_has_room(table: None) -> None:
+    from shared import aws as shared_aws
+
+    for i in range(30):
+        consent(f"m{i}", "sms")
+    updates: list[str] = []
+    shared_aws.client("dynamodb").meta.events.register(
+        "before-call.dynamodb.UpdateItem", lambda params, **_: updates.append(params["body"].decode())
+    )
+    limit = 6 * RATE_PER_SHARD  # 6 shards: one ADD per shard touched took 6 calls a batch
+    outcomes = Batch(policy(rate_per_minute=limit, limits=Limits(5, 10))).run(members(30), MORNING)
+    assert Counter(outcomes) == Counter({"held": 30})
+    assert len([u for u in updates if "RATE#" in u]) == 1
 
 
 def test_dispatch_items_are_typed_as_to_item_types_them() -> None:

@@ -272,6 +272,7 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
         import boto3
 
         from services.campaigns.dal.dispatch import DUE_SHARDS, DueIndex, bucket_of
+        from services.campaigns.dal.privacy import consent_summary_key, summary_decisions
         from services.campaigns.handlers import dispatch
         from shared import aws, clock
         from shared.dynamo import to_item
@@ -308,21 +309,27 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
             table = _fresh_table(setup_ddb, round_no)
             os.environ["TABLE_NAME"] = table
             due = DueIndex(table, queue_url)
-            for bodies in batches:  # the consents projection (members' events), not timed
+            # The consent projection (members' events), not timed: the item and the member's summary
+            # as dal/privacy.py writes them (its rebuild, run per member, would slow the setup).
+            for bodies in batches:
                 for body in bodies:
                     member = json.loads(body)["member_id"]
-                    setup_ddb.put_item(
-                        TableName=table,
-                        Item=to_item(
-                            {
-                                "pk": f"MEMBER#{member}",
-                                "sk": "CONSENT#marketing#wechat",
-                                "purpose": "marketing",
-                                "channel": "wechat",
-                                "granted": True,
-                            }
-                        ),
-                    )
+                    consent = {
+                        "pk": f"MEMBER#{member}",
+                        "sk": "CONSENT#marketing#wechat",
+                        "entity": "consent_projection",
+                        "purpose": "marketing",
+                        "channel": "wechat",
+                        "granted": True,
+                    }
+                    summary = {
+                        **consent_summary_key(member),
+                        "entity": "consent_summary",
+                        "consents": summary_decisions([consent]),
+                        "version": 1,
+                    }
+                    for item in (consent, summary):
+                        setup_ddb.put_item(TableName=table, Item=to_item(item))
             meter.on = timed_round
 
             def step(name: str, work: Any) -> Any:

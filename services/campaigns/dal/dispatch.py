@@ -19,10 +19,12 @@ contact live in the member's partition, so erasure (which deletes ``MEMBER#<id>`
 items) removes them too. Send records drop the request body (names, texts) once terminal.
 
 **Batch mode** (:meth:`DynamoDispatchStore.begin` … :meth:`~DynamoDispatchStore.end`, driven by
-``logic.dispatch.process_batch``): ``begin`` reads the send records, the consents (their keys are
-known: ``CONSENT#marketing#<channel>`` for every contact channel, ``CONSENT#personalisation``),
-the cancelled markers and then the cap counters of the channel each message would use, in
-``BatchGetItem`` calls of 100 keys; the reads are served from that. Writes are buffered per
+``logic.dispatch.process_batch``): ``begin`` reads the send records, the members' consent
+summaries (``MEMBER#<id>`` / ``CONSENTS``, rebuilt from the consent items by dal/privacy.py; for a
+member without one, the items themselves, whose keys are known: ``CONSENT#marketing#<channel>``
+for every contact channel, ``CONSENT#personalisation``), the cancelled markers and then the cap
+counters of the channel each message would use, in ``BatchGetItem`` calls of 100 keys; the reads
+are served from that. Writes are buffered per
 message — a record created and moved in one pass becomes one ``Put``, a slot held and sent in one
 pass one counter update, the campaign counters of many messages one ``ADD`` — and ``commit``
 writes them in ``TransactWriteItems`` of up to 100 items, a message's writes never split across
@@ -193,6 +195,28 @@ def consent_keys(request: SendRequest) -> list[tuple[str, str]]:
     return keys
 
 
+# dal/privacy.py's ``CONSENT_SUMMARY_SK`` (a test holds them equal): importing the privacy module
+# here would load the erasure code into every dispatch container.
+CONSENT_SUMMARY_SK = "CONSENTS"
+
+
+def summary_key(request: SendRequest) -> tuple[str, str]:
+    return f"MEMBER#{request.member_id}", CONSENT_SUMMARY_SK
+
+
+def consents_from_summary(request: SendRequest, summary: dict[str, Any]) -> Consents:
+    """What :func:`consents_from` says of the items :func:`consent_keys` names, read from the
+    member's consent summary (``consents``: ``<purpose>[#<channel>]`` → granted) instead."""
+    decisions = summary.get("consents") or {}
+    items = []
+    for _, sk in consent_keys(request):
+        name = sk.removeprefix("CONSENT#")
+        if name in decisions:
+            purpose, _, channel = name.partition("#")
+            items.append({"purpose": purpose, "channel": channel or None, "granted": decisions[name]})
+    return consents_from(items)
+
+
 def consents_from(items: list[dict[str, Any]]) -> Consents:
     channels: set[str] = set()
     personalisation_withdrawn = False
@@ -210,7 +234,7 @@ def consents_from(items: list[dict[str, Any]]) -> Consents:
 # request body and bookkeeping, a consent's history and index keys are not parsed per message.
 _BATCH_ATTRIBUTES = (
     *("pk", "sk", "send_id", "status", "version", "due_at", "channel", "attempts", "reason"),
-    *("day", "week", "coupon_id", "tried", "purpose", "granted", "holders"),
+    *("day", "week", "coupon_id", "tried", "purpose", "granted", "holders", "consents"),
 )
 _BATCH_NAMES = {f"#a{i}": name for i, name in enumerate(_BATCH_ATTRIBUTES)}
 _BATCH_PROJECTION = ", ".join(_BATCH_NAMES)
@@ -342,24 +366,35 @@ class DynamoDispatchStore:
     # --- batch mode ----------------------------------------------------------------------------
 
     def begin(self, requests: list[SendRequest], now: datetime, zone: tzinfo) -> None:
-        """Read what ``requests`` need (two rounds of ``BatchGetItem``) and buffer writes."""
+        """Read what ``requests`` need (``BatchGetItem`` rounds) and buffer writes: the send records
+        and the members' consent summaries, the consent items of members without a summary (a
+        round only they cost), then the cap counters."""
         batch = _Batch(now=now)
         self._batch = batch
         keys: list[tuple[str, str]] = []
         for request in requests:
             keys.append((f"SEND#{request.send_id}", "SEND"))
-            keys.extend(consent_keys(request))
+            keys.append(summary_key(request))
         campaigns = {r.campaign_id for r in requests if r.campaign_id} - set(self._cancelled)
         keys.extend((f"CAMPAIGN#{c}", "CANCELLED") for c in sorted(campaigns))
         found = self._batch_get(keys)
         for campaign_id in campaigns:
             self._cancelled[campaign_id] = (f"CAMPAIGN#{campaign_id}", "CANCELLED") in found
+        # No summary yet (a member whose consents predate it, or one campaigns never heard of):
+        # the items themselves, as before the summary existed.
+        unsummarised = [r for r in requests if summary_key(r) not in found]
+        if unsummarised:
+            found.update(self._batch_get([k for r in unsummarised for k in consent_keys(r)]))
         caps: list[tuple[str, str]] = []
         for request in requests:
             item = found.get((f"SEND#{request.send_id}", "SEND"))
             record = record_from_item(item) if item else None
             batch.records[request.send_id] = record
-            consents = consents_from([found[k] for k in consent_keys(request) if k in found])
+            summary = found.get(summary_key(request))
+            if summary is not None:
+                consents = consents_from_summary(request, summary)
+            else:
+                consents = consents_from([found[k] for k in consent_keys(request) if k in found])
             batch.consents[request.member_id] = consents
             caps.extend(self._caps_needed(request, record, consents, now, zone))
         for key in caps:

@@ -3,6 +3,7 @@
 | item                  | pk                     | sk                                  |
 |-----------------------|------------------------|-------------------------------------|
 | consent projection    | ``MEMBER#<member_id>`` | ``CONSENT#<purpose>[#<channel>]``   |
+| consent summary       | ``MEMBER#<member_id>`` | ``CONSENTS`` (rebuilt from the above)  |
 | erased tombstone      | ``ERASED#<pseudonym>`` | ``ERASED``                          |
 | recent erasure        | ``ERASURES``           | ``<erased_at>#<pseudonym>`` (dal/recent_erasures) |
 | (erasure also touches) ``MEMBER#<id>`` / ``LAST_PURCHASE`` and ``EPISODE#<id>`` refs, episodes, locks |
@@ -12,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +34,8 @@ from shared.dynamo import (
 from shared.secrets import secret_bytes
 
 _TOMBSTONE_INDEX, _CONSENT_INDEX = 0, 1
+CONSENT_SUMMARY_SK = "CONSENTS"  # dal/dispatch.py reads it (a test holds the two equal)
+SUMMARY_ATTEMPTS = 5  # rebuilds that lost to another writer before the event is failed and retried
 _MESSAGE_JOURNEYS = frozenset({"birthday", "points_expiring"})  # logic/journeys.py (held equal by a test)
 
 
@@ -53,6 +57,25 @@ def consent_sk(purpose: str, channel: str | None) -> str:
 
 def tombstone_key(pseudonym: str) -> dict[str, str]:
     return {"pk": f"ERASED#{pseudonym}", "sk": "ERASED"}
+
+
+def consent_summary_key(member_id: str) -> dict[str, str]:
+    return {"pk": member_pk(member_id), "sk": CONSENT_SUMMARY_SK}
+
+
+def summary_decisions(items: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
+    """The consent summary's ``consents`` map from the member's consent items (plain)."""
+    return {str(i["sk"]).removeprefix("CONSENT#"): i.get("granted") is True for i in items}
+
+
+def _tombstone_check(table_name: str, erased_marker: str) -> dict[str, Any]:
+    return {
+        "ConditionCheck": {
+            "TableName": table_name,
+            "Key": to_item(tombstone_key(erased_marker)),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
 
 
 class DynamoConsentProjection:
@@ -78,13 +101,6 @@ class DynamoConsentProjection:
             # the attribute rows, one Query per shard (dal/audience.py).
             **audience_keys(fact.member_id, consent_sk(fact.purpose, fact.channel)),
         }
-        check = {
-            "ConditionCheck": {
-                "TableName": self.table_name,
-                "Key": to_item(tombstone_key(erased_marker)),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
         put = put_op(
             self.table_name,
             item,
@@ -93,13 +109,59 @@ class DynamoConsentProjection:
             ),
             values={":at": at, ":event": fact.event_id},
         )
+        outcome = ProjectOutcome.STORED
         try:
-            transact_write([check, put])  # _TOMBSTONE_INDEX, _CONSENT_INDEX
+            transact_write([_tombstone_check(self.table_name, erased_marker), put])  # _TOMBSTONE_INDEX, ...
         except ConditionalCheckFailed as failed:
             if _TOMBSTONE_INDEX in failed.failed_indexes:
                 return ProjectOutcome.ERASED
-            return ProjectOutcome.STALE
-        return ProjectOutcome.STORED
+            outcome = ProjectOutcome.STALE
+        # Stale too: a redelivery repairs a summary its first delivery did not get to write.
+        self.refresh_summary(fact.member_id, erased_marker)
+        return outcome
+
+    def refresh_summary(self, member_id: str, erased_marker: str) -> None:
+        """Rebuild ``MEMBER#<id>`` / ``CONSENTS`` — every consent decision of the member in one
+        item (``consents``: ``<purpose>[#<channel>]`` → granted), which dispatch reads with one key
+        instead of five — from the consent items themselves, never from the event: whatever order
+        the events came in, the summary says what the items say.
+
+        Optimistic: the summary's ``version`` is read before the items and the Put requires it
+        unchanged, so a rebuild that read the items before another writer's change cannot
+        overwrite that writer's rebuild (it reads again). The erasure tombstone is checked with
+        the Put: a late rebuild never recreates an erased member's summary."""
+        ddb = client("dynamodb")
+        key = consent_summary_key(member_id)
+        for _ in range(SUMMARY_ATTEMPTS):
+            raw = ddb.get_item(TableName=self.table_name, Key=to_item(key), ConsistentRead=True).get("Item")
+            current = from_item(raw) if raw else None
+            items = query_all(
+                {
+                    "TableName": self.table_name,
+                    "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+                    "ExpressionAttributeValues": to_item(
+                        {":pk": member_pk(member_id), ":prefix": "CONSENT#"}
+                    ),
+                    "ConsistentRead": True,
+                }
+            )
+            decisions = summary_decisions(items)
+            if current is not None and current.get("consents") == decisions:
+                return
+            version = int(current["version"]) if current is not None else 0
+            summary = {**key, "entity": "consent_summary", "consents": decisions, "version": version + 1}
+            put = (
+                put_op(self.table_name, summary, condition="attribute_not_exists(pk)")
+                if current is None
+                else put_op(self.table_name, summary, condition="version = :v", values={":v": version})
+            )
+            try:
+                transact_write([_tombstone_check(self.table_name, erased_marker), put])
+                return
+            except ConditionalCheckFailed as failed:
+                if _TOMBSTONE_INDEX in failed.failed_indexes:
+                    return
+        raise RuntimeError(f"consent summary of {member_id} kept moving: the event is retried")
 
     def marketing_channels(self, member_id: str) -> list[str]:
         page = client("dynamodb").query(

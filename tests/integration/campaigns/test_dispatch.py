@@ -4,6 +4,7 @@ tests in test_dispatch_handlers.py)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -103,7 +104,30 @@ def world(moto_aws: None) -> World:
     return World(deps, sms, inbox, offers, waker, policy)
 
 
+_consent_changes = itertools.count()
+
+
 def consent(member_id: str, channel: str, granted: bool = True, purpose: str = "marketing") -> None:
+    """A consent decision as the projection stores it (the item and the member's summary), each
+    call newer than the last."""
+    from services.campaigns.dal.privacy import DynamoConsentProjection
+    from services.campaigns.logic.privacy import ConsentFact
+
+    n = next(_consent_changes)
+    fact = ConsentFact(
+        member_id=member_id,
+        purpose=purpose,
+        channel=channel if purpose == "marketing" else None,
+        granted=granted,
+        changed_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=n),
+        text_version="v1",
+        event_id=f"evt-{n:08d}",
+    )
+    DynamoConsentProjection(TABLE).store_if_newer(fact, erased_marker=f"anon_{member_id}")
+
+
+def consent_item_only(member_id: str, channel: str, granted: bool = True, purpose: str = "marketing") -> None:
+    """A consent item written before the summary existed (no ``CONSENTS`` item for the member)."""
     sk = f"CONSENT#{purpose}" + (f"#{channel}" if purpose == "marketing" else "")
     aws("dynamodb").put_item(
         TableName=TABLE,

@@ -4,6 +4,7 @@ batched, a lost race retried for the losers only, and the sharded per-campaign r
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -35,6 +36,7 @@ from tests.integration.campaigns.test_dispatch import (
     FakeOffers,
     FakeWaker,
     consent,
+    consent_item_only,
     events,
     record,
     request,
@@ -112,6 +114,41 @@ def test_a_batch_is_held_then_sent_with_batched_reads_and_few_transactions(table
     assert len(events("MessageSent")) == 9
     assert len(later.sms.sent) == 9
     assert record("cmp#c1#m0")["status"] == "sent" and "request" not in record("cmp#c1#m0")
+
+
+def test_a_member_with_a_consent_summary_costs_two_keys_and_one_without_a_round_of_its_own(
+    table: None,
+) -> None:
+    keys: list[int] = []
+    shared_aws.client("dynamodb").meta.events.register(
+        "before-call.dynamodb.BatchGetItem",
+        lambda params, **_: keys.append(
+            sum(len(t["Keys"]) for t in json.loads(params["body"])["RequestItems"].values())
+        ),
+    )
+    for i in range(4):
+        consent(f"m{i}", "sms", granted=i != 3)  # through the projection: items and summary
+    assert Batch(policy()).run(members(4), MORNING) == ["held"] * 3 + ["suppressed"]
+    # the records and summaries (2 a message) and the cancelled marker; then the held three's caps
+    assert keys == [4 * 2 + 1, 3 * 2]
+    keys.clear()
+    for i in range(4, 8):
+        consent_item_only(f"m{i}", "sms", granted=i != 7)  # written before summaries existed
+    later = Batch(policy())
+    assert later.run(members(8)[4:], MORNING) == ["held"] * 3 + ["suppressed"]
+    # no summary: their consent items each (SMS, e-mail, WeChat, personalisation), in a round
+    # only they cost
+    assert keys == [4 * 2 + 1, 4 * 4, 3 * 2]
+    assert [e["reason"] for e in events("MessageSuppressed")] == ["no_consent"] * 2
+
+
+def test_a_consent_withdrawn_after_the_hold_is_seen_in_the_summary_at_send(table: None) -> None:
+    consent("m1", "sms")
+    assert Batch(policy()).run(members(2)[1:], MORNING) == ["held"]
+    consent("m1", "sms", granted=False)
+    later = Batch(policy())
+    assert later.run(members(2)[1:], MORNING + timedelta(minutes=1)) == ["suppressed"]
+    assert later.sms.sent == []
 
 
 def test_two_campaigns_for_one_member_in_one_batch_compete_as_if_one_after_the_other(table: None) -> None:

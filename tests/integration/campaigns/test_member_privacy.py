@@ -62,6 +62,12 @@ def channels(member=MEMBER):
     return DynamoConsentProjection(TABLE).marketing_channels(member)
 
 
+def summary(member=MEMBER):
+    """The member's consent summary (``MEMBER#<id>`` / ``CONSENTS``): what dispatch reads."""
+    [item] = [i for i in all_items(TABLE) if i["pk"] == f"MEMBER#{member}" and i["sk"] == "CONSENTS"]
+    return item["consents"]
+
+
 @pytest.mark.usefixtures("env")
 class TestConsentProjection:
     def test_a_grant_is_projected_and_a_redelivery_changes_nothing(self):
@@ -81,6 +87,46 @@ class TestConsentProjection:
     def test_other_purposes_do_not_count_as_marketing(self):
         deliver(consent_event(purpose="personalisation", channel=None))
         assert channels() == []
+
+    def test_the_summary_says_what_the_items_say_whatever_the_arrival_order(self):
+        deliver(consent_event(granted=False, at=T0 + timedelta(hours=1)))
+        deliver(consent_event(granted=True, at=T0))  # older, late: neither item nor summary moves
+        deliver(consent_event(purpose="personalisation", channel=None, granted=False, at=T0))
+        assert summary() == {"marketing#sms": False, "personalisation": False}
+        deliver(consent_event(granted=True, at=T0 + timedelta(hours=2)), consent_event(channel="wechat"))
+        assert summary() == {"marketing#sms": True, "marketing#wechat": True, "personalisation": False}
+
+    def test_a_redelivery_repairs_a_summary_its_first_delivery_did_not_write(self):
+        event = consent_event()
+        deliver(event)
+        aws("dynamodb").delete_item(
+            TableName=TABLE, Key={"pk": {"S": f"MEMBER#{MEMBER}"}, "sk": {"S": "CONSENTS"}}
+        )
+        deliver(event)  # stale for the item, but the summary is rebuilt
+        assert summary() == {"marketing#sms": True}
+
+    def test_a_rebuild_that_read_before_another_writer_reads_again(self, monkeypatch):
+        from services.campaigns.dal import privacy
+
+        deliver(consent_event())
+        projection = DynamoConsentProjection(TABLE)
+        from shared.dynamo import query_all as real_query_all
+
+        raced: list[bool] = []
+
+        def query_then_race(request):
+            items = list(real_query_all(request))
+            if not raced:  # another consumer stores a WeChat grant and rebuilds, in between
+                raced.append(True)
+                deliver(consent_event(channel="wechat", at=T0 + timedelta(minutes=1)))
+            return items
+
+        monkeypatch.setattr(privacy, "query_all", query_then_race)
+        deliver(consent_event(channel="email", at=T0 + timedelta(minutes=2)))
+        assert raced
+        # the first rebuild (sms + email, without wechat) lost on the version and read again
+        assert summary() == {"marketing#sms": True, "marketing#wechat": True, "marketing#email": True}
+        assert projection.marketing_channels(MEMBER) == ["email", "sms", "wechat"]
 
 
 @pytest.mark.usefixtures("env")
@@ -119,7 +165,14 @@ class TestErasure:
         deliver(erased_event())
         deliver(consent_event(at=T0 - timedelta(days=1)))
         assert channels() == []
-        assert not [i for i in all_items(TABLE) if i.get("member_id") == MEMBER]
+        assert not [i for i in all_items(TABLE) if MEMBER in str(i)]
+
+    def test_a_summary_rebuild_after_the_erasure_writes_nothing(self):
+        deliver(consent_event())
+        deliver(erased_event())
+        # a consumer that stored its consent just before the erasure rebuilds just after it
+        DynamoConsentProjection(TABLE).refresh_summary(MEMBER, pseudonym(KEY.encode(), MEMBER))
+        assert not [i for i in all_items(TABLE) if MEMBER in str(i)]
 
 
 @pytest.mark.usefixtures("env")

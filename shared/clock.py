@@ -92,8 +92,14 @@ def to_utc_iso(dt: datetime) -> str:
     Fixed width on purpose: these strings are used in DynamoDB sort keys, where lexical order must
     be time order, and the round trip through :func:`parse_iso` must be lossless.
     """
-    _require_aware(dt)
+    offset = dt.utcoffset() if dt.tzinfo is not None else None
+    if offset is None:
+        raise ValueError("naive datetime: MallCRM only handles timezone-aware datetimes")
     # isoformat rather than strftime: ~4x cheaper, and zero-pads years below 1000 like the rest.
+    # At a zero offset (UTC, whatever its tzinfo object: pydantic parses "Z" into its own) the
+    # wall time is UTC already: no conversion (dispatch formats ~17 instants per message).
+    if not offset:
+        return dt.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
     return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared import clock
 
@@ -65,3 +67,49 @@ def test_parse_iso_accepts_offsets_and_refuses_naive():
 
 def test_epoch_seconds():
     assert clock.epoch_seconds(datetime(1970, 1, 2, tzinfo=UTC)) == 86400
+
+
+_ZONES = ["UTC", "Asia/Shanghai", "Europe/London", "America/New_York", "Australia/Lord_Howe"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.sampled_from([*_ZONES, "fixed+0", "fixed-5:30", "pydantic-utc"]),
+    st.sampled_from([0, 1]),
+)
+def test_to_utc_iso_is_the_utc_instant_in_every_zone_and_fold(wall: datetime, zone: str, fold: int) -> None:
+    """The zero-offset shortcut gives what converting to UTC gives — across DST gaps and folds
+    (where an aware datetime's offset depends on ``fold``) and for other UTC tzinfo objects."""
+    from zoneinfo import ZoneInfo
+
+    from pydantic import TypeAdapter
+
+    if zone == "pydantic-utc":  # pydantic parses "Z" into its own tzinfo, not datetime.UTC
+        dt = TypeAdapter(datetime).validate_python(wall.isoformat() + "Z")
+    elif zone.startswith("fixed"):
+        dt = wall.replace(tzinfo=timezone(timedelta(minutes=0 if zone == "fixed+0" else -330)))
+    else:
+        dt = wall.replace(tzinfo=ZoneInfo(zone), fold=fold)
+    expected = dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    assert clock.to_utc_iso(dt) == expected
+    assert clock.parse_iso(expected) == dt
+
+
+def test_to_utc_iso_refuses_a_naive_datetime_and_a_tzinfo_without_an_offset() -> None:
+    from datetime import tzinfo
+
+    class NoOffset(tzinfo):
+        def utcoffset(self, dt: datetime | None) -> timedelta | None:
+            return None
+
+        def dst(self, dt: datetime | None) -> timedelta | None:
+            return None
+
+        def tzname(self, dt: datetime | None) -> str | None:
+            return None
+
+    with pytest.raises(ValueError, match="naive"):
+        clock.to_utc_iso(datetime(2026, 1, 1))
+    with pytest.raises(ValueError, match="naive"):
+        clock.to_utc_iso(datetime(2026, 1, 1, tzinfo=NoOffset()))

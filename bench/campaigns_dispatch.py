@@ -69,8 +69,8 @@ TABLE = "mallcrm-bench-campaigns"
 ACCOUNT = "123456789012"  # moto's default account
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai: outside quiet hours
 BATCH = 100  # the event source mapping's BatchSize (template.yaml)
-ROUNDS = 4  # 2,000 timed messages: about 45 s here on moto with the storage patches
-QUICK_ROUNDS = 3  # make bench: 1,000 timed messages, ~25 s
+ROUNDS = 4  # 2,000 timed messages: about 65 s here on moto with the storage patches
+QUICK_ROUNDS = 3  # make bench: 1,000 timed messages, ~35 s
 WARM_ROUNDS = 2
 # SQS batches per timed round, all due in the same minute bucket. At the 3,000 messages/s a
 # minute bucket holds ~180,000 messages; 10 batches (1,000 messages) keeps the due index's per-shard
@@ -270,6 +270,7 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
         storage = storage_patches()
     with mock_aws(), storage:
         import boto3
+        from moto.sqs.models import sqs_backends
 
         from services.campaigns.dal.dispatch import DUE_SHARDS, DueIndex, bucket_of
         from services.campaigns.dal.privacy import consent_summary_key, summary_decisions
@@ -377,8 +378,6 @@ def child(rounds: int) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one script
             # The queue's side (receive) is Lambda's event source mapping: not counted. The bodies are
             # taken from moto's queue directly: moto's ReceiveMessage walks the whole queue on every
             # call (a deferred receive of 1,000 messages, 10 at a time, cost more than the step).
-            from moto.sqs.models import sqs_backends
-
             queue = sqs_backends[ACCOUNT]["us-east-1"].get_queue(queue_url.rsplit("/", 1)[1])
             woken = [message.body for message in queue._messages]
             queue._messages.clear()

@@ -17,6 +17,12 @@ delete is a no-op; a record whose PutEvents entry failed is not deleted (it is
 retried). The TTL stays as the safety net for a publisher that dies between PutEvents and the
 delete, or a delete that fails. The delete shows on the stream as a REMOVE record, which the
 template's filter (INSERTs of ``entity = outbox``) and :func:`_is_outbox_insert` both ignore.
+
+Only items under an ``OUTBOX#`` partition key are deleted, the keys the publishers' IAM policies
+reach (``dynamodb:LeadingKeys``). An owner may keep an outbox item in the partition of the person
+it is about instead (campaigns: ``MEMBER#<id>`` / ``OUTBOX#<event_id>``, so that the member's
+erasure finds it with one consistent Query and no reference item); such an item is published the
+same way and left to its TTL or to that erasure.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from shared.settings import ServiceSettings, load
 __all__ = ["OUTBOX_ENTITY", "OUTBOX_TTL", "delete_published", "outbox_item", "publish_stream_batch"]
 
 OUTBOX_ENTITY = "outbox"
+OUTBOX_PK_PREFIX = "OUTBOX#"  # the publisher deletes these after publishing (see the module doc)
 OUTBOX_TTL = timedelta(days=7)
 DELETE_CHUNK = 25  # BatchWriteItem's limit
 DELETE_ATTEMPTS = 3
@@ -159,7 +166,8 @@ def _delete_chunk(chunk: Sequence[PublishedItem], table_name: str, dynamodb: Any
 def delete_published(
     items: Sequence[PublishedItem], *, table_name: str, dynamodb: Any | None = None, logger: Any = None
 ) -> int:
-    """Delete outbox items already on the bus; the number of items whose delete failed.
+    """Delete outbox items already on the bus; the number of items whose delete failed. Items
+    kept in another partition than ``OUTBOX#…`` are skipped (see the module doc).
 
     The key holds the event id (``OUTBOX#<event_id>``), so a delete by key removes exactly the item
     published, and a replayed record's delete of an item already gone is a no-op. ``BatchWriteItem``
@@ -168,6 +176,7 @@ def delete_published(
     failing the stream record instead would publish it (and every record after it) again for a
     delete that a retry may fail just the same.
     """
+    items = [item for item in items if item.pk.startswith(OUTBOX_PK_PREFIX)]
     if not items:
         return 0
     client = dynamodb if dynamodb is not None else aws.client("dynamodb")

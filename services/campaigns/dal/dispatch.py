@@ -1322,16 +1322,17 @@ def inbox_item(request: SendRequest, message: OutgoingMessage, now: datetime) ->
 
 
 def outbox_ops(table_name: str, item: dict[str, Any], member_id: str) -> list[dict[str, Any]]:
-    """The outbox Put and the member's reference to it (``MEMBER#<id>`` / ``OUTBOXREF#<event_id>``):
-    outbox items carry the member id for their 7-day TTL, so erasure deletes them through it."""
-    ref = {
-        "pk": f"MEMBER#{member_id}",
-        "sk": f"OUTBOXREF#{item['event_id']}",
-        "entity": "outbox_ref",
-        "outbox_pk": item["pk"],
-        "ttl": item["ttl"],
-    }
-    return [_put(table_name, item, condition="attribute_not_exists(pk)"), _put(table_name, ref)]
+    """The outbox Put of an event about one member, kept in that member's partition
+    (``MEMBER#<id>`` / ``OUTBOX#<event_id>``, not ``OUTBOX#<event_id>`` / ``OUTBOX``).
+
+    Outbox items carry the member id until their 7-day TTL. In the member's partition the
+    erasure's consistent Query of ``MEMBER#<id>`` finds and deletes them with everything else, so
+    no reference item is needed (one transactional item per event fewer than the
+    ``OUTBOXREF#`` reference this replaced). The stream publisher does not delete them after
+    publishing (its IAM policy reaches ``OUTBOX#*`` keys only: shared/outbox.py); the TTL or the
+    member's erasure does."""
+    member_item = {**item, "pk": f"MEMBER#{member_id}", "sk": f"OUTBOX#{item['event_id']}"}
+    return [_put(table_name, member_item, condition="attribute_not_exists(pk)")]
 
 
 def erase_member_delivery(table_name: str, member_id: str, member_items: list[dict[str, Any]]) -> int:
@@ -1342,6 +1343,8 @@ def erase_member_delivery(table_name: str, member_id: str, member_items: list[di
     ddb = client("dynamodb")
     deleted = 0
     for ref in member_items:
+        # An outbox item's reference, written before outbox items moved into the member's
+        # partition (outbox_ops); the partition's own outbox items go with the partition.
         if ref.get("entity") == "outbox_ref":  # published long since: the bus has it
             ddb.delete_item(
                 TableName=table_name, Key=_fast_item({"pk": str(ref["outbox_pk"]), "sk": "OUTBOX"})

@@ -4,7 +4,8 @@ attribute row segments are evaluated on, the inbox, every send with its outcome,
 episodes and the campaign assignments (arm: a variant, the holdout or the control group).
 
 Left out on purpose: internal keys and references (``SENDREF#``, ``OUTBOXREF#``, cap counters and
-the due index are bookkeeping about the sends already listed), other members' data (assignment
+the due index are bookkeeping about the sends already listed; the outbox items kept in the member's
+partition are copies of events about those sends), other members' data (assignment
 buckets hold many members: only this member's arm is given), and execution ARNs. A send still
 pending keeps its message (texts and personalisation values) until it is terminal; that is the
 member's data too, so it is given while it exists.

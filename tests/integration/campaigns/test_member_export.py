@@ -212,6 +212,9 @@ def test_the_part_holds_what_campaigns_holds_about_the_member(planning: Planning
     text = json.dumps(document)
     assert other not in text  # nothing of another member, though they share the launch's bucket
     assert "SENDREF" not in text and "OUTBOXREF" not in text and "gsi2pk" not in text
+    # the events of her sends are kept in her partition until their TTL, and not exported
+    assert [i for i in all_items(TABLE) if i["pk"] == f"MEMBER#{member}" and i.get("entity") == "outbox"]
+    assert "OUTBOX#" not in text and "detail_type" not in text
     pointer = [
         i for i in all_items(TABLE) if i["pk"] == f"MEMBER#{member}" and i["sk"] == f"EXPORT#{EXPORT_ID}"
     ]

@@ -86,6 +86,19 @@ def test_given_outbox_inserts_when_the_stream_batch_runs_then_they_are_on_the_bu
     assert {r["source"] for r in received} == {"mallcrm.members"}
 
 
+def test_an_item_kept_in_a_members_partition_is_published_and_left_to_its_ttl_or_erasure(
+    bus, table, service_env
+):
+    """The publishers may delete only ``OUTBOX#*`` keys (IAM); campaigns keeps its per-member
+    events under ``MEMBER#<id>`` so that the member's erasure deletes them (dal/dispatch.outbox_ops)."""
+    own = outbox_item(registered(1), correlation_id="c", producer="p", now=NOW)
+    kept = outbox_item(registered(2), correlation_id="c", producer="p", now=NOW)
+    kept = {**kept, "pk": "MEMBER#member-2", "sk": f"OUTBOX#{kept['event_id']}"}
+    assert publish_stream_batch(stored([own, kept]), None) == {"batchItemFailures": []}
+    assert sorted(r["detail"]["data"]["member_id"] for r in bus.received()) == ["member-1", "member-2"]
+    assert outbox_left() == [kept["event_id"]]
+
+
 def test_the_bus_and_table_names_are_read_from_the_environment_at_call_time(
     bus, table, service_env, monkeypatch
 ):

@@ -13,9 +13,10 @@ Why one factory:
   paths it was a third of the SDK's CPU per request. ``MALLCRM_SDK_PARAM_VALIDATION`` (``on`` /
   ``off``) overrides the default (docs/decisions.md, "Client-side parameter validation: on in tests,
   off on AWS");
-* DynamoDB clients skip botocore's per-value walk of the service model on the data-plane calls
-  (:mod:`shared.aws_json`, exact and tested against botocore; ``MALLCRM_SDK_FAST_JSON=off`` turns it
-  off): that walk was a third to a half of the SDK's CPU per request on the send and purchase paths;
+* DynamoDB clients skip botocore's per-value walk of the service model on the data-plane calls,
+  and SQS clients on the sends (:mod:`shared.aws_json`, exact and tested against botocore;
+  ``MALLCRM_SDK_FAST_JSON=off`` turns it off): that walk was a third to a half of the SDK's CPU per
+  request on the send and purchase paths;
 * every client signs its plain SigV4 requests with :mod:`shared.aws_sign` (the same signature as
   botocore's, tested against it, in a fifth of the CPU; ``MALLCRM_SDK_FAST_SIGN=off`` turns it off).
 
@@ -157,7 +158,7 @@ def _create(chosen: Target, service_name: str, region: str | None, endpoint: str
 
         _session = boto3.session.Session()
     created = _session.client(service_name, region_name=region, config=_config(chosen))
-    if service_name == "dynamodb" and aws_json.enabled():
+    if service_name in aws_json.SERVICES and aws_json.enabled():
         aws_json.install(created)
     if fast_signing():
         from shared import aws_sign  # noqa: PLC0415 - imports botocore.auth: with the first client

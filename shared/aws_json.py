@@ -1,16 +1,19 @@
-"""DynamoDB's data-plane calls without botocore's per-value walk of the service model.
+"""DynamoDB's data-plane calls, and SQS's sends, without botocore's per-value walk of the service model.
 
-DynamoDB speaks AWS's JSON 1.0 protocol. For the calls our hot paths make (item reads and writes,
-queries, batches, transactions) the request body botocore sends is exactly ``json.dumps`` of the
-parameters, and the answer it returns is exactly ``json.loads`` of the body plus a
-``ResponseMetadata`` — *except* where a value is binary (``B``/``BS``, base64 on the wire, bytes
-in Python), which these calls otherwise never carry. botocore still walks the model for every
-value both ways: on campaigns' send path that walk was about a third of the SDK's CPU per message
-(docs/performance.md, session 9).
+DynamoDB speaks AWS's JSON 1.0 protocol, and so does SQS (query-compatible: one more header). For
+the calls our hot paths make (item reads and writes, queries, batches, transactions; SQS's sends)
+the request body botocore sends is exactly ``json.dumps`` of the parameters, and the answer it
+returns is exactly ``json.loads`` of the body plus a ``ResponseMetadata`` — *except* where a value
+is binary (``B``/``BS``, an SQS ``BinaryValue``: base64 on the wire, bytes in Python), which these
+calls otherwise never carry. botocore still walks the model for every value both ways: on
+campaigns' send path that walk was about a third of the SDK's CPU per message (docs/performance.md,
+session 9).
 
-:func:`install` puts two thin wrappers on one DynamoDB client:
+:func:`install` puts two thin wrappers on one DynamoDB or SQS client:
 
-* **requests** — for the operations in :data:`FAST_OPERATIONS`, the body is the parameters encoded
+* **requests** — for the operations in :data:`FAST_OPERATIONS` (DynamoDB) and
+  :data:`FAST_SQS_OPERATIONS` (SQS: the sends, whose parameters and answers hold only strings,
+  numbers and booleans unless a message attribute is binary), the body is the parameters encoded
   by orjson (the same JSON document as ``json.dumps``, written compactly and in UTF-8, ~14x
   faster); parameter validation still runs first when the client validates (tests, local cloud).
   Anything botocore would render its own way (bytes, datetimes, decimals) goes to botocore's own
@@ -34,7 +37,7 @@ from typing import Any
 
 from shared.switches import switch
 
-__all__ = ["FAST_OPERATIONS", "enabled", "install"]
+__all__ = ["FAST_OPERATIONS", "FAST_SQS_OPERATIONS", "SERVICES", "enabled", "install"]
 
 FAST_OPERATIONS = frozenset(
     {
@@ -50,8 +53,11 @@ FAST_OPERATIONS = frozenset(
         "TransactWriteItems",
     }
 )
+# Dispatch's wake-up and the launch enqueue through SendMessageBatch (0.1 call per message each).
+FAST_SQS_OPERATIONS = frozenset({"SendMessage", "SendMessageBatch"})
+_FAST_BY_SERVICE = {"dynamodb": FAST_OPERATIONS, "sqs": FAST_SQS_OPERATIONS}
+SERVICES = frozenset(_FAST_BY_SERVICE)
 _ARN_LIST_OPERATIONS = ("TransactWriteItems", "TransactGetItems")
-_FAST_OUTPUT_SHAPES = frozenset(f"{name}Output" for name in FAST_OPERATIONS)
 # A binary attribute value's key, as it can only appear in a JSON body: quoted and followed by a
 # colon (a quote inside a string value is escaped, so ``"B":`` cannot occur within one).
 _BINARY_MARKERS = (b'"B":', b'"BS":')
@@ -73,10 +79,17 @@ def enabled() -> bool:
 class FastJSONSerializer:
     """botocore's ``serialize_to_request`` for the fast operations; the client's own otherwise."""
 
-    def __init__(self, client_serializer: Any, standard: Any, validator: Any | None) -> None:
+    def __init__(
+        self,
+        client_serializer: Any,
+        standard: Any,
+        validator: Any | None,
+        operations: frozenset[str] = FAST_OPERATIONS,
+    ) -> None:
         self._client_serializer = client_serializer  # validates first when the client does
         self._standard = standard
         self._validator = validator
+        self._operations = operations
         self._headers: dict[str, dict[str, str]] = {}
         orjson = _orjson()
         self._dumps = orjson.dumps
@@ -86,7 +99,7 @@ class FastJSONSerializer:
 
     def serialize_to_request(self, parameters: dict[str, Any], operation_model: Any) -> dict[str, Any]:
         name = operation_model.name
-        if name not in FAST_OPERATIONS:
+        if name not in self._operations:
             return self._client_serializer.serialize_to_request(parameters, operation_model)  # type: ignore[no-any-return]
         if self._validator is not None:
             from botocore.exceptions import ParamValidationError  # noqa: PLC0415 - loaded with the client
@@ -110,6 +123,8 @@ class FastJSONSerializer:
                 "X-Amz-Target": f"{metadata['targetPrefix']}.{name}",
                 "Content-Type": f"application/x-amz-json-{metadata['jsonVersion']}",
             }
+            if "awsQueryCompatible" in metadata:  # SQS: botocore's _handle_query_compatible_trait
+                headers["x-amzn-query-mode"] = "true"
         return {
             "url_path": "/",
             "query_string": "",
@@ -122,8 +137,9 @@ class FastJSONSerializer:
 class FastJSONParser:
     """botocore's ``parse`` for successful answers to the fast operations without binary values."""
 
-    def __init__(self, standard: Any) -> None:
+    def __init__(self, standard: Any, output_shapes: frozenset[str] | None = None) -> None:
         self._standard = standard
+        self._output_shapes = output_shapes if output_shapes is not None else _output_shapes(None)
         orjson = _orjson()  # botocore asks for a parser per answer: imported once, not per answer
         self._loads = orjson.loads
         self._decode_error = orjson.JSONDecodeError
@@ -133,7 +149,7 @@ class FastJSONParser:
         if (
             response["status_code"] >= 300
             or shape is None
-            or shape.name not in _FAST_OUTPUT_SHAPES
+            or shape.name not in self._output_shapes
             or not isinstance(body, bytes)
             or any(marker in body for marker in _BINARY_MARKERS)
         ):
@@ -163,20 +179,33 @@ class FastJSONParser:
 class FastJSONParserFactory:
     """The endpoint's parser factory, handing out :class:`FastJSONParser` for the JSON protocol."""
 
-    def __init__(self, standard: Any) -> None:
+    def __init__(self, standard: Any, output_shapes: frozenset[str] | None = None) -> None:
         self._standard = standard
+        self._output_shapes = output_shapes if output_shapes is not None else _output_shapes(None)
 
     def create_parser(self, protocol_name: str) -> Any:
         parser = self._standard.create_parser(protocol_name)
-        return FastJSONParser(parser) if protocol_name == "json" else parser
+        return FastJSONParser(parser, self._output_shapes) if protocol_name == "json" else parser
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._standard, name)
 
 
+def _output_shapes(service_model: Any | None) -> frozenset[str]:
+    """The output shape names of a service's fast operations (DynamoDB's without a model)."""
+    if service_model is None:
+        return frozenset(f"{name}Output" for name in FAST_OPERATIONS)
+    operations = _FAST_BY_SERVICE.get(service_model.service_name, frozenset())
+    return frozenset(service_model.operation_model(name).output_shape.name for name in operations)
+
+
 def install(created: Any) -> bool:
-    """Put the wrappers on ``created`` (a DynamoDB client); whether they are on."""
-    if created.meta.service_model.resolved_protocol != "json":
+    """Put the wrappers on ``created`` (a DynamoDB or SQS client); whether they are on."""
+    service_model = created.meta.service_model
+    if service_model.resolved_protocol != "json":
+        return False
+    operations = _FAST_BY_SERVICE.get(getattr(service_model, "service_name", "dynamodb"))
+    if operations is None:
         return False
     serializer = getattr(created, "_serializer", None)
     endpoint: Any = getattr(created, "_endpoint", None)
@@ -185,9 +214,10 @@ def install(created: Any) -> bool:
         return False
     validator = getattr(serializer, "_param_validator", None)  # ParamValidationDecorator
     standard = getattr(serializer, "_serializer", serializer) if validator is not None else serializer
-    created._serializer = FastJSONSerializer(serializer, standard, validator)
-    endpoint._response_parser_factory = FastJSONParserFactory(factory)
-    _skip_arn_lists(created.meta.service_model)
+    created._serializer = FastJSONSerializer(serializer, standard, validator, operations)
+    endpoint._response_parser_factory = FastJSONParserFactory(factory, _output_shapes(service_model))
+    if operations is FAST_OPERATIONS:
+        _skip_arn_lists(service_model)
     return True
 
 

@@ -158,17 +158,23 @@ def _requests() -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(request=_requests())
 def test_a_request_is_serialised_byte_for_byte_as_botocore_does(request: tuple[str, dict[str, Any]]) -> None:
-    name, params = request
-    client = _botocore_client()
+    _assert_serialised_as_botocore(_botocore_client(), *request, aws_json.FAST_OPERATIONS)
+
+
+def _assert_serialised_as_botocore(
+    client: Any, name: str, params: dict[str, Any], operations: frozenset[str]
+) -> dict[str, Any]:
+    """Our request for ``params`` is botocore's; botocore's headers, returned."""
     operation = client.meta.service_model.operation_model(name)
     standard = client._serializer
-    fast = aws_json.FastJSONSerializer(standard, standard, None)
+    fast = aws_json.FastJSONSerializer(standard, standard, None, operations)
 
     ours = fast.serialize_to_request(params, operation)
     theirs = standard.serialize_to_request(params, operation)
 
     assert json.loads(ours.pop("body")) == json.loads(theirs.pop("body"))  # the same document
     assert ours == theirs  # method, path, query, headers
+    return dict(theirs["headers"])
 
 
 def test_a_binary_value_goes_through_botocore_which_base64_encodes_it() -> None:
@@ -341,14 +347,136 @@ def test_other_operations_are_parsed_by_botocore() -> None:
     assert parsed["Table"]["CreationDateTime"].year == 2023  # a datetime, as botocore makes it
 
 
+# --- SQS sends -----------------------------------------------------------------------------------
+
+
+@functools.cache
+def _botocore_sqs() -> Any:
+    session = botocore.session.get_session()
+    return session.create_client(
+        "sqs", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
+_attribute = st.one_of(
+    st.builds(lambda v: {"DataType": "String", "StringValue": v}, _text),
+    st.builds(lambda v: {"DataType": "Number", "StringValue": v}, _number),
+)
+_entry_fields = {"MessageBody": _text}
+_entry_optional = {
+    "DelaySeconds": st.integers(min_value=0, max_value=900),
+    "MessageAttributes": st.dictionaries(st.sampled_from(["kind", "a.b", "é"]), _attribute, max_size=2),
+    "MessageGroupId": _text,
+    "MessageDeduplicationId": _text,
+}
+_QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/mallcrm-test"
+
+
+def _sqs_requests() -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
+    entry = st.fixed_dictionaries(_entry_fields, optional=_entry_optional)
+    return st.one_of(
+        st.tuples(st.just("SendMessage"), entry.map(lambda e: {"QueueUrl": _QUEUE, **e})),
+        st.tuples(
+            st.just("SendMessageBatch"),
+            st.lists(entry, min_size=1, max_size=10).map(
+                lambda es: {"QueueUrl": _QUEUE, "Entries": [{"Id": str(n), **e} for n, e in enumerate(es)]}
+            ),
+        ),
+    )
+
+
+def _sqs_answers() -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
+    ok = st.fixed_dictionaries(
+        {"Id": _text, "MessageId": _text, "MD5OfMessageBody": _text},
+        optional={"MD5OfMessageAttributes": _text, "SequenceNumber": _number},
+    )
+    failed = st.fixed_dictionaries(
+        {"Id": _text, "SenderFault": st.booleans(), "Code": _text}, optional={"Message": _text}
+    )
+    return st.one_of(
+        st.tuples(st.just("SendMessage"), ok.map(lambda e: {k: v for k, v in e.items() if k != "Id"})),
+        st.tuples(
+            st.just("SendMessageBatch"),
+            st.builds(
+                lambda s, f: {"Successful": s, "Failed": f},
+                st.lists(ok, max_size=3),
+                st.lists(failed, max_size=2),
+            ),
+        ),
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(request=_sqs_requests())
+def test_an_sqs_send_is_serialised_as_botocore_does(request: tuple[str, dict[str, Any]]) -> None:
+    headers = _assert_serialised_as_botocore(_botocore_sqs(), *request, aws_json.FAST_SQS_OPERATIONS)
+    assert headers["x-amzn-query-mode"] == "true"  # SQS's query-compatible header, ours too
+
+
+def test_a_binary_message_attribute_goes_through_botocore() -> None:
+    client = _botocore_sqs()
+    operation = client.meta.service_model.operation_model("SendMessage")
+    attribute = {"DataType": "Binary", "BinaryValue": b"\x00\xff"}
+    params = {"QueueUrl": _QUEUE, "MessageBody": "b", "MessageAttributes": {"raw": attribute}}
+    standard = client._serializer
+    fast = aws_json.FastJSONSerializer(standard, standard, None, aws_json.FAST_SQS_OPERATIONS)
+
+    body = json.loads(fast.serialize_to_request(params, operation)["body"])
+
+    assert body["MessageAttributes"]["raw"]["BinaryValue"] == base64.b64encode(b"\x00\xff").decode()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(answer=_sqs_answers())
+def test_an_sqs_send_answer_is_parsed_as_botocore_does(answer: tuple[str, dict[str, Any]]) -> None:
+    name, body = answer
+    model = _botocore_sqs().meta.service_model
+    shape = model.operation_model(name).output_shape
+    raw = json.dumps(body).encode()
+    fast = aws_json.FastJSONParserFactory(_StandardFactory(), aws_json._output_shapes(model))
+
+    assert fast.create_parser("json").parse(_response(raw), shape) == create_parser("json").parse(
+        _response(raw), shape
+    )
+
+
+def test_other_sqs_answers_are_parsed_by_botocore() -> None:
+    model = _botocore_sqs().meta.service_model
+    shape = model.operation_model("ReceiveMessage").output_shape
+    parser = aws_json.FastJSONParser(create_parser("json"), aws_json._output_shapes(model))
+    raw = json.dumps({"Messages": [{"MessageId": "m", "Body": "b", "ReceiptHandle": "r"}]}).encode()
+    parser._loads = None  # would fail if used: botocore's parser answers
+    assert parser.parse(_response(raw), shape)["Messages"][0]["Body"] == "b"
+
+
+def test_sqs_sends_round_trip_through_the_local_cloud() -> None:
+    from moto import mock_aws
+
+    with mock_aws():
+        sqs = aws.client("sqs")
+        url = sqs.create_queue(QueueName="mallcrm-test")["QueueUrl"]
+        answer = sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": "a", "MessageBody": '{"é": "\\"}'}, {"Id": "b", "MessageBody": "x"}]
+        )
+        assert sorted(e["Id"] for e in answer["Successful"]) == ["a", "b"]
+        sqs.send_message(QueueUrl=url, MessageBody="y", DelaySeconds=0)
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        bodies = sorted(m["Body"] for m in received)
+        assert bodies == sorted(['{"é": "\\"}', "x", "y"])
+
+
 # --- installing ---------------------------------------------------------------------------------
 
 
-def test_dynamodb_clients_get_the_wrappers_and_other_clients_do_not() -> None:
-    dynamodb = aws.client("dynamodb")
-    assert isinstance(dynamodb._serializer, aws_json.FastJSONSerializer)
-    assert isinstance(dynamodb._endpoint._response_parser_factory, aws_json.FastJSONParserFactory)
-    assert not isinstance(aws.client("sqs")._serializer, aws_json.FastJSONSerializer)
+def test_dynamodb_and_sqs_clients_get_the_wrappers_and_other_clients_do_not() -> None:
+    for service in ("dynamodb", "sqs"):
+        created = aws.client(service)
+        assert isinstance(created._serializer, aws_json.FastJSONSerializer), service
+        assert isinstance(created._endpoint._response_parser_factory, aws_json.FastJSONParserFactory)
+    assert not isinstance(aws.client("events")._serializer, aws_json.FastJSONSerializer)  # JSON 1.1 too
+    sqs = aws.client("sqs")
+    assert sqs.meta.service_model.operation_model("SendMessageBatch").name in sqs._serializer._operations
+    assert "ReceiveMessage" not in sqs._serializer._operations
 
 
 def test_the_wrappers_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from shared import clock
 
@@ -24,6 +24,8 @@ _DECODE = {ch: i for i, ch in enumerate(_ALPHABET)}
 _ULID_RE = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
 _RANDOM_BITS = 80
 _MAX_TIME_MS = (1 << 48) - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
 
 _lock = threading.Lock()
 _last_ms = -1
@@ -47,7 +49,11 @@ def new_ulid(at: datetime | None = None) -> str:
     """A new ULID for ``at`` (default: :func:`shared.clock.now`)."""
     global _last_ms, _last_random  # per-process monotonic state is the design
     moment = at if at is not None else clock.now()
-    ms = int(moment.timestamp() * 1000)
+    if moment.utcoffset() is None:
+        moment = moment.astimezone()  # a naive time is local time, as ``datetime.timestamp`` takes it
+    # Integer arithmetic: ``int(timestamp() * 1000)`` is a float product that can land just below
+    # a whole millisecond (2004-02-01T00:00:00.100Z gave .099).
+    ms = (moment - _EPOCH) // _ONE_MS
     if not 0 <= ms <= _MAX_TIME_MS:
         raise ValueError("timestamp out of ULID range")
     with _lock:
@@ -71,4 +77,4 @@ def ulid_time(value: str) -> datetime:
     ms = 0
     for ch in value[:10]:
         ms = (ms << 5) | _DECODE[ch]
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return _EPOCH + ms * _ONE_MS

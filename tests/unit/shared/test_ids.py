@@ -38,7 +38,15 @@ def test_ulid_time_comes_from_the_clock(fake_clock):
 def test_ulid_time_round_trips_to_the_millisecond(moment):
     aware = moment.replace(tzinfo=UTC)
     decoded = ids.ulid_time(ids.new_ulid(aware))
-    assert abs(decoded - aware) < timedelta(milliseconds=1)
+    assert decoded == aware.replace(microsecond=aware.microsecond // 1000 * 1000)  # floored, exactly
+
+
+def test_a_whole_millisecond_is_encoded_exactly():
+    """Regression: the float product ``timestamp() * 1000`` put 2004-02-01T00:00:00.100Z at .099
+    (found by the round-trip property above)."""
+    moment = datetime(2004, 2, 1, 0, 0, 0, 100000, tzinfo=UTC)
+    assert ids.ulid_time(ids.new_ulid(moment)) == moment
+    assert ids.ulid_time(ids.new_ulid(moment + timedelta(microseconds=999))) == moment
 
 
 def test_is_ulid_rejects_lowercase_and_ambiguous_letters():

@@ -429,8 +429,10 @@ class DynamoDispatchStore:
             return []
         keys: list[tuple[str, str]] = []
         if record is not None and record.status == "held" and record.channel and record.day and record.week:
-            pk = f"CAP#{request.member_id}#{record.channel}"
-            keys += [(pk, f"DAY#{record.day}"), (pk, f"WEEK#{record.week}")]
+            # The window is over: the day counter says whether the slot is still this message's
+            # (``day_holder``; the week's holder is written and freed with it). The rest is read
+            # only when it is not, or when the channel changed (one GetItem each, then).
+            return [(f"CAP#{request.member_id}#{record.channel}", f"DAY#{record.day}")]
         channel = choose_channel(request, consents, record.tried if record else ()).channel
         if channel is not None:
             pk = f"CAP#{request.member_id}#{channel}"
@@ -704,6 +706,9 @@ class DynamoDispatchStore:
         if cache_key not in self._batch.caps:  # a counter begin() did not foresee
             self._batch.caps[cache_key] = self._get(key)
         return self._batch.caps[cache_key]
+
+    def day_holder(self, member_id: str, channel: Channel, day: str, send_id: str) -> Holder | None:
+        return _holders(self._cap_item(member_id, channel, f"DAY#{day}"))[0].get(send_id)
 
     def slots(self, member_id: str, channel: Channel, day: str, week: str) -> Slots:
         day_holders, day_version = _holders(self._cap_item(member_id, channel, f"DAY#{day}"))
@@ -1110,6 +1115,9 @@ class DynamoDispatchStore:
             sets["channel"] = channel
         items: list[dict[str, Any] | None] = [self._record_update(record, sets, add_attempt=True)]
         if record.status == "held" and record.day and record.week:
+            # Day and week holders are written together with the same window end: the day
+            # counter's (read by the second pass) decides for both.
+            day_counter = cap_key(request.member_id, channel, f"DAY#{record.day}")
             for period in (f"DAY#{record.day}", f"WEEK#{record.week}"):
                 key = cap_key(request.member_id, channel, period)
                 if self._batch is None:
@@ -1117,7 +1125,7 @@ class DynamoDispatchStore:
                     continue
                 caps = self._pending(record.send_id).caps
                 folded = caps.get((key["pk"], key["sk"]))
-                if folded is None and self._window_closes(key, record.send_id):
+                if folded is None and self._window_closes(day_counter, record.send_id):
                     # Its window is over (the lease is written at or after ``due_at``): no arrival
                     # picks this slot any more, so it is not written again. The lease only checks
                     # that the slot is still ours (an eviction decided in the window may commit

@@ -180,6 +180,11 @@ class DispatchStore(Protocol):
 
     def slots(self, member_id: str, channel: Channel, day: str, week: str) -> Slots: ...
 
+    def day_holder(self, member_id: str, channel: Channel, day: str, send_id: str) -> Holder | None:
+        """``send_id``'s place in the member's day counter, if it has one. A hold writes the day
+        and the week counter together and an eviction frees both, so the day one answers for both
+        (the second pass reads only it)."""
+
     def hold(
         self,
         record: SendRecord,
@@ -464,8 +469,7 @@ def _marketing(  # noqa: PLR0911, PLR0912 - one return per guardrail
     store = deps.store
     bumped = False
     if record.status == "held" and record.channel is not None and record.day and record.week:
-        slots = store.slots(request.member_id, record.channel, record.day, record.week)
-        mine = slots.day.get(request.send_id)
+        mine = store.day_holder(request.member_id, record.channel, record.day, request.send_id)
         if mine is not None and mine.state == "held":
             return _send_held(record, request, deps, policy, now)
         bumped = True  # a higher-priority message took the slot during the window

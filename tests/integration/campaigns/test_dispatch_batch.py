@@ -142,6 +142,32 @@ def test_a_member_with_a_consent_summary_costs_two_keys_and_one_without_a_round_
     assert [e["reason"] for e in events("MessageSuppressed")] == ["no_consent"] * 2
 
 
+def test_the_second_pass_reads_only_the_day_counter_of_a_held_message(table: None) -> None:
+    keys: list[list[str]] = []
+    shared_aws.client("dynamodb").meta.events.register(
+        "before-call.dynamodb.BatchGetItem",
+        lambda params, **_: keys.append(
+            [k["sk"]["S"] for t in json.loads(params["body"])["RequestItems"].values() for k in t["Keys"]]
+        ),
+    )
+    for i in range(3):
+        consent(f"m{i}", "sms")
+    assert Batch(policy()).run(members(3), MORNING) == ["held"] * 3
+    keys.clear()
+    later = Batch(policy())
+    assert later.run(members(3), MORNING + timedelta(minutes=1)) == ["sent"] * 3
+    # records, summaries and the cancelled marker; then one counter a message: its day's (the
+    # week's holder is written and freed with it, so the lease neither reads nor writes it)
+    [first, counters] = keys
+    assert len(first) == 3 * 2 + 1
+    assert [k.split("#")[0] for k in counters] == ["DAY"] * 3
+    assert {i["holders"][f"cmp#c1#m{n}"]["s"] for n in range(3) for i in _counters(f"m{n}")} == {"held"}
+
+
+def _counters(member: str) -> list[dict[str, Any]]:
+    return [i for i in all_items(TABLE) if i["pk"] == f"CAP#{member}#sms"]
+
+
 def test_a_consent_withdrawn_after_the_hold_is_seen_in_the_summary_at_send(table: None) -> None:
     consent("m1", "sms")
     assert Batch(policy()).run(members(2)[1:], MORNING) == ["held"]

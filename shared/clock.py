@@ -86,12 +86,27 @@ def _require_aware(dt: datetime) -> None:
         raise ValueError("naive datetime: MallCRM only handles timezone-aware datetimes")
 
 
+# to_utc_iso's texts of datetimes whose tzinfo is ``datetime.UTC`` (the clock's): a batch formats the
+# same few instants many times (dispatch: ~17 a message, most of them the batch's ``now`` and
+# window ends). Only that tzinfo is a key, so equal keys are the same instant — an aware datetime of
+# another zone compares equal across a DST fold while its offset differs. Bounded by clearing.
+_UTC_TEXTS: dict[datetime, str] = {}
+_UTC_TEXTS_MAX = 4096
+
+
 def to_utc_iso(dt: datetime) -> str:
     """``2024-05-01T04:00:00.000000Z``: UTC, ``Z`` suffix, always microseconds.
 
     Fixed width on purpose: these strings are used in DynamoDB sort keys, where lexical order must
     be time order, and the round trip through :func:`parse_iso` must be lossless.
     """
+    if dt.tzinfo is UTC:
+        text = _UTC_TEXTS.get(dt)
+        if text is None:
+            if len(_UTC_TEXTS) >= _UTC_TEXTS_MAX:
+                _UTC_TEXTS.clear()
+            text = _UTC_TEXTS[dt] = dt.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+        return text
     offset = dt.utcoffset() if dt.tzinfo is not None else None
     if offset is None:
         raise ValueError("naive datetime: MallCRM only handles timezone-aware datetimes")

@@ -77,10 +77,10 @@ WARM_ROUNDS = 2
 # Query and partial SQS batches still heavily over-counted, but no longer 8 Queries per 100 messages
 # (what 100 per minute, 1.7 messages/s, costs). Warm-up rounds run one batch.
 BATCHES_PER_ROUND = 10
-# bench/campaigns_launch.py, 1 M members, 2026-11-24 03:47 UTC (load 0.8-0.9, SQS's sends through
-# shared.aws_json): 22,252 messages per CPU second (docs/performance.md; 20,220 without, 03:48; 19,441
-# at 02:40, 16,732 at 2026-11-23 22:23, 9,442 first).
-LAUNCH_CPU_MS = 1000 / 22252
+# bench/campaigns_launch.py, 1 M members, 2026-11-24 04:39 UTC (load 1.0-1.1, the session-12 code):
+# 23,894 messages per CPU second (docs/performance.md; 22,252 at 03:47 before the to_utc_iso memo,
+# 20,220 before SQS's sends went through shared.aws_json; 16,732 at 2026-11-23 22:23, 9,442 first).
+LAUNCH_CPU_MS = 1000 / 23894
 CAMPAIGN = "01J3BENCHCAMPA1GN000000000"
 MEMORY_MB = 512  # CampaignsDispatchFunction: the template's Globals MemorySize
 # us-east-1 list prices, 2026-11 (on-demand; free tiers ignored).
